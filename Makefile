@@ -1,0 +1,82 @@
+# netdemo: `make` builds build/netdemo; `make run` runs it on conf/netdemo.ini;
+# `make test` runs the unit and end-to-end suites on the plain and the
+# sanitizer builds. See README.md.
+
+CC       ?= gcc
+PYTHON   ?= python3
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wwrite-strings -Wformat=2 -Wundef -Wvla
+CPPFLAGS += -Iinclude -D_GNU_SOURCE
+ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=undefined
+
+# SAN=1 builds the AddressSanitizer + UBSan flavour in build/asan/.
+ifeq ($(SAN),1)
+BUILD := build/asan
+EXTRA_CFLAGS += $(SAN_FLAGS)
+LDFLAGS += $(SAN_FLAGS)
+else
+BUILD := build
+endif
+
+SRCS := $(wildcard src/*.c)
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(BUILD)/unit-tests
+
+.PHONY: all asan run test check unit e2e deps clean
+
+all: $(BUILD)/netdemo
+
+$(BUILD)/netdemo: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj:
+	mkdir -p $@
+
+$(BUILD)/libnetdemo.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $(LIB_OBJS)
+
+$(UNIT_BIN): $(UNIT_SRCS) $(BUILD)/libnetdemo.a
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) \
+	    $(BUILD)/libnetdemo.a $(LDFLAGS) -lcriterion
+
+asan:
+	$(MAKE) SAN=1
+
+run: all
+	$(BUILD)/netdemo -c conf/netdemo.ini
+
+# The whole suite: dependencies, a warning-free build, unit tests and the
+# end-to-end tests, first on the plain build, then on the sanitizer build.
+test: deps
+	$(MAKE) clean-objs
+	$(MAKE) EXTRA_CFLAGS=-Werror check
+	$(MAKE) SAN=1 EXTRA_CFLAGS=-Werror check
+
+# One flavour: unit tests, then end-to-end tests against $(BUILD)/netdemo.
+check: all $(UNIT_BIN)
+	ASAN_OPTIONS=detect_leaks=1 $(UNIT_BIN) --jobs 2
+	$(PYTHON) tests/e2e/run.py --binary $(BUILD)/netdemo
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN)
+
+deps:
+	@sh tests/deps.sh
+
+clean-objs:
+	rm -rf build/obj build/asan/obj
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d)

@@ -1,0 +1,68 @@
+/* config.h: the configuration as plain structs. Reading happens in phases:
+ * INI syntax -> sections and keys (duplicates, unknown keys, values) ->
+ * defaults -> cross-checks (listeners shared, modules and transports). Every
+ * error is kept as "FILE:LINE: message"; nothing is applied here. */
+#ifndef ND_CONFIG_H
+#define ND_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nd/addr.h"
+
+struct nd_module;
+
+#define ND_DEFAULT_CONFIG "/etc/netdemo/netdemo.ini"
+
+struct nd_listen {
+    struct nd_addr addr;
+    int line;
+};
+
+struct nd_service_conf {
+    char *name;
+    int line;
+    const struct nd_module *module;
+    void *mconf;                    /* the module's own settings */
+    struct nd_listen *listen;
+    size_t nlisten;
+    uint64_t idle_timeout;          /* ms; 0 = never */
+    uint64_t max_connections;       /* 0 = only the daemon-wide limit */
+    uint64_t buffer_size;           /* output high-water mark, bytes */
+    int selected;                   /* to be run (see nd_config_select) */
+};
+
+struct nd_config {
+    char *path;
+    int log_level;
+    uint64_t max_connections;
+    uint64_t shutdown_timeout;      /* ms */
+    struct nd_service_conf *services;
+    size_t nservices;
+};
+
+/* Error lines, each "FILE:LINE: message" (or "FILE: message"). */
+struct nd_errors {
+    char **v;
+    size_t n;
+};
+
+void nd_errors_add(struct nd_errors *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void nd_errors_free(struct nd_errors *e);
+
+/* Parses text as the file `path`. Returns a config, or NULL with errors. */
+struct nd_config *nd_config_parse(const char *path, const char *text, size_t len,
+                                  struct nd_errors *errs);
+
+/* Reads and parses a file. */
+struct nd_config *nd_config_load(const char *path, struct nd_errors *errs);
+
+/* Marks the services named in names[] as selected (all when n == 0). An
+ * unknown name is an error. Returns 0 or -1. */
+int nd_config_select(struct nd_config *cfg, char *const *names, size_t n,
+                     struct nd_errors *errs);
+
+void nd_config_free(struct nd_config *cfg);
+
+#endif

@@ -1,0 +1,45 @@
+/* conn.h: a stream connection as the core sees it: a watcher, an idle timer,
+ * an input buffer lent to the module, and an output queue that holds only
+ * what the kernel would not take. Modules use the functions in module.h. */
+#ifndef ND_CONN_H
+#define ND_CONN_H
+
+#include <stdint.h>
+
+#include "nd/loop.h"
+
+struct nd_buf;
+struct nd_service;
+
+enum nd_conn_state {
+    ND_CONN_OPEN,
+    ND_CONN_FINISHING,      /* reads no more; closes once output is sent */
+    ND_CONN_CLOSED,
+};
+
+struct nd_conn {
+    struct nd_watcher w;
+    struct nd_timer idle;
+    struct nd_service *svc;
+    struct nd_buf *in;
+    struct nd_buf *out;
+    void *data;
+    uint64_t last_active;
+    struct nd_conn *prev, *next;
+    struct nd_defer defer;
+    unsigned char state;
+    unsigned char read_paused;  /* output above the high-water mark */
+    unsigned char kick;         /* resumed: offer buffered input again */
+    unsigned char broken;       /* a write failed inside a module callback */
+};
+
+/* Takes an accepted fd for svc. On failure the fd is closed. */
+int nd_conn_open(struct nd_loop *loop, struct nd_service *svc, int fd);
+
+/* Ends a connection at once, dropping unsent output. */
+void nd_conn_close(struct nd_conn *c);
+
+/* For a graceful stop: read no more, close once output is sent. */
+void nd_conn_finish(struct nd_conn *c);
+
+#endif

@@ -1,0 +1,41 @@
+/* listener.h: listening sockets. A stream listener accepts until EAGAIN
+ * (with a budget), pauses on EMFILE/ENFILE instead of spinning, and waits
+ * while the connection limit is reached; a UDP listener hands each datagram
+ * to its module. */
+#ifndef ND_LISTENER_H
+#define ND_LISTENER_H
+
+#include <stddef.h>
+
+#include "nd/addr.h"
+#include "nd/loop.h"
+
+struct nd_service;
+
+struct nd_listener {
+    struct nd_watcher w;
+    struct nd_addr addr;
+    struct nd_service *svc;
+    struct nd_service *next_svc;    /* owner-to-be while a config is applied */
+    struct nd_loop *loop;
+    struct nd_timer retry;      /* accepting paused after EMFILE/ENFILE */
+    int blocked;                /* waiting for a free connection slot */
+    int starved;                /* accept failed for lack of fds or memory */
+    struct nd_listener *next;
+};
+
+/* Creates, binds and (for streams) listens. Not yet watched. On failure
+ * returns NULL with "ADDRESS: reason" in err. */
+struct nd_listener *nd_listener_open(const struct nd_addr *a, char *err, size_t errlen);
+
+/* Starts watching it for svc. 0 or -errno. */
+int nd_listener_start(struct nd_listener *l, struct nd_loop *loop,
+                      struct nd_service *svc);
+
+/* Asks it to try accepting again (a slot was freed, or settings changed). */
+void nd_listener_kick(struct nd_listener *l);
+
+/* Closes the socket (removing a unix socket file) and frees it. */
+void nd_listener_close(struct nd_listener *l);
+
+#endif

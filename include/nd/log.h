@@ -1,0 +1,27 @@
+/* log.h: leveled logging to stderr. Levels are syslog priorities; under the
+ * systemd journal each line starts with <N> so `journalctl -p` works. */
+#ifndef ND_LOG_H
+#define ND_LOG_H
+
+#include <syslog.h>
+
+/* Reads JOURNAL_STREAM and decides the line format; call once at start. */
+void nd_log_init(void);
+
+void nd_log_set_level(int level);
+int nd_log_level(void);
+
+/* Parses "err", "warning", "notice", "info", "debug". -1 if unknown. */
+int nd_log_level_parse(const char *name);
+const char *nd_log_level_name(int level);
+
+void nd_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Same, with ": strerror(errno)" appended. */
+void nd_log_errno(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define nd_log_enabled(level) ((level) <= nd_log_level())
+
+#endif

@@ -1,0 +1,91 @@
+/* module.h: what a protocol module is, and all it may ask of the core.
+ * A module sees bytes in and bytes out; it never touches an fd or epoll.
+ * Adding a module is adding a file and a line in modules.c. */
+#ifndef ND_MODULE_H
+#define ND_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct nd_buf;
+struct nd_conn;
+struct nd_service;
+struct nd_dgram;
+
+/* What a stream callback returns. */
+enum nd_verdict {
+    ND_KEEP = 0,        /* carry on */
+    ND_FINISH = 1,      /* read no more; close once all output is sent */
+    ND_ABORT = -1,      /* close now, dropping unsent output */
+};
+
+/* What conf_set returns besides 0. */
+#define ND_CONF_BAD     (-1)    /* known key, bad value: err says why */
+#define ND_CONF_UNKNOWN (-2)    /* not a key of this module */
+
+#define ND_MOD_STREAM 0x1       /* serves tcp:// and unix: */
+#define ND_MOD_DGRAM  0x2       /* serves udp:// */
+
+struct nd_module {
+    const char *name;
+    unsigned transports;
+
+    /* Per-service settings: keys the core does not know are offered here.
+     * All four may be NULL for a module without settings. */
+    void *(*conf_new)(void);
+    int (*conf_set)(void *conf, const char *key, const char *value,
+                    char *err, size_t errlen);
+    int (*conf_check)(void *conf, char *err, size_t errlen);
+    void (*conf_free)(void *conf);
+
+    /* Stream connections. open and close may be NULL. */
+    int (*open)(struct nd_conn *c);
+    /* New bytes in `in`; consume what was used with nd_buf_consume(). What is
+     * left stays for the next call. A module that leaves a full buffer
+     * unconsumed gets the connection closed. */
+    int (*input)(struct nd_conn *c, struct nd_buf *in);
+    /* All queued output has reached the kernel. May be NULL. */
+    int (*drained)(struct nd_conn *c);
+    /* The peer will send no more. NULL means ND_FINISH. */
+    int (*eof)(struct nd_conn *c);
+    void (*close)(struct nd_conn *c);
+
+    /* Datagrams. */
+    void (*datagram)(const struct nd_dgram *d);
+};
+
+/* A datagram as received, valid only during the datagram callback. */
+struct nd_dgram {
+    const char *data;
+    size_t len;
+    struct nd_service *svc;
+    const void *peer;       /* struct sockaddr, for the reply */
+    unsigned peerlen;
+    int fd;
+};
+
+/* Sends bytes now, queueing what the kernel does not take. Output beyond the
+ * service's buffer_size stops the core from reading this peer until it
+ * drains. Returns 0, or -1 if the connection is closing or memory is short
+ * (the connection is then aborted). */
+int nd_conn_write(struct nd_conn *c, const void *p, size_t n);
+
+/* Bytes queued and not yet taken by the kernel. */
+size_t nd_conn_pending(const struct nd_conn *c);
+
+void *nd_conn_data(const struct nd_conn *c);
+void nd_conn_set_data(struct nd_conn *c, void *data);
+struct nd_service *nd_conn_service(const struct nd_conn *c);
+
+const char *nd_service_name(const struct nd_service *svc);
+void *nd_service_conf(const struct nd_service *svc);
+
+/* Sends a reply to the datagram's sender. A reply the socket cannot take
+ * right now is dropped and counted, as the network would have done.
+ * Returns 0 if sent, -1 if dropped. */
+int nd_dgram_reply(const struct nd_dgram *d, const void *p, size_t n);
+
+/* The modules netdemo knows, by name. NULL if unknown. */
+const struct nd_module *nd_module_find(const char *name);
+
+#endif

@@ -1,0 +1,624 @@
+/* config.c: from INI text to struct nd_config. Phase one gathers sections and
+ * keys (catching duplicates); phase two gives each key its meaning from a
+ * table, filling defaults; phase three checks what spans sections, such as
+ * two services on one address. Every error is kept; none stops the reading
+ * early, so the user sees all of them at once. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nd/config.h"
+#include "nd/ini.h"
+#include "nd/log.h"
+#include "nd/module.h"
+#include "nd/util.h"
+
+#define MAX_FILE_SIZE (1024 * 1024)
+#define GLOBAL_SECTION "netdemo"
+
+/* Defaults. */
+#define DEF_LOG_LEVEL        LOG_INFO
+#define DEF_MAX_CONNECTIONS  10000
+#define DEF_SHUTDOWN_TIMEOUT (10 * 1000)
+#define DEF_IDLE_TIMEOUT     (300 * 1000)
+#define DEF_BUFFER_SIZE      (64 * 1024)
+
+void
+nd_errors_add(struct nd_errors *e, const char *fmt, ...)
+{
+    char **v;
+    va_list ap;
+    char *s;
+
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    v = realloc(e->v, (e->n + 1) * sizeof(*v));
+    if (s == NULL || v == NULL) {
+        free(s);
+        if (v)
+            e->v = v;
+        return;
+    }
+    e->v = v;
+    e->v[e->n++] = s;
+}
+
+void
+nd_errors_free(struct nd_errors *e)
+{
+    size_t i;
+
+    for (i = 0; i < e->n; i++)
+        free(e->v[i]);
+    free(e->v);
+    e->v = NULL;
+    e->n = 0;
+}
+
+/* ---- phase one: sections and keys ---- */
+
+struct raw_pair {
+    char *key;
+    char *value;
+    int line;
+};
+
+struct raw_section {
+    char *name;
+    int line;
+    struct raw_pair *pairs;
+    size_t npairs;
+};
+
+struct reader {
+    const char *path;
+    struct nd_errors *errs;
+    struct raw_section *sections;
+    size_t nsections;
+    struct raw_section *cur;    /* NULL outside a section or in a duplicate */
+    int in_section;
+};
+
+static struct raw_section *
+find_section(struct reader *r, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < r->nsections; i++)
+        if (strcmp(r->sections[i].name, name) == 0)
+            return &r->sections[i];
+    return NULL;
+}
+
+static int
+on_ini(void *ud, const struct nd_ini_event *ev)
+{
+    struct reader *r = ud;
+    struct raw_section *s;
+    struct raw_pair *p;
+    size_t i;
+
+    switch (ev->kind) {
+    case ND_INI_ERROR:
+        nd_errors_add(r->errs, "%s:%d: %s", r->path, ev->line, ev->value);
+        return 0;
+    case ND_INI_SECTION:
+        r->in_section = 1;
+        s = find_section(r, ev->section);
+        if (s != NULL) {
+            nd_errors_add(r->errs, "%s:%d: duplicate section [%s] (first at line %d)",
+                          r->path, ev->line, ev->section, s->line);
+            r->cur = NULL;
+            return 0;
+        }
+        s = realloc(r->sections, (r->nsections + 1) * sizeof(*s));
+        if (s == NULL)
+            return -ENOMEM;
+        r->sections = s;
+        r->cur = &s[r->nsections++];
+        memset(r->cur, 0, sizeof(*r->cur));
+        r->cur->name = strdup(ev->section);
+        r->cur->line = ev->line;
+        return r->cur->name ? 0 : -ENOMEM;
+    case ND_INI_PAIR:
+        if (!r->in_section) {
+            nd_errors_add(r->errs, "%s:%d: key '%s' outside any section",
+                          r->path, ev->line, ev->key);
+            return 0;
+        }
+        if (r->cur == NULL)
+            return 0;   /* inside a duplicate section, already reported */
+        for (i = 0; i < r->cur->npairs; i++) {
+            if (strcmp(r->cur->pairs[i].key, ev->key) == 0) {
+                nd_errors_add(r->errs,
+                              "%s:%d: duplicate key '%s' in [%s] (first at line %d)",
+                              r->path, ev->line, ev->key, r->cur->name,
+                              r->cur->pairs[i].line);
+                return 0;
+            }
+        }
+        p = realloc(r->cur->pairs, (r->cur->npairs + 1) * sizeof(*p));
+        if (p == NULL)
+            return -ENOMEM;
+        r->cur->pairs = p;
+        p = &p[r->cur->npairs++];
+        p->key = strdup(ev->key);
+        p->value = strdup(ev->value);
+        p->line = ev->line;
+        return p->key && p->value ? 0 : -ENOMEM;
+    }
+    return 0;
+}
+
+static void
+reader_free(struct reader *r)
+{
+    size_t i, j;
+
+    for (i = 0; i < r->nsections; i++) {
+        for (j = 0; j < r->sections[i].npairs; j++) {
+            free(r->sections[i].pairs[j].key);
+            free(r->sections[i].pairs[j].value);
+        }
+        free(r->sections[i].pairs);
+        free(r->sections[i].name);
+    }
+    free(r->sections);
+}
+
+/* ---- phase two: meaning ---- */
+
+enum key_type { K_LEVEL, K_COUNT, K_SIZE, K_DURATION };
+
+struct key {
+    const char *name;
+    enum key_type type;
+    size_t offset;
+    uint64_t min, max;
+};
+
+#define G(f) offsetof(struct nd_config, f)
+#define S(f) offsetof(struct nd_service_conf, f)
+
+static const struct key global_keys[] = {
+    { "log_level",        K_LEVEL,    G(log_level),        0, 0 },
+    { "max_connections",  K_COUNT,    G(max_connections),  1, 1000000 },
+    { "shutdown_timeout", K_DURATION, G(shutdown_timeout), 0, 3600 * 1000 },
+};
+
+static const struct key service_keys[] = {
+    { "idle_timeout",    K_DURATION, S(idle_timeout),    0, 7 * 24 * 3600 * 1000ULL },
+    { "max_connections", K_COUNT,    S(max_connections), 1, 1000000 },
+    { "buffer_size",     K_SIZE,     S(buffer_size),     1024, 64 * 1024 * 1024 },
+};
+
+static const struct key *
+find_key(const struct key *keys, size_t n, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static void
+range_text(const struct key *k, uint64_t v, char *out, size_t len)
+{
+    switch (k->type) {
+    case K_DURATION:
+        snprintf(out, len, "%llums", (unsigned long long)v);
+        break;
+    default:
+        snprintf(out, len, "%llu", (unsigned long long)v);
+        break;
+    }
+}
+
+/* Parses one value into the struct at base; reports an error and returns -1
+ * on a bad value. */
+static int
+set_key(const struct key *k, void *base, const struct raw_pair *p,
+        const char *path, struct nd_errors *errs)
+{
+    char err[256], lo[32], hi[32];
+    uint64_t v = 0;
+    int rc = 0;
+
+    switch (k->type) {
+    case K_LEVEL: {
+        int level = nd_log_level_parse(p->value);
+
+        if (level < 0) {
+            nd_errors_add(errs, "%s:%d: %s: unknown level '%s' "
+                          "(err, warning, notice, info or debug)",
+                          path, p->line, k->name, p->value);
+            return -1;
+        }
+        *(int *)(void *)((char *)base + k->offset) = level;
+        return 0;
+    }
+    case K_COUNT:
+        rc = nd_parse_uint(p->value, &v, err, sizeof(err));
+        break;
+    case K_SIZE:
+        rc = nd_parse_size(p->value, &v, err, sizeof(err));
+        break;
+    case K_DURATION:
+        rc = nd_parse_duration(p->value, &v, err, sizeof(err));
+        break;
+    }
+    if (rc < 0) {
+        nd_errors_add(errs, "%s:%d: %s: %s", path, p->line, k->name, err);
+        return -1;
+    }
+    if (v < k->min || v > k->max) {
+        range_text(k, k->min, lo, sizeof(lo));
+        range_text(k, k->max, hi, sizeof(hi));
+        nd_errors_add(errs, "%s:%d: %s = %s is out of range (%s to %s)",
+                      path, p->line, k->name, p->value, lo, hi);
+        return -1;
+    }
+    *(uint64_t *)(void *)((char *)base + k->offset) = v;
+    return 0;
+}
+
+static void
+read_global(struct nd_config *cfg, const struct raw_section *s,
+            struct nd_errors *errs)
+{
+    size_t i;
+
+    for (i = 0; i < s->npairs; i++) {
+        const struct key *k = find_key(global_keys, ND_ARRAY_LEN(global_keys),
+                                       s->pairs[i].key);
+
+        if (k == NULL)
+            nd_errors_add(errs, "%s:%d: unknown key '%s' in [%s]", cfg->path,
+                          s->pairs[i].line, s->pairs[i].key, s->name);
+        else
+            set_key(k, cfg, &s->pairs[i], cfg->path, errs);
+    }
+}
+
+static const struct raw_pair *
+find_pair(const struct raw_section *s, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < s->npairs; i++)
+        if (strcmp(s->pairs[i].key, key) == 0)
+            return &s->pairs[i];
+    return NULL;
+}
+
+/* listen = ADDR, ADDR, ... */
+static void
+read_listen(struct nd_config *cfg, struct nd_service_conf *svc,
+            const struct raw_pair *p, struct nd_errors *errs)
+{
+    char *list = strdup(p->value), *item, *save = NULL;
+    char err[256];
+
+    if (list == NULL)
+        return;
+    for (item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        struct nd_listen *l;
+        char *end = item + strlen(item);
+
+        while (*item == ' ' || *item == '\t')
+            item++;
+        while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        if (*item == '\0')
+            continue;   /* caught below by counting commas */
+        l = realloc(svc->listen, (svc->nlisten + 1) * sizeof(*l));
+        if (l == NULL)
+            break;
+        svc->listen = l;
+        l = &l[svc->nlisten];
+        if (nd_addr_parse(&l->addr, item, err, sizeof(err)) < 0) {
+            nd_errors_add(errs, "%s:%d: listen: %s", cfg->path, p->line, err);
+            continue;
+        }
+        l->line = p->line;
+        if (svc->module != NULL) {
+            unsigned need = nd_addr_is_stream(&l->addr) ? ND_MOD_STREAM : ND_MOD_DGRAM;
+
+            if (!(svc->module->transports & need)) {
+                nd_errors_add(errs, "%s:%d: listen: module %s does not serve %s",
+                              cfg->path, p->line, svc->module->name,
+                              need == ND_MOD_DGRAM ? "udp://" : "streams");
+                continue;
+            }
+        }
+        svc->nlisten++;
+    }
+    free(list);
+    {
+        /* An empty item ("a,,b" or a trailing comma) is a typo, not a wish. */
+        const char *q = p->value;
+        int empty = 0, seen = 0;
+
+        for (; *q; q++) {
+            if (*q == ',') {
+                if (!seen)
+                    empty = 1;
+                seen = 0;
+            } else if (*q != ' ' && *q != '\t') {
+                seen = 1;
+            }
+        }
+        if (!seen)
+            empty = 1;
+        if (empty)
+            nd_errors_add(errs, "%s:%d: listen: empty address in list", cfg->path,
+                          p->line);
+    }
+}
+
+static void
+read_service(struct nd_config *cfg, struct nd_service_conf *svc,
+             const struct raw_section *s, struct nd_errors *errs)
+{
+    const struct raw_pair *mod = find_pair(s, "module");
+    const struct raw_pair *listen = find_pair(s, "listen");
+    char err[256];
+    size_t i;
+
+    svc->idle_timeout = DEF_IDLE_TIMEOUT;
+    svc->buffer_size = DEF_BUFFER_SIZE;
+    svc->selected = 1;
+
+    if (mod == NULL) {
+        nd_errors_add(errs, "%s:%d: [%s]: missing 'module = NAME'", cfg->path,
+                      s->line, s->name);
+    } else if ((svc->module = nd_module_find(mod->value)) == NULL) {
+        nd_errors_add(errs, "%s:%d: unknown module '%s'", cfg->path, mod->line,
+                      mod->value);
+    } else if (svc->module->conf_new != NULL) {
+        svc->mconf = svc->module->conf_new();
+        if (svc->mconf == NULL) {
+            nd_errors_add(errs, "%s:%d: out of memory", cfg->path, mod->line);
+            svc->module = NULL;
+        }
+    }
+
+    for (i = 0; i < s->npairs; i++) {
+        const struct raw_pair *p = &s->pairs[i];
+        const struct key *k;
+        int rc;
+
+        if (p == mod || p == listen)
+            continue;
+        k = find_key(service_keys, ND_ARRAY_LEN(service_keys), p->key);
+        if (k != NULL) {
+            set_key(k, svc, p, cfg->path, errs);
+            continue;
+        }
+        if (svc->module == NULL) {
+            if (mod != NULL)
+                continue;   /* unknown module, already reported */
+            nd_errors_add(errs, "%s:%d: unknown key '%s' in [%s]", cfg->path,
+                          p->line, p->key, s->name);
+            continue;
+        }
+        rc = svc->module->conf_set
+                 ? svc->module->conf_set(svc->mconf, p->key, p->value, err, sizeof(err))
+                 : ND_CONF_UNKNOWN;
+        if (rc == ND_CONF_UNKNOWN)
+            nd_errors_add(errs, "%s:%d: unknown key '%s' in [%s] (module %s)",
+                          cfg->path, p->line, p->key, s->name, svc->module->name);
+        else if (rc < 0)
+            nd_errors_add(errs, "%s:%d: %s: %s", cfg->path, p->line, p->key, err);
+    }
+
+    if (listen == NULL)
+        nd_errors_add(errs, "%s:%d: [%s]: missing 'listen = ADDRESS[, ADDRESS...]'",
+                      cfg->path, s->line, s->name);
+    else
+        read_listen(cfg, svc, listen, errs);
+
+    if (svc->module != NULL && svc->module->conf_check != NULL &&
+        svc->module->conf_check(svc->mconf, err, sizeof(err)) < 0)
+        nd_errors_add(errs, "%s:%d: [%s]: %s", cfg->path, s->line, s->name, err);
+}
+
+/* ---- phase three: across sections ---- */
+
+static void
+check_addresses(struct nd_config *cfg, struct nd_errors *errs)
+{
+    size_t i, j, k, l;
+
+    for (i = 0; i < cfg->nservices; i++) {
+        struct nd_service_conf *a = &cfg->services[i];
+
+        for (j = 0; j < a->nlisten; j++) {
+            for (k = 0; k <= i; k++) {
+                struct nd_service_conf *b = &cfg->services[k];
+                size_t end = k == i ? j : b->nlisten;
+
+                for (l = 0; l < end; l++) {
+                    if (nd_addr_equal(&a->listen[j].addr, &b->listen[l].addr)) {
+                        nd_errors_add(errs,
+                            "%s:%d: %s is already a listener of [%s] (line %d)",
+                            cfg->path, a->listen[j].line, a->listen[j].addr.text,
+                            b->name, b->listen[l].line);
+                        goto next;
+                    }
+                }
+            }
+next:;
+        }
+    }
+}
+
+struct nd_config *
+nd_config_parse(const char *path, const char *text, size_t len,
+                struct nd_errors *errs)
+{
+    struct reader r = { .path = path, .errs = errs };
+    struct nd_config *cfg;
+    size_t before = errs->n, i, n = 0;
+    int rc;
+
+    cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL || (cfg->path = strdup(path)) == NULL) {
+        free(cfg);
+        nd_errors_add(errs, "%s: out of memory", path);
+        return NULL;
+    }
+    cfg->log_level = DEF_LOG_LEVEL;
+    cfg->max_connections = DEF_MAX_CONNECTIONS;
+    cfg->shutdown_timeout = DEF_SHUTDOWN_TIMEOUT;
+
+    rc = nd_ini_parse(text, len, on_ini, &r);
+    if (rc != 0) {
+        nd_errors_add(errs, "%s: out of memory", path);
+        goto out;
+    }
+
+    for (i = 0; i < r.nsections; i++)
+        if (strcmp(r.sections[i].name, GLOBAL_SECTION) != 0)
+            n++;
+    cfg->services = calloc(n ? n : 1, sizeof(*cfg->services));
+    if (cfg->services == NULL) {
+        nd_errors_add(errs, "%s: out of memory", path);
+        goto out;
+    }
+    for (i = 0; i < r.nsections; i++) {
+        const struct raw_section *s = &r.sections[i];
+        struct nd_service_conf *svc;
+
+        if (strcmp(s->name, GLOBAL_SECTION) == 0) {
+            read_global(cfg, s, errs);
+            continue;
+        }
+        svc = &cfg->services[cfg->nservices++];
+        svc->name = strdup(s->name);
+        svc->line = s->line;
+        read_service(cfg, svc, s, errs);
+    }
+    if (cfg->nservices == 0 && errs->n == before)
+        nd_errors_add(errs, "%s: no service defined (add a section such as [echo])",
+                      path);
+    check_addresses(cfg, errs);
+
+out:
+    reader_free(&r);
+    if (errs->n != before) {
+        nd_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+struct nd_config *
+nd_config_load(const char *path, struct nd_errors *errs)
+{
+    struct nd_config *cfg = NULL;
+    struct stat st;
+    char *text = NULL;
+    size_t got = 0;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        nd_errors_add(errs, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0) {
+        nd_errors_add(errs, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        nd_errors_add(errs, "%s: not a regular file", path);
+        goto out;
+    }
+    if (st.st_size > MAX_FILE_SIZE) {
+        nd_errors_add(errs, "%s: larger than 1 MiB", path);
+        goto out;
+    }
+    text = malloc((size_t)st.st_size + 1);
+    if (text == NULL) {
+        nd_errors_add(errs, "%s: out of memory", path);
+        goto out;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            nd_errors_add(errs, "%s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    cfg = nd_config_parse(path, text, got, errs);
+out:
+    free(text);
+    close(fd);
+    return cfg;
+}
+
+int
+nd_config_select(struct nd_config *cfg, char *const *names, size_t n,
+                 struct nd_errors *errs)
+{
+    size_t i, j;
+    int rc = 0;
+
+    if (n == 0)
+        return 0;
+    for (i = 0; i < cfg->nservices; i++)
+        cfg->services[i].selected = 0;
+    for (j = 0; j < n; j++) {
+        int found = 0;
+
+        for (i = 0; i < cfg->nservices; i++) {
+            if (strcmp(cfg->services[i].name, names[j]) == 0) {
+                cfg->services[i].selected = 1;
+                found = 1;
+            }
+        }
+        if (!found) {
+            nd_errors_add(errs, "%s: no service [%s] in this file (-s %s)",
+                          cfg->path, names[j], names[j]);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+void
+nd_config_free(struct nd_config *cfg)
+{
+    size_t i;
+
+    if (cfg == NULL)
+        return;
+    for (i = 0; i < cfg->nservices; i++) {
+        struct nd_service_conf *svc = &cfg->services[i];
+
+        if (svc->mconf != NULL && svc->module && svc->module->conf_free)
+            svc->module->conf_free(svc->mconf);
+        free(svc->listen);
+        free(svc->name);
+    }
+    free(cfg->services);
+    free(cfg->path);
+    free(cfg);
+}

@@ -1,0 +1,367 @@
+/* conn.c: stream connections. Reads go into a pooled chunk that the module
+ * consumes; writes go straight to the kernel and only the rest is queued.
+ * Readiness flags are cleared only on EAGAIN or on a short read/write, which
+ * proves the same for a stream socket. A work budget per callback keeps one
+ * fast peer from starving the others; when the budget runs out the watcher
+ * is put on the loop's pending list, so no readiness is ever lost. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "nd/buf.h"
+#include "nd/conn.h"
+#include "nd/log.h"
+#include "nd/module.h"
+#include "nd/server.h"
+#include "nd/util.h"
+
+/* Reads per callback before other peers get their turn. */
+#define READ_BUDGET 4
+
+static void conn_io(struct nd_loop *loop, struct nd_watcher *w);
+static void conn_idle(struct nd_loop *loop, struct nd_timer *t);
+
+static struct nd_loop *
+loop_of(const struct nd_conn *c)
+{
+    return c->svc->srv->loop;
+}
+
+static void
+conn_free(struct nd_defer *d)
+{
+    struct nd_conn *c = nd_container_of(d, struct nd_conn, defer);
+
+    nd_service_unref(c->svc);
+    free(c);
+}
+
+int
+nd_conn_open(struct nd_loop *loop, struct nd_service *svc, int fd)
+{
+    struct nd_server *srv = svc->srv;
+    struct nd_conn *c = calloc(1, sizeof(*c));
+    int rc;
+
+    if (c == NULL) {
+        nd_log(LOG_WARNING, "%s: out of memory for a connection", svc->name);
+        close(fd);
+        return -ENOMEM;
+    }
+    nd_watcher_init(&c->w, fd, conn_io);
+    nd_timer_init(&c->idle, conn_idle);
+    c->svc = svc;
+    c->state = ND_CONN_OPEN;
+    c->last_active = nd_loop_now(loop);
+    rc = nd_loop_add(loop, &c->w);
+    if (rc < 0 || (svc->idle_timeout && nd_timer_start(loop, &c->idle, svc->idle_timeout) < 0)) {
+        nd_log(LOG_WARNING, "%s: cannot watch a new connection: %s", svc->name,
+               rc < 0 ? strerror(-rc) : "out of memory");
+        close(fd);
+        free(c);
+        return rc < 0 ? rc : -ENOMEM;
+    }
+    nd_service_ref(svc);
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    svc->stats->conns_cur++;
+    svc->stats->conns_total++;
+    if (svc->module->open && svc->module->open(c) != ND_KEEP) {
+        nd_conn_close(c);
+        return -1;
+    }
+    /* The fd may already be readable: epoll reports it on the next wait. */
+    return 0;
+}
+
+void
+nd_conn_close(struct nd_conn *c)
+{
+    struct nd_server *srv;
+    struct nd_loop *loop;
+
+    if (c->state == ND_CONN_CLOSED)
+        return;
+    srv = c->svc->srv;
+    loop = srv->loop;
+    c->state = ND_CONN_CLOSED;
+    if (c->svc->module->close)
+        c->svc->module->close(c);
+    nd_timer_stop(loop, &c->idle);
+    nd_loop_forget(loop, &c->w);
+    close(c->w.fd);
+    c->w.fd = -1;
+    nd_buf_free(c->in);
+    nd_buf_free(c->out);
+    c->in = c->out = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->svc->stats->conns_cur--;
+    c->defer.fn = conn_free;
+    nd_loop_defer(loop, &c->defer);
+    nd_server_conn_closed(srv);
+}
+
+/* Applies what a module callback returned. Returns 1 when the connection no
+ * longer reads (finishing or closed). */
+static int
+verdict(struct nd_conn *c, int v)
+{
+    if (c->broken)
+        v = ND_ABORT;
+    if (v == ND_KEEP)
+        return 0;
+    if (v == ND_FINISH) {
+        nd_conn_finish(c);
+        return 1;
+    }
+    nd_conn_close(c);
+    return 1;
+}
+
+void
+nd_conn_finish(struct nd_conn *c)
+{
+    if (c->state != ND_CONN_OPEN)
+        return;
+    c->state = ND_CONN_FINISHING;
+    if (c->out == NULL)
+        nd_conn_close(c);
+}
+
+/* Sends what is queued. Returns -1 if the connection was closed. */
+static int
+flush(struct nd_conn *c)
+{
+    struct nd_loop *loop = loop_of(c);
+    struct nd_buf *out;
+
+    while ((out = c->out) != NULL && c->w.writable) {
+        size_t len = nd_buf_len(out);
+        ssize_t n = send(c->w.fd, nd_buf_head(out), len, MSG_NOSIGNAL);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                c->w.writable = 0;
+                break;
+            }
+            nd_log_errno(LOG_DEBUG, "%s: send", c->svc->name);
+            nd_conn_close(c);
+            return -1;
+        }
+        c->svc->stats->bytes_out += (uint64_t)n;
+        c->last_active = nd_loop_now(loop);
+        nd_buf_consume(out, (size_t)n);
+        if ((size_t)n < len) {
+            c->w.writable = 0;  /* the socket buffer is full */
+            break;
+        }
+        nd_buf_free(out);
+        c->out = NULL;
+    }
+    if (c->out != NULL) {
+        if (c->read_paused && nd_buf_len(c->out) <= c->svc->hwm / 2)
+            goto resume;
+        return 0;
+    }
+    if (c->state == ND_CONN_FINISHING) {
+        nd_conn_close(c);
+        return -1;
+    }
+    if (c->svc->module->drained &&
+        verdict(c, c->svc->module->drained(c)) && c->state == ND_CONN_CLOSED)
+        return -1;
+    if (!c->read_paused)
+        return 0;
+resume:
+    c->read_paused = 0;
+    c->kick = 1;
+    nd_loop_pend(loop, &c->w);
+    return 0;
+}
+
+int
+nd_conn_write(struct nd_conn *c, const void *p, size_t n)
+{
+    const char *s = p;
+
+    if (c->state == ND_CONN_CLOSED || c->broken)
+        return -1;
+    if (c->out == NULL) {
+        while (n > 0 && c->w.writable) {
+            ssize_t k = send(c->w.fd, s, n, MSG_NOSIGNAL);
+
+            if (k < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN) {
+                    c->w.writable = 0;
+                    break;
+                }
+                nd_log_errno(LOG_DEBUG, "%s: send", c->svc->name);
+                c->broken = 1;
+                return -1;
+            }
+            c->svc->stats->bytes_out += (uint64_t)k;
+            c->last_active = nd_loop_now(loop_of(c));
+            s += k;
+            n -= (size_t)k;
+            if (n > 0)
+                c->w.writable = 0;
+        }
+        if (n == 0)
+            return 0;
+    }
+    if (nd_buf_append(&c->out, s, n) < 0) {
+        nd_log(LOG_WARNING, "%s: out of memory for output", c->svc->name);
+        c->broken = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+conn_read(struct nd_conn *c)
+{
+    const struct nd_module *mod = c->svc->module;
+    struct nd_loop *loop = loop_of(c);
+    int budget = READ_BUDGET;
+
+    if (c->kick) {
+        c->kick = 0;
+        if (c->in != NULL && nd_buf_len(c->in) > 0) {
+            int v = mod->input(c, c->in);
+
+            if (c->in != NULL && nd_buf_len(c->in) == 0) {
+                nd_buf_free(c->in);
+                c->in = NULL;
+            }
+            if (verdict(c, v))
+                return;
+        }
+    }
+    while (c->w.readable && c->state == ND_CONN_OPEN && !c->read_paused) {
+        size_t room;
+        ssize_t n;
+        int v;
+
+        if (budget-- == 0) {
+            nd_loop_pend(loop, &c->w);
+            return;
+        }
+        if (c->in == NULL && (c->in = nd_buf_new(ND_BUF_CHUNK)) == NULL) {
+            nd_log(LOG_WARNING, "%s: out of memory for input", c->svc->name);
+            nd_conn_close(c);
+            return;
+        }
+        if (nd_buf_room(c->in) == 0 && nd_buf_reserve(&c->in, 1) < 0) {
+            nd_conn_close(c);
+            return;
+        }
+        room = nd_buf_room(c->in);
+        n = recv(c->w.fd, c->in->data + c->in->end, room, 0);
+        if (n > 0) {
+            c->in->end += (size_t)n;
+            c->svc->stats->bytes_in += (uint64_t)n;
+            c->last_active = nd_loop_now(loop);
+            /* A short read drained the socket, unless a FIN or an error is
+             * also waiting: then read on until recv says so. */
+            if ((size_t)n < room && !c->w.hup)
+                c->w.readable = 0;
+            v = mod->input(c, c->in);
+            if (c->in != NULL && nd_buf_len(c->in) == 0) {
+                nd_buf_free(c->in);
+                c->in = NULL;
+            } else if (c->in != NULL && c->in->start == 0 &&
+                       nd_buf_room(c->in) == 0 && v == ND_KEEP) {
+                nd_log(LOG_INFO, "%s: input buffer full, closing", c->svc->name);
+                v = ND_ABORT;
+            }
+            if (verdict(c, v))
+                return;
+            if (c->out != NULL && nd_buf_len(c->out) >= c->svc->hwm)
+                c->read_paused = 1;     /* flush() resumes us below hwm/2 */
+            continue;
+        }
+        if (n == 0) {
+            c->w.readable = 0;
+            verdict(c, mod->eof ? mod->eof(c) : ND_FINISH);
+            return;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN) {
+            c->w.readable = 0;
+            return;
+        }
+        nd_log_errno(LOG_DEBUG, "%s: recv", c->svc->name);
+        nd_conn_close(c);
+        return;
+    }
+}
+
+static void
+conn_io(struct nd_loop *loop, struct nd_watcher *w)
+{
+    struct nd_conn *c = nd_container_of(w, struct nd_conn, w);
+
+    ND_UNUSED(loop);
+    if (c->out != NULL && w->writable && flush(c) < 0)
+        return;
+    if (c->state == ND_CONN_CLOSED)
+        return;
+    conn_read(c);
+}
+
+static void
+conn_idle(struct nd_loop *loop, struct nd_timer *t)
+{
+    struct nd_conn *c = nd_container_of(t, struct nd_conn, idle);
+    uint64_t idle = c->svc->idle_timeout;
+    uint64_t quiet = nd_loop_now(loop) - c->last_active;
+
+    if (quiet < idle) {
+        /* Activity since the timer was armed: sleep for what is left rather
+         * than touching the heap on every read. */
+        if (nd_timer_start(loop, t, idle - quiet) == 0)
+            return;
+    }
+    nd_log(LOG_DEBUG, "%s: closing connection idle for %llu ms", c->svc->name,
+           (unsigned long long)quiet);
+    nd_conn_close(c);
+}
+
+size_t
+nd_conn_pending(const struct nd_conn *c)
+{
+    return c->out ? nd_buf_len(c->out) : 0;
+}
+
+void *
+nd_conn_data(const struct nd_conn *c)
+{
+    return c->data;
+}
+
+void
+nd_conn_set_data(struct nd_conn *c, void *data)
+{
+    c->data = data;
+}
+
+struct nd_service *
+nd_conn_service(const struct nd_conn *c)
+{
+    return c->svc;
+}

@@ -1,0 +1,257 @@
+/* listener.c: bind, listen, accept, and the datagram receive loop. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "nd/conn.h"
+#include "nd/listener.h"
+#include "nd/log.h"
+#include "nd/module.h"
+#include "nd/server.h"
+#include "nd/util.h"
+
+#define ACCEPT_BUDGET 64
+#define DGRAM_BUDGET 64
+#define BACKLOG 4096
+#define EMFILE_PAUSE_MS 100
+
+static void on_accept(struct nd_loop *loop, struct nd_watcher *w);
+static void on_dgram(struct nd_loop *loop, struct nd_watcher *w);
+static void on_retry(struct nd_loop *loop, struct nd_timer *t);
+
+static int
+is_unix_file(const struct nd_addr *a)
+{
+    const struct sockaddr_un *sun = (const struct sockaddr_un *)&a->sa;
+
+    return a->transport == ND_UNIX && sun->sun_path[0] != '\0';
+}
+
+/* A unix socket file left by a process that is gone refuses connections;
+ * one that is alive accepts them. Only the first may be replaced. */
+static int
+unix_is_stale(const struct nd_addr *a)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int stale;
+
+    if (fd < 0)
+        return 0;
+    stale = connect(fd, (const struct sockaddr *)&a->sa, a->len) < 0 &&
+            errno == ECONNREFUSED;
+    close(fd);
+    return stale;
+}
+
+struct nd_listener *
+nd_listener_open(const struct nd_addr *a, char *err, size_t errlen)
+{
+    int stream = nd_addr_is_stream(a);
+    int family = a->sa.ss_family, one = 1, fd;
+    struct nd_listener *l;
+
+    fd = socket(family, (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    if (a->transport == ND_TCP &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+        goto fail;
+    /* v6-only, so that [::]:P and 0.0.0.0:P can be two listeners. */
+    if (family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+        goto fail;
+    if (bind(fd, (const struct sockaddr *)&a->sa, a->len) < 0) {
+        const struct sockaddr_un *sun = (const struct sockaddr_un *)&a->sa;
+
+        if (errno != EADDRINUSE || !is_unix_file(a) || !unix_is_stale(a))
+            goto fail;
+        unlink(sun->sun_path);
+        if (bind(fd, (const struct sockaddr *)&a->sa, a->len) < 0)
+            goto fail;
+    }
+    if (stream && listen(fd, BACKLOG) < 0)
+        goto fail;
+    l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        errno = ENOMEM;
+        goto fail;
+    }
+    nd_watcher_init(&l->w, fd, stream ? on_accept : on_dgram);
+    nd_timer_init(&l->retry, on_retry);
+    l->addr = *a;
+    return l;
+
+fail:
+    snprintf(err, errlen, "%s: %s", a->text, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+int
+nd_listener_start(struct nd_listener *l, struct nd_loop *loop, struct nd_service *svc)
+{
+    l->loop = loop;
+    l->svc = svc;
+    return nd_loop_add(loop, &l->w);
+}
+
+void
+nd_listener_kick(struct nd_listener *l)
+{
+    l->blocked = 0;
+    if (!nd_timer_armed(&l->retry) && l->w.readable)
+        nd_loop_pend(l->loop, &l->w);
+}
+
+void
+nd_listener_close(struct nd_listener *l)
+{
+    if (l->loop) {
+        nd_timer_stop(l->loop, &l->retry);
+        nd_loop_forget(l->loop, &l->w);
+    }
+    close(l->w.fd);
+    if (is_unix_file(&l->addr))
+        unlink(((const struct sockaddr_un *)&l->addr.sa)->sun_path);
+    free(l);
+}
+
+static void
+set_nodelay(int fd)
+{
+    int one = 1;
+
+    /* Replies go out as soon as they are made; Nagle would hold small ones. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static void
+on_accept(struct nd_loop *loop, struct nd_watcher *w)
+{
+    struct nd_listener *l = nd_container_of(w, struct nd_listener, w);
+    int budget = ACCEPT_BUDGET;
+
+    if (nd_timer_armed(&l->retry))
+        return;     /* paused after EMFILE; the timer resumes us */
+    while (w->readable) {
+        int fd;
+
+        if (!nd_server_may_accept(l->svc->srv, l->svc)) {
+            l->blocked = 1;     /* a closing connection kicks us */
+            return;
+        }
+        if (budget-- == 0) {
+            nd_loop_pend(loop, w);
+            return;
+        }
+        fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            switch (errno) {
+            case EAGAIN:
+                w->readable = 0;
+                return;
+            case EINTR:
+            case ECONNABORTED:
+            case EPROTO:
+            case EPERM:
+                continue;
+            case EMFILE:
+            case ENFILE:
+            case ENOBUFS:
+            case ENOMEM:
+                /* Once per episode, not once per retry. */
+                if (!l->starved)
+                    nd_log_errno(LOG_WARNING, "%s: %s: accept paused, retrying every %d ms",
+                                 l->svc->name, l->addr.text, EMFILE_PAUSE_MS);
+                l->starved = 1;
+                nd_timer_start(loop, &l->retry, EMFILE_PAUSE_MS);
+                return;
+            default:
+                nd_log_errno(LOG_ERR, "%s: %s: accept", l->svc->name, l->addr.text);
+                nd_timer_start(loop, &l->retry, EMFILE_PAUSE_MS);
+                return;
+            }
+        }
+        if (l->starved) {
+            nd_log(LOG_NOTICE, "%s: %s: accepting again", l->svc->name, l->addr.text);
+            l->starved = 0;
+        }
+        if (l->addr.transport == ND_TCP)
+            set_nodelay(fd);
+        nd_conn_open(loop, l->svc, fd);
+    }
+}
+
+static void
+on_retry(struct nd_loop *loop, struct nd_timer *t)
+{
+    struct nd_listener *l = nd_container_of(t, struct nd_listener, retry);
+
+    nd_loop_pend(loop, &l->w);
+}
+
+static void
+on_dgram(struct nd_loop *loop, struct nd_watcher *w)
+{
+    /* One datagram at a time: the largest UDP payload fits. */
+    static char buf[65536];
+    struct nd_listener *l = nd_container_of(w, struct nd_listener, w);
+    struct nd_stats *st = l->svc->stats;
+    int budget = DGRAM_BUDGET;
+
+    while (w->readable) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        struct nd_dgram d;
+        ssize_t n;
+
+        if (budget-- == 0) {
+            nd_loop_pend(loop, w);
+            return;
+        }
+        n = recvfrom(w->fd, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &plen);
+        if (n < 0) {
+            if (errno == EAGAIN) {
+                w->readable = 0;
+                return;
+            }
+            /* EINTR, or an ICMP error left by an earlier reply: go on. */
+            continue;
+        }
+        st->dgrams_in++;
+        st->bytes_in += (uint64_t)n;
+        d.data = buf;
+        d.len = (size_t)n;
+        d.svc = l->svc;
+        d.peer = &peer;
+        d.peerlen = plen;
+        d.fd = w->fd;
+        l->svc->module->datagram(&d);
+    }
+}
+
+int
+nd_dgram_reply(const struct nd_dgram *d, const void *p, size_t n)
+{
+    struct nd_stats *st = d->svc->stats;
+    ssize_t k;
+
+    do
+        k = sendto(d->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL,
+                   (const struct sockaddr *)d->peer, d->peerlen);
+    while (k < 0 && errno == EINTR);
+    if (k < 0) {
+        st->dgrams_dropped++;
+        return -1;
+    }
+    st->dgrams_out++;
+    st->bytes_out += (uint64_t)k;
+    return 0;
+}

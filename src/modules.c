@@ -1,0 +1,23 @@
+/* modules.c: the list of protocol modules. A new module is a file and a
+ * line here. */
+#include <string.h>
+
+#include "nd/module.h"
+#include "nd/util.h"
+
+extern const struct nd_module nd_mod_echo;
+
+static const struct nd_module *const modules[] = {
+    &nd_mod_echo,
+};
+
+const struct nd_module *
+nd_module_find(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < ND_ARRAY_LEN(modules); i++)
+        if (strcmp(modules[i]->name, name) == 0)
+            return modules[i];
+    return NULL;
+}

@@ -1,0 +1,406 @@
+/* server.c: applying a configuration, reloading it, and stopping. A new
+ * configuration is applied in two steps: first everything that can fail
+ * (services, new sockets) is prepared beside the running one; only if all of
+ * it succeeded is it swapped in. Listeners whose address did not change keep
+ * their socket, so a reload refuses no connection. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "nd/config.h"
+#include "nd/conn.h"
+#include "nd/listener.h"
+#include "nd/log.h"
+#include "nd/module.h"
+#include "nd/server.h"
+#include "nd/util.h"
+
+void
+nd_service_ref(struct nd_service *svc)
+{
+    svc->refs++;
+}
+
+void
+nd_service_unref(struct nd_service *svc)
+{
+    if (--svc->refs > 0)
+        return;
+    if (svc->mconf && svc->module->conf_free)
+        svc->module->conf_free(svc->mconf);
+    if (--svc->stats->refs == 0)
+        free(svc->stats);
+    free(svc->name);
+    free(svc);
+}
+
+const char *
+nd_service_name(const struct nd_service *svc)
+{
+    return svc->name;
+}
+
+void *
+nd_service_conf(const struct nd_service *svc)
+{
+    return svc->mconf;
+}
+
+static struct nd_service *
+find_service(struct nd_server *s, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < s->nservices; i++)
+        if (strcmp(s->services[i]->name, name) == 0)
+            return s->services[i];
+    return NULL;
+}
+
+/* A new generation of a service; counters carry over from the old one. */
+static struct nd_service *
+service_new(struct nd_server *s, struct nd_service_conf *sc)
+{
+    struct nd_service *old = find_service(s, sc->name);
+    struct nd_service *svc = calloc(1, sizeof(*svc));
+
+    if (svc == NULL || (svc->name = strdup(sc->name)) == NULL) {
+        free(svc);
+        return NULL;
+    }
+    if (old != NULL) {
+        svc->stats = old->stats;
+    } else if ((svc->stats = calloc(1, sizeof(*svc->stats))) == NULL) {
+        free(svc->name);
+        free(svc);
+        return NULL;
+    }
+    svc->stats->refs++;
+    svc->module = sc->module;
+    svc->mconf = sc->mconf;
+    sc->mconf = NULL;
+    svc->idle_timeout = sc->idle_timeout;
+    svc->max_conns = sc->max_connections;
+    svc->hwm = sc->buffer_size;
+    svc->srv = s;
+    svc->refs = 1;
+    return svc;
+}
+
+static struct nd_listener *
+take_listener(struct nd_listener **list, const struct nd_addr *a)
+{
+    struct nd_listener **pp, *l;
+
+    for (pp = list; (l = *pp) != NULL; pp = &l->next) {
+        if (nd_addr_equal(&l->addr, a)) {
+            *pp = l->next;
+            l->next = NULL;
+            return l;
+        }
+    }
+    return NULL;
+}
+
+int
+nd_server_apply(struct nd_server *s, struct nd_config *cfg)
+{
+    struct nd_listener *old = s->listeners, *kept = NULL, *fresh = NULL, *l;
+    struct nd_listener **fresh_tail = &fresh;
+    struct nd_service **svcs;
+    size_t i, j, n = 0;
+    char err[256];
+    int rc = -1;
+
+    for (i = 0; i < cfg->nservices; i++)
+        n += cfg->services[i].selected;
+    svcs = calloc(n ? n : 1, sizeof(*svcs));
+    if (svcs == NULL) {
+        nd_log(LOG_ERR, "out of memory applying %s", cfg->path);
+        return -1;
+    }
+
+    /* Step one: prepare. The old listeners are only borrowed from. */
+    s->listeners = NULL;
+    for (i = 0, n = 0; i < cfg->nservices; i++) {
+        struct nd_service_conf *sc = &cfg->services[i];
+        struct nd_service *svc;
+
+        if (!sc->selected)
+            continue;
+        svc = svcs[n++] = service_new(s, sc);
+        if (svc == NULL) {
+            nd_log(LOG_ERR, "out of memory applying %s", cfg->path);
+            goto undo;
+        }
+        for (j = 0; j < sc->nlisten; j++) {
+            l = take_listener(&old, &sc->listen[j].addr);
+            if (l != NULL) {
+                l->next_svc = svc;
+                l->next = kept;
+                kept = l;
+                continue;
+            }
+            l = nd_listener_open(&sc->listen[j].addr, err, sizeof(err));
+            if (l == NULL) {
+                nd_log(LOG_ERR, "%s", err);
+                goto undo;
+            }
+            l->next_svc = svc;
+            *fresh_tail = l;
+            fresh_tail = &l->next;
+        }
+    }
+    for (l = fresh; l; l = l->next) {
+        int e = nd_listener_start(l, s->loop, l->next_svc);
+
+        if (e < 0) {
+            nd_log(LOG_ERR, "%s: %s", l->addr.text, strerror(-e));
+            goto undo;
+        }
+    }
+
+    /* Step two: commit. Nothing below can fail. */
+    for (l = old; l; ) {
+        struct nd_listener *next = l->next;
+
+        nd_log(LOG_NOTICE, "%s: closed %s", l->svc->name, l->addr.text);
+        nd_listener_close(l);
+        l = next;
+    }
+    for (l = fresh; l; l = l->next)
+        nd_log(LOG_NOTICE, "%s: listening on %s", l->svc->name, l->addr.text);
+    s->listeners = fresh;
+    for (l = kept; l; ) {
+        struct nd_listener *next = l->next;
+
+        l->svc = l->next_svc;
+        l->next = s->listeners;
+        s->listeners = l;
+        l = next;
+    }
+    for (i = 0; i < s->nservices; i++)
+        nd_service_unref(s->services[i]);
+    free(s->services);
+    s->services = svcs;
+    s->nservices = n;
+    s->max_conns = cfg->max_connections;
+    s->shutdown_timeout = cfg->shutdown_timeout;
+    nd_log_set_level(cfg->log_level);
+    for (l = s->listeners; l; l = l->next)
+        nd_listener_kick(l);    /* limits may have changed */
+    return 0;
+
+undo:
+    while ((l = fresh) != NULL) {
+        fresh = l->next;
+        nd_listener_close(l);
+    }
+    /* Kept listeners go back to the old list with their old owners. */
+    while ((l = kept) != NULL) {
+        kept = l->next;
+        l->next = old;
+        old = l;
+    }
+    s->listeners = old;
+    for (j = 0; j < n; j++)
+        if (svcs[j])
+            nd_service_unref(svcs[j]);
+    free(svcs);
+    return rc;
+}
+
+void
+nd_server_reload(struct nd_server *s)
+{
+    struct nd_errors errs = { 0 };
+    struct nd_config *cfg;
+    size_t i;
+
+    if (s->stopping)
+        return;
+    nd_log(LOG_NOTICE, "reloading %s", s->config_path);
+    cfg = nd_config_load(s->config_path, &errs);
+    if (cfg != NULL && nd_config_select(cfg, s->only, s->nonly, &errs) < 0) {
+        nd_config_free(cfg);
+        cfg = NULL;
+    }
+    for (i = 0; i < errs.n; i++)
+        nd_log(LOG_ERR, "%s", errs.v[i]);
+    nd_errors_free(&errs);
+    if (cfg == NULL || nd_server_apply(s, cfg) < 0) {
+        nd_log(LOG_ERR, "reload failed; the previous configuration stays in force");
+    } else {
+        nd_log(LOG_NOTICE, "reloaded %s", s->config_path);
+    }
+    nd_config_free(cfg);
+}
+
+int
+nd_server_may_accept(const struct nd_server *s, const struct nd_service *svc)
+{
+    if (s->stopping || s->nconns >= s->max_conns)
+        return 0;
+    return svc->max_conns == 0 || svc->stats->conns_cur < svc->max_conns;
+}
+
+void
+nd_server_conn_closed(struct nd_server *s)
+{
+    struct nd_listener *l;
+
+    s->nconns--;
+    if (s->stopping) {
+        if (s->nconns == 0)
+            nd_loop_stop(s->loop);
+        return;
+    }
+    for (l = s->listeners; l; l = l->next)
+        if (l->blocked)
+            nd_listener_kick(l);
+}
+
+static void
+close_listeners(struct nd_server *s)
+{
+    struct nd_listener *l;
+
+    while ((l = s->listeners) != NULL) {
+        s->listeners = l->next;
+        nd_listener_close(l);
+    }
+}
+
+static void
+force_close(struct nd_server *s)
+{
+    while (s->conns != NULL)
+        nd_conn_close(s->conns);
+    nd_loop_stop(s->loop);
+}
+
+static void
+on_stop_timeout(struct nd_loop *loop, struct nd_timer *t)
+{
+    struct nd_server *s = nd_container_of(t, struct nd_server, stop_timer);
+
+    ND_UNUSED(loop);
+    nd_log(LOG_WARNING, "shutdown_timeout reached: closing %llu connection(s)",
+           (unsigned long long)s->nconns);
+    force_close(s);
+}
+
+void
+nd_server_stop(struct nd_server *s)
+{
+    struct nd_conn *c, *next;
+
+    if (s->stopping) {
+        nd_log(LOG_NOTICE, "second stop signal: closing %llu connection(s) now",
+               (unsigned long long)s->nconns);
+        force_close(s);
+        return;
+    }
+    s->stopping = 1;
+    close_listeners(s);
+    for (c = s->conns; c; c = next) {
+        next = c->next;     /* c may close, and unlink itself, right here */
+        nd_conn_finish(c);
+    }
+    if (s->nconns == 0) {
+        nd_loop_stop(s->loop);
+        return;
+    }
+    nd_log(LOG_NOTICE, "waiting up to %llu ms for %llu connection(s) to drain",
+           (unsigned long long)s->shutdown_timeout, (unsigned long long)s->nconns);
+    if (nd_timer_start(s->loop, &s->stop_timer, s->shutdown_timeout) < 0)
+        force_close(s);
+}
+
+static void
+on_signal(struct nd_loop *loop, struct nd_watcher *w)
+{
+    struct nd_server *s = nd_container_of(w, struct nd_server, sig);
+    struct signalfd_siginfo si;
+
+    ND_UNUSED(loop);
+    for (;;) {
+        ssize_t n = read(w->fd, &si, sizeof(si));
+
+        if (n != (ssize_t)sizeof(si)) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            w->readable = 0;
+            return;
+        }
+        switch (si.ssi_signo) {
+        case SIGHUP:
+            nd_server_reload(s);
+            break;
+        case SIGTERM:
+        case SIGINT:
+            nd_log(LOG_NOTICE, "%s: shutting down",
+                   si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+            nd_server_stop(s);
+            break;
+        }
+    }
+}
+
+int
+nd_server_init(struct nd_server *s, struct nd_loop *loop, const char *path,
+               char *const *only, size_t nonly)
+{
+    sigset_t set;
+    int fd, rc;
+
+    memset(s, 0, sizeof(*s));
+    s->loop = loop;
+    s->config_path = path;
+    s->only = only;
+    s->nonly = nonly;
+    nd_timer_init(&s->stop_timer, on_stop_timeout);
+
+    /* Signals arrive as reads on a signalfd; no handler runs any code. */
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -errno;
+    fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    nd_watcher_init(&s->sig, fd, on_signal);
+    rc = nd_loop_add(loop, &s->sig);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return 0;
+}
+
+void
+nd_server_fini(struct nd_server *s)
+{
+    size_t i;
+
+    close_listeners(s);
+    while (s->conns != NULL)
+        nd_conn_close(s->conns);
+    nd_timer_stop(s->loop, &s->stop_timer);
+    for (i = 0; i < s->nservices; i++)
+        nd_service_unref(s->services[i]);
+    free(s->services);
+    s->services = NULL;
+    s->nservices = 0;
+    if (s->sig.fd >= 0) {
+        nd_loop_forget(s->loop, &s->sig);
+        close(s->sig.fd);
+        s->sig.fd = -1;
+    }
+}
