@@ -265,9 +265,14 @@ conn_read(struct nd_conn *c)
             nd_conn_close(c);
             return;
         }
-        if (nd_buf_room(c->in) == 0 && nd_buf_reserve(&c->in, 1) < 0) {
-            nd_conn_close(c);
-            return;
+        if (nd_buf_room(c->in) == 0) {
+            /* Input never grows past one chunk: move the unconsumed bytes
+             * to the front (a full chunk at the front was refused above). */
+            size_t len = nd_buf_len(c->in);
+
+            memmove(c->in->data, nd_buf_head(c->in), len);
+            c->in->start = 0;
+            c->in->end = len;
         }
         room = nd_buf_room(c->in);
         n = recv(c->w.fd, c->in->data + c->in->end, room, 0);
