@@ -275,6 +275,11 @@ conn_read(struct nd_conn *c)
             c->in->end = len;
         }
         room = nd_buf_room(c->in);
+        if (room == 0) {
+            nd_log(LOG_INFO, "%s: input buffer full, closing", c->svc->name);
+            nd_conn_close(c);
+            return;
+        }
         n = recv(c->w.fd, c->in->data + c->in->end, room, 0);
         if (n > 0) {
             c->in->end += (size_t)n;
