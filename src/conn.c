@@ -20,6 +20,9 @@
 /* Reads per callback before other peers get their turn. */
 #define READ_BUDGET 4
 
+/* How long a finished connection waits for the peer's FIN. */
+#define LINGER_MS 2000
+
 static void conn_io(struct nd_loop *loop, struct nd_watcher *w);
 static void conn_idle(struct nd_loop *loop, struct nd_timer *t);
 
@@ -128,6 +131,55 @@ verdict(struct nd_conn *c, int v)
     return 1;
 }
 
+/* All output is sent. If the peer may still be sending, closing now could
+ * answer its next bytes with a reset that destroys our output in flight, so
+ * send our FIN and read (discarding) until its FIN or for LINGER_MS. */
+static void
+linger(struct nd_conn *c)
+{
+    struct nd_loop *loop = loop_of(c);
+
+    if (c->eof || shutdown(c->w.fd, SHUT_WR) < 0 ||
+        nd_timer_start(loop, &c->idle, LINGER_MS) < 0) {
+        nd_conn_close(c);
+        return;
+    }
+    c->state = ND_CONN_LINGERING;
+    nd_buf_free(c->in);
+    c->in = NULL;
+    if (c->w.readable)
+        nd_loop_pend(loop, &c->w);
+}
+
+static void
+discard(struct nd_conn *c)
+{
+    static char sink[ND_BUF_CHUNK];
+    int budget = READ_BUDGET;
+
+    while (c->w.readable) {
+        ssize_t n;
+
+        if (budget-- == 0) {
+            nd_loop_pend(loop_of(c), &c->w);
+            return;
+        }
+        n = recv(c->w.fd, sink, sizeof(sink), 0);
+        if (n > 0) {
+            c->svc->stats->bytes_in += (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            c->w.readable = 0;
+            return;
+        }
+        nd_conn_close(c);   /* the peer's FIN, or an error: done */
+        return;
+    }
+}
+
 void
 nd_conn_finish(struct nd_conn *c)
 {
@@ -135,7 +187,7 @@ nd_conn_finish(struct nd_conn *c)
         return;
     c->state = ND_CONN_FINISHING;
     if (c->out == NULL)
-        nd_conn_close(c);
+        linger(c);
 }
 
 /* Sends what is queued. Returns -1 if the connection was closed. */
@@ -176,7 +228,7 @@ flush(struct nd_conn *c)
         return 0;
     }
     if (c->state == ND_CONN_FINISHING) {
-        nd_conn_close(c);
+        linger(c);
         return -1;
     }
     if (c->svc->module->drained &&
@@ -196,7 +248,7 @@ nd_conn_write(struct nd_conn *c, const void *p, size_t n)
 {
     const char *s = p;
 
-    if (c->state == ND_CONN_CLOSED || c->broken)
+    if (c->state > ND_CONN_FINISHING || c->broken)
         return -1;
     if (c->out == NULL) {
         while (n > 0 && c->w.writable) {
@@ -306,6 +358,7 @@ conn_read(struct nd_conn *c)
         }
         if (n == 0) {
             c->w.readable = 0;
+            c->eof = 1;
             verdict(c, mod->eof ? mod->eof(c) : ND_FINISH);
             return;
         }
@@ -329,9 +382,10 @@ conn_io(struct nd_loop *loop, struct nd_watcher *w)
     ND_UNUSED(loop);
     if (c->out != NULL && w->writable && flush(c) < 0)
         return;
-    if (c->state == ND_CONN_CLOSED)
-        return;
-    conn_read(c);
+    if (c->state == ND_CONN_LINGERING)
+        discard(c);
+    else if (c->state == ND_CONN_OPEN)
+        conn_read(c);
 }
 
 static void
@@ -341,6 +395,10 @@ conn_idle(struct nd_loop *loop, struct nd_timer *t)
     uint64_t idle = c->svc->idle_timeout;
     uint64_t quiet = nd_loop_now(loop) - c->last_active;
 
+    if (c->state == ND_CONN_LINGERING) {
+        nd_conn_close(c);
+        return;
+    }
     if (quiet < idle) {
         /* Activity since the timer was armed: sleep for what is left rather
          * than touching the heap on every read. */

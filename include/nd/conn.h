@@ -14,6 +14,10 @@ struct nd_service;
 enum nd_conn_state {
     ND_CONN_OPEN,
     ND_CONN_FINISHING,      /* reads no more; closes once output is sent */
+    ND_CONN_LINGERING,      /* output sent, our FIN sent; discarding input
+                             * until the peer's FIN, so that closing with
+                             * unread bytes does not reset the connection
+                             * and destroy what we sent */
     ND_CONN_CLOSED,
 };
 
@@ -31,6 +35,7 @@ struct nd_conn {
     unsigned char read_paused;  /* output above the high-water mark */
     unsigned char kick;         /* resumed: offer buffered input again */
     unsigned char broken;       /* a write failed inside a module callback */
+    unsigned char eof;          /* the peer's FIN has been read */
 };
 
 /* Takes an accepted fd for svc. On failure the fd is closed. */
