@@ -64,12 +64,12 @@ scan_head(const char *buf, size_t len, struct http_scan *sc,
 {
     size_t i = sc->pos;
 
-    if (sc->line_end == 0 && sc->line == sc->start) {
+    if (sc->line_end == 0 && sc->pos == sc->start) {
         /* RFC 9112 2.2: empty lines before the request line are ignored. */
         while (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n' &&
                i < lim->max_request_line)
             i += 2;
-        sc->start = sc->line = i;
+        sc->start = sc->line = sc->pos = i;
     }
     for (; i < len; i++) {
         char c = buf[i];
