@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +24,9 @@
 /* How long a finished connection waits for the peer's FIN. */
 #define LINGER_MS 2000
 
+/* File bytes per sendfile() before other peers get their turn. */
+#define SENDFILE_BUDGET (256 * 1024)
+
 static void conn_io(struct nd_loop *loop, struct nd_watcher *w);
 static void conn_idle(struct nd_loop *loop, struct nd_timer *t);
 
@@ -30,6 +34,28 @@ static struct nd_loop *
 loop_of(const struct nd_conn *c)
 {
     return c->svc->srv->loop;
+}
+
+/* One timer serves both the idle limit and the module's deadline: it is set
+ * for the earlier of the two. Reads and writes only move last_active; a timer
+ * that fires early finds the activity and sleeps again for the rest. */
+static void
+arm(struct nd_conn *c)
+{
+    struct nd_loop *loop = loop_of(c);
+    uint64_t when = c->idle_ms ? c->last_active + c->idle_ms : 0;
+    uint64_t now = nd_loop_now(loop);
+
+    if (c->deadline && (when == 0 || c->deadline < when))
+        when = c->deadline;
+    if (when == 0) {
+        nd_timer_stop(loop, &c->idle);
+        return;
+    }
+    if (nd_timer_armed(&c->idle) && c->idle.when <= when)
+        return;
+    if (nd_timer_start(loop, &c->idle, when > now ? when - now : 0) < 0)
+        c->broken = 1;  /* no memory for the heap: better closed than unbounded */
 }
 
 static void
@@ -58,8 +84,9 @@ nd_conn_open(struct nd_loop *loop, struct nd_service *svc, int fd)
     c->svc = svc;
     c->state = ND_CONN_OPEN;
     c->last_active = nd_loop_now(loop);
+    c->idle_ms = (uint32_t)svc->idle_timeout;
     rc = nd_loop_add(loop, &c->w);
-    if (rc < 0 || (svc->idle_timeout && nd_timer_start(loop, &c->idle, svc->idle_timeout) < 0)) {
+    if (rc < 0 || (c->idle_ms && nd_timer_start(loop, &c->idle, c->idle_ms) < 0)) {
         nd_log(LOG_WARNING, "%s: cannot watch a new connection: %s", svc->name,
                rc < 0 ? strerror(-rc) : "out of memory");
         close(fd);
@@ -139,12 +166,15 @@ linger(struct nd_conn *c)
 {
     struct nd_loop *loop = loop_of(c);
 
-    if (c->eof || shutdown(c->w.fd, SHUT_WR) < 0 ||
-        nd_timer_start(loop, &c->idle, LINGER_MS) < 0) {
+    if (c->eof || shutdown(c->w.fd, SHUT_WR) < 0) {
         nd_conn_close(c);
         return;
     }
     c->state = ND_CONN_LINGERING;
+    c->idle_ms = 0;
+    c->deadline = nd_loop_now(loop) + LINGER_MS;
+    nd_timer_stop(loop, &c->idle);
+    arm(c);
     nd_buf_free(c->in);
     c->in = NULL;
     if (c->w.readable)
@@ -231,6 +261,7 @@ flush(struct nd_conn *c)
         linger(c);
         return -1;
     }
+    c->want_drain = 0;
     if (c->svc->module->drained &&
         verdict(c, c->svc->module->drained(c)) && c->state == ND_CONN_CLOSED)
         return -1;
@@ -290,7 +321,7 @@ conn_read(struct nd_conn *c)
     struct nd_loop *loop = loop_of(c);
     int budget = READ_BUDGET;
 
-    if (c->kick) {
+    if (c->kick && !c->held) {
         c->kick = 0;
         if (c->in != NULL && nd_buf_len(c->in) > 0) {
             int v = mod->input(c, c->in);
@@ -303,7 +334,7 @@ conn_read(struct nd_conn *c)
                 return;
         }
     }
-    while (c->w.readable && c->state == ND_CONN_OPEN && !c->read_paused) {
+    while (c->w.readable && c->state == ND_CONN_OPEN && !c->read_paused && !c->held) {
         size_t room;
         ssize_t n;
         int v;
@@ -382,6 +413,12 @@ conn_io(struct nd_loop *loop, struct nd_watcher *w)
     ND_UNUSED(loop);
     if (c->out != NULL && w->writable && flush(c) < 0)
         return;
+    if (c->want_drain && c->out == NULL && w->writable && c->state < ND_CONN_LINGERING) {
+        c->want_drain = 0;
+        if (c->svc->module->drained &&
+            verdict(c, c->svc->module->drained(c)) && c->state == ND_CONN_CLOSED)
+            return;
+    }
     if (c->state == ND_CONN_LINGERING)
         discard(c);
     else if (c->state == ND_CONN_OPEN)
@@ -392,22 +429,29 @@ static void
 conn_idle(struct nd_loop *loop, struct nd_timer *t)
 {
     struct nd_conn *c = nd_container_of(t, struct nd_conn, idle);
-    uint64_t idle = c->svc->idle_timeout;
-    uint64_t quiet = nd_loop_now(loop) - c->last_active;
+    uint64_t now = nd_loop_now(loop);
 
-    if (c->state == ND_CONN_LINGERING) {
+    if (c->deadline && now >= c->deadline) {
+        const struct nd_module *mod = c->svc->module;
+
+        c->deadline = 0;
+        if (c->state != ND_CONN_OPEN) {
+            nd_conn_close(c);   /* lingering, or finishing past its time */
+            return;
+        }
+        if (verdict(c, mod->timeout ? mod->timeout(c) : ND_ABORT) &&
+            c->state != ND_CONN_OPEN)
+            return;     /* closed, or lingering with its own deadline */
+    }
+    if (c->idle_ms && now - c->last_active >= c->idle_ms) {
+        nd_log(LOG_DEBUG, "%s: closing connection idle for %llu ms", c->svc->name,
+               (unsigned long long)(now - c->last_active));
         nd_conn_close(c);
         return;
     }
-    if (quiet < idle) {
-        /* Activity since the timer was armed: sleep for what is left rather
-         * than touching the heap on every read. */
-        if (nd_timer_start(loop, t, idle - quiet) == 0)
-            return;
-    }
-    nd_log(LOG_DEBUG, "%s: closing connection idle for %llu ms", c->svc->name,
-           (unsigned long long)quiet);
-    nd_conn_close(c);
+    arm(c);
+    if (c->broken)
+        nd_conn_close(c);
 }
 
 size_t
@@ -432,4 +476,84 @@ struct nd_service *
 nd_conn_service(const struct nd_conn *c)
 {
     return c->svc;
+}
+
+void
+nd_conn_hold(struct nd_conn *c, int hold)
+{
+    if (c->state == ND_CONN_CLOSED || c->held == !!hold)
+        return;
+    c->held = (unsigned char)!!hold;
+    if (!hold) {
+        c->kick = 1;
+        nd_loop_pend(loop_of(c), &c->w);
+    }
+}
+
+void
+nd_conn_set_deadline(struct nd_conn *c, uint64_t ms)
+{
+    if (c->state == ND_CONN_CLOSED)
+        return;
+    c->deadline = ms ? nd_loop_now(loop_of(c)) + ms : 0;
+    arm(c);
+}
+
+void
+nd_conn_set_idle(struct nd_conn *c, uint64_t ms)
+{
+    if (c->state == ND_CONN_CLOSED)
+        return;
+    c->idle_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+    arm(c);
+}
+
+long
+nd_conn_sendfile(struct nd_conn *c, int fd, int64_t *off, size_t n)
+{
+    size_t budget = SENDFILE_BUDGET;
+    long total = 0;
+
+    if (c->state > ND_CONN_FINISHING || c->broken)
+        return -1;
+    if (c->out != NULL) {
+        c->want_drain = 1;      /* headers still queued: file bytes wait */
+        return 0;
+    }
+    while (n > 0 && budget > 0 && c->w.writable) {
+        size_t ask = n < budget ? n : budget;
+        off_t o = (off_t)*off;
+        ssize_t k = sendfile(c->w.fd, fd, &o, ask);
+
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                c->w.writable = 0;
+                break;
+            }
+            nd_log_errno(LOG_DEBUG, "%s: sendfile", c->svc->name);
+            c->broken = 1;
+            return -1;
+        }
+        if (k == 0) {
+            nd_log(LOG_WARNING, "%s: file shrank while being sent", c->svc->name);
+            c->broken = 1;
+            return -1;
+        }
+        *off = (int64_t)o;
+        c->svc->stats->bytes_out += (uint64_t)k;
+        c->last_active = nd_loop_now(loop_of(c));
+        total += k;
+        n -= (size_t)k;
+        budget -= (size_t)k;
+        if ((size_t)k < ask)
+            c->w.writable = 0;
+    }
+    if (n > 0) {
+        c->want_drain = 1;
+        if (c->w.writable)      /* budget spent, socket still has room */
+            nd_loop_pend(loop_of(c), &c->w);
+    }
+    return total;
 }

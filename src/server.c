@@ -49,6 +49,27 @@ nd_service_conf(const struct nd_service *svc)
     return svc->mconf;
 }
 
+void
+nd_service_counters(const struct nd_service *svc, struct nd_counters *out)
+{
+    const struct nd_stats *st = svc->stats;
+
+    out->uptime_ms = nd_loop_now(svc->srv->loop) - svc->srv->started;
+    out->conns_cur = st->conns_cur;
+    out->conns_total = st->conns_total;
+    out->bytes_in = st->bytes_in;
+    out->bytes_out = st->bytes_out;
+    out->dgrams_in = st->dgrams_in;
+    out->dgrams_out = st->dgrams_out;
+    out->dgrams_dropped = st->dgrams_dropped;
+}
+
+uint64_t *
+nd_service_module_counters(struct nd_service *svc)
+{
+    return svc->stats->mod;
+}
+
 static struct nd_service *
 find_service(struct nd_server *s, const char *name)
 {
@@ -362,6 +383,7 @@ nd_server_init(struct nd_server *s, struct nd_loop *loop, const char *path,
     s->config_path = path;
     s->only = only;
     s->nonly = nonly;
+    s->started = nd_loop_now(loop);
     nd_timer_init(&s->stop_timer, on_stop_timeout);
 
     /* Signals arrive as reads on a signalfd; no handler runs any code. */

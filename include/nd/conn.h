@@ -29,6 +29,8 @@ struct nd_conn {
     struct nd_buf *out;
     void *data;
     uint64_t last_active;
+    uint64_t deadline;          /* module's timer, absolute ms; 0 = none */
+    uint32_t idle_ms;           /* close after this long without I/O; 0 = never */
     struct nd_conn *prev, *next;
     struct nd_defer defer;
     unsigned char state;
@@ -36,6 +38,8 @@ struct nd_conn {
     unsigned char kick;         /* resumed: offer buffered input again */
     unsigned char broken;       /* a write failed inside a module callback */
     unsigned char eof;          /* the peer's FIN has been read */
+    unsigned char held;         /* the module asked us not to read */
+    unsigned char want_drain;   /* a short sendfile waits for room */
 };
 
 /* Takes an accepted fd for svc. On failure the fd is closed. */

@@ -48,6 +48,9 @@ struct nd_module {
     int (*drained)(struct nd_conn *c);
     /* The peer will send no more. NULL means ND_FINISH. */
     int (*eof)(struct nd_conn *c);
+    /* The deadline set with nd_conn_set_deadline() has passed. NULL means
+     * ND_ABORT. */
+    int (*timeout)(struct nd_conn *c);
     void (*close)(struct nd_conn *c);
 
     /* Datagrams. */
@@ -73,12 +76,49 @@ int nd_conn_write(struct nd_conn *c, const void *p, size_t n);
 /* Bytes queued and not yet taken by the kernel. */
 size_t nd_conn_pending(const struct nd_conn *c);
 
+/* Sends up to n bytes of the file fd from *off (advancing it), straight from
+ * the page cache, once nothing else is queued. Returns the bytes sent now,
+ * possibly 0; while some of the n remain, drained() is called when the
+ * socket can take more. -1 on error (the connection is then aborted). */
+long nd_conn_sendfile(struct nd_conn *c, int fd, int64_t *off, size_t n);
+
+/* Stops (hold = 1) or resumes reading from the peer. On resume, input
+ * still buffered is offered to input() again. */
+void nd_conn_hold(struct nd_conn *c, int hold);
+
+/* Calls timeout() after ms milliseconds; 0 cancels. One deadline per
+ * connection: setting it again replaces it. */
+void nd_conn_set_deadline(struct nd_conn *c, uint64_t ms);
+
+/* Closes the connection after ms milliseconds with no byte read or written
+ * (the service's idle_timeout until changed); 0 = never. */
+void nd_conn_set_idle(struct nd_conn *c, uint64_t ms);
+
 void *nd_conn_data(const struct nd_conn *c);
 void nd_conn_set_data(struct nd_conn *c, void *data);
 struct nd_service *nd_conn_service(const struct nd_conn *c);
 
 const char *nd_service_name(const struct nd_service *svc);
 void *nd_service_conf(const struct nd_service *svc);
+
+/* What the core counts for a service, across reloads. */
+struct nd_counters {
+    uint64_t uptime_ms;         /* of the daemon */
+    uint64_t conns_cur;
+    uint64_t conns_total;
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    uint64_t dgrams_in;
+    uint64_t dgrams_out;
+    uint64_t dgrams_dropped;
+};
+
+void nd_service_counters(const struct nd_service *svc, struct nd_counters *out);
+
+/* ND_MOD_COUNTERS slots a module may use for its own counts; like the
+ * core's, they belong to the service name and survive reloads. */
+#define ND_MOD_COUNTERS 8
+uint64_t *nd_service_module_counters(struct nd_service *svc);
 
 /* Sends a reply to the datagram's sender. A reply the socket cannot take
  * right now is dropped and counted, as the network would have done.

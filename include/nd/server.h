@@ -24,6 +24,7 @@ struct nd_stats {
     uint64_t dgrams_in;
     uint64_t dgrams_out;
     uint64_t dgrams_dropped;
+    uint64_t mod[8];            /* ND_MOD_COUNTERS, for the module */
 };
 
 /* One generation of a configured service. The server holds a reference while
@@ -54,6 +55,7 @@ struct nd_server {
     struct nd_conn *conns;
     uint64_t nconns;
     int stopping;
+    uint64_t started;           /* monotonic ms */
     struct nd_timer stop_timer;
     struct nd_watcher sig;
 };
