@@ -349,13 +349,21 @@ conn_read(struct nd_conn *c)
             return;
         }
         if (nd_buf_room(c->in) == 0) {
-            /* Input never grows past one chunk: move the unconsumed bytes
-             * to the front (a full chunk at the front was refused above). */
+            /* Move the unconsumed bytes to the front; grow only up to the
+             * module's stated need (a whole request head, say). */
             size_t len = nd_buf_len(c->in);
 
             memmove(c->in->data, nd_buf_head(c->in), len);
             c->in->start = 0;
             c->in->end = len;
+            if (len == c->in->cap && len < c->svc->in_max) {
+                size_t more = len < c->svc->in_max - len ? len : c->svc->in_max - len;
+
+                if (nd_buf_reserve(&c->in, more) < 0) {
+                    nd_conn_close(c);
+                    return;
+                }
+            }
         }
         room = nd_buf_room(c->in);
         if (room == 0) {
@@ -376,8 +384,9 @@ conn_read(struct nd_conn *c)
             if (c->in != NULL && nd_buf_len(c->in) == 0) {
                 nd_buf_free(c->in);
                 c->in = NULL;
-            } else if (c->in != NULL && c->in->start == 0 &&
-                       nd_buf_room(c->in) == 0 && v == ND_KEEP) {
+            } else if (c->in != NULL && c->in->start == 0 && !c->held &&
+                       nd_buf_room(c->in) == 0 && c->in->cap >= c->svc->in_max &&
+                       v == ND_KEEP) {
                 nd_log(LOG_INFO, "%s: input buffer full, closing", c->svc->name);
                 v = ND_ABORT;
             }

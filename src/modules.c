@@ -6,9 +6,11 @@
 #include "nd/util.h"
 
 extern const struct nd_module nd_mod_echo;
+extern const struct nd_module nd_mod_http;
 
 static const struct nd_module *const modules[] = {
     &nd_mod_echo,
+    &nd_mod_http,
 };
 
 const struct nd_module *

@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "nd/buf.h"
 #include "nd/config.h"
 #include "nd/conn.h"
 #include "nd/listener.h"
@@ -106,6 +107,9 @@ service_new(struct nd_server *s, struct nd_service_conf *sc)
     svc->idle_timeout = sc->idle_timeout;
     svc->max_conns = sc->max_connections;
     svc->hwm = sc->buffer_size;
+    svc->in_max = ND_BUF_CHUNK;
+    if (svc->module->input_max && svc->module->input_max(svc->mconf) > ND_BUF_CHUNK)
+        svc->in_max = svc->module->input_max(svc->mconf);
     svc->srv = s;
     svc->refs = 1;
     return svc;

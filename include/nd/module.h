@@ -37,6 +37,9 @@ struct nd_module {
                     char *err, size_t errlen);
     int (*conf_check)(void *conf, char *err, size_t errlen);
     void (*conf_free)(void *conf);
+    /* The largest input the module may need buffered at once (a whole
+     * request head, say); NULL means one 16 KiB chunk. */
+    size_t (*input_max)(const void *conf);
 
     /* Stream connections. open and close may be NULL. */
     int (*open)(struct nd_conn *c);

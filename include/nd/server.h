@@ -37,6 +37,7 @@ struct nd_service {
     uint64_t idle_timeout;      /* ms, 0 = never */
     uint64_t max_conns;         /* 0 = daemon-wide limit only */
     uint64_t hwm;               /* output high-water mark, bytes */
+    size_t in_max;              /* input buffer limit, bytes */
     struct nd_stats *stats;
     struct nd_server *srv;
     unsigned refs;

@@ -1,0 +1,18 @@
+/* http_path.h: from a request target to a clean path. Pure. */
+#ifndef ND_HTTP_PATH_H
+#define ND_HTTP_PATH_H
+
+#include <stddef.h>
+
+/* Takes the path of a request target (origin-form "/a/b?q" or absolute-form
+ * "http://host/a/b?q"), percent-decodes it and removes dot segments
+ * (RFC 3986 5.2.4) into out (size outlen, NUL-terminated; the result always
+ * starts with '/'). Refuses, returning -1 with *why set: malformed
+ * percent-encoding, an encoded NUL or '/', control bytes, a path that climbs
+ * above '/', a target of any other form, a result that does not fit.
+ * On success returns the length, and *query points after '?' in target (or
+ * is NULL). */
+int http_path_clean(const char *target, size_t len, char *out, size_t outlen,
+                    const char **query, const char **why);
+
+#endif

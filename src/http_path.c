@@ -1,0 +1,114 @@
+/* http_path.c: percent-decoding and dot-segment removal for request paths,
+ * done before any lookup so that "/a/%2e%2e/b" and "/a/../b" are one path. */
+#include <string.h>
+
+#include "nd/http_path.h"
+#include "nd/http_parse.h"
+
+static int
+hex(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int
+refuse(const char **why, const char *reason)
+{
+    *why = reason;
+    return -1;
+}
+
+int
+http_path_clean(const char *target, size_t len, char *out, size_t outlen,
+                const char **query, const char **why)
+{
+    const char *p = target, *end = target + len, *q;
+    size_t n = 0, i;
+
+    *query = NULL;
+    if (len >= 7 && http_token_eq(target, 7, "http://")) {
+        p = memchr(target + 7, '/', len - 7);
+        q = memchr(target + 7, '?', len - 7);
+        if (p == NULL || (q != NULL && q < p))
+            p = q ? q : end;    /* "http://host" or "http://host?x": path "/" */
+    } else if (len >= 8 && http_token_eq(target, 8, "https://")) {
+        return refuse(why, "https target on a plain connection");
+    } else if (len == 0 || *p != '/') {
+        return refuse(why, "request target is not a path");
+    }
+    q = memchr(p, '?', (size_t)(end - p));
+    if (q != NULL) {
+        *query = q + 1;
+        end = q;
+    }
+    if (outlen < 2)
+        return refuse(why, "path too long");
+
+    /* Decode into out, then remove dot segments in place. */
+    if (p == end)
+        out[n++] = '/';
+    while (p < end) {
+        int c = (unsigned char)*p++;
+
+        if (c == '%') {
+            int h, l;
+
+            if (end - p < 2 || (h = hex(p[0])) < 0 || (l = hex(p[1])) < 0)
+                return refuse(why, "malformed percent-encoding");
+            c = h * 16 + l;
+            p += 2;
+            if (c == 0)
+                return refuse(why, "encoded NUL in path");
+            if (c == '/')
+                return refuse(why, "encoded '/' in path");
+        }
+        if (c < 0x20 || c == 0x7f)
+            return refuse(why, "control character in path");
+        if (n + 1 >= outlen)
+            return refuse(why, "path too long");
+        out[n++] = (char)c;
+    }
+    out[n] = '\0';
+
+    /* Segment by segment: "." is dropped, ".." drops the previous one. */
+    {
+        size_t w = 0;
+
+        i = 0;
+        while (i < n) {
+            size_t s = i + 1, e = s;
+
+            while (e < n && out[e] != '/')
+                e++;
+            /* out[i] is '/', the segment is out[s..e) */
+            if (e - s == 1 && out[s] == '.') {
+                if (e == n)
+                    out[w++] = '/';     /* "/a/." names the directory "/a/" */
+            } else if (e - s == 2 && out[s] == '.' && out[s + 1] == '.') {
+                if (w == 0)
+                    return refuse(why, "path climbs above the root");
+                while (w > 0 && out[w - 1] != '/')
+                    w--;
+                if (w > 0)
+                    w--;                /* drop the '/' before the segment */
+                if (e == n)
+                    out[w++] = '/';
+            } else {
+                memmove(out + w, out + i, e - i);
+                w += e - i;
+            }
+            i = e;
+        }
+        if (w == 0)
+            out[w++] = '/';
+        out[w] = '\0';
+        n = w;
+    }
+    return (int)n;
+}

@@ -1,0 +1,196 @@
+/* http_static.c: serving files from a document root. Paths arrive already
+ * decoded and free of dot segments; openat2(RESOLVE_BENEATH) then makes the
+ * kernel refuse any step, symlinks included, that would leave the root. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "nd/http_parse.h"
+#include "nd/http_static.h"
+
+static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+static const char *const months[] = {
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+};
+
+void
+nd_http_date(char *buf, size_t len, const struct tm *tm)
+{
+    snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+             days[tm->tm_wday % 7], tm->tm_mday, months[tm->tm_mon % 12],
+             tm->tm_year + 1900, tm->tm_hour, tm->tm_min, tm->tm_sec);
+}
+
+static int
+digits(const char *s, int n, int *v)
+{
+    int i;
+
+    *v = 0;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        *v = *v * 10 + (s[i] - '0');
+    }
+    return 0;
+}
+
+int
+nd_http_date_parse(const char *s, size_t len, time_t *t)
+{
+    /* "Sun, 06 Nov 1994 08:49:37 GMT": 29 bytes, fixed positions. */
+    struct tm tm;
+    int i, mon = -1;
+
+    if (len != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
+        s[16] != ' ' || s[19] != ':' || s[22] != ':' || memcmp(s + 25, " GMT", 4) != 0)
+        return -1;
+    for (i = 0; i < 12; i++)
+        if (memcmp(s + 8, months[i], 3) == 0)
+            mon = i;
+    memset(&tm, 0, sizeof(tm));
+    if (mon < 0 || digits(s + 5, 2, &tm.tm_mday) || digits(s + 12, 4, &tm.tm_year) ||
+        digits(s + 17, 2, &tm.tm_hour) || digits(s + 20, 2, &tm.tm_min) ||
+        digits(s + 23, 2, &tm.tm_sec))
+        return -1;
+    if (tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60)
+        return -1;
+    tm.tm_mon = mon;
+    tm.tm_year -= 1900;
+    *t = timegm(&tm);
+    return 0;
+}
+
+const char *
+nd_static_type(const char *name)
+{
+    static const struct { const char *ext, *type; } types[] = {
+        { "html", "text/html; charset=utf-8" }, { "htm", "text/html; charset=utf-8" },
+        { "css", "text/css; charset=utf-8" }, { "js", "text/javascript; charset=utf-8" },
+        { "mjs", "text/javascript; charset=utf-8" }, { "json", "application/json" },
+        { "txt", "text/plain; charset=utf-8" }, { "md", "text/markdown; charset=utf-8" },
+        { "xml", "application/xml" }, { "svg", "image/svg+xml" },
+        { "png", "image/png" }, { "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" },
+        { "gif", "image/gif" }, { "webp", "image/webp" }, { "ico", "image/x-icon" },
+        { "pdf", "application/pdf" }, { "wasm", "application/wasm" },
+        { "woff", "font/woff" }, { "woff2", "font/woff2" },
+        { "mp4", "video/mp4" }, { "webm", "video/webm" }, { "mp3", "audio/mpeg" },
+        { "zip", "application/zip" }, { "gz", "application/gzip" },
+        { "tar", "application/x-tar" },
+    };
+    const char *slash = strrchr(name, '/'), *dot = strrchr(name, '.');
+    size_t i;
+
+    if (dot == NULL || (slash != NULL && dot < slash))
+        return "application/octet-stream";
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcasecmp(dot + 1, types[i].ext) == 0)
+            return types[i].type;
+    return "application/octet-stream";
+}
+
+static int
+open_beneath(int dirfd, const char *rel)
+{
+    struct open_how how = {
+        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+
+    return (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+}
+
+static int
+status_of(int err)
+{
+    switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+        return 404;
+    case EACCES:
+    case EPERM:
+    case EXDEV:     /* a symlink pointing out of the root */
+    case ELOOP:
+        return 403;
+    default:
+        return 500;
+    }
+}
+
+static const struct http_header *
+find_header(const struct http_request *req, const char *name)
+{
+    size_t i, n = strlen(name);
+
+    for (i = 0; i < req->nheaders; i++)
+        if (http_token_eq(req->headers[i].name, req->headers[i].name_len, name) &&
+            req->headers[i].name_len == n)
+            return &req->headers[i];
+    return NULL;
+}
+
+int
+nd_static_open(int root_fd, const char *path, const struct http_request *req,
+               struct nd_static_file *f)
+{
+    const char *rel = path[1] ? path + 1 : ".";
+    const struct http_header *ims;
+    const char *name = path;
+    struct stat st;
+    struct tm tm;
+    int fd;
+
+    fd = open_beneath(root_fd, rel);
+    if (fd < 0)
+        return status_of(errno);
+    if (fstat(fd, &st) < 0)
+        goto fail;
+    if (S_ISDIR(st.st_mode)) {
+        int dfd = fd;
+
+        if (path[strlen(path) - 1] != '/') {
+            close(fd);
+            return 301;
+        }
+        fd = open_beneath(dfd, "index.html");
+        close(dfd);
+        if (fd < 0)
+            return errno == ENOENT ? 403 : status_of(errno);   /* no listings */
+        if (fstat(fd, &st) < 0)
+            goto fail;
+        name = "index.html";
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return 403;
+    }
+    f->fd = fd;
+    f->size = (uint64_t)st.st_size;
+    f->ctype = nd_static_type(name);
+    gmtime_r(&st.st_mtime, &tm);
+    nd_http_date(f->last_modified, sizeof(f->last_modified), &tm);
+    ims = find_header(req, "if-modified-since");
+    if (ims != NULL) {
+        time_t since;
+
+        if (nd_http_date_parse(ims->value, ims->value_len, &since) == 0 &&
+            st.st_mtime <= since)
+            return 304;
+    }
+    return 200;
+
+fail:
+    {
+        int err = errno;
+
+        close(fd);
+        return status_of(err);
+    }
+}
