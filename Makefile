@@ -79,4 +79,7 @@ clean-objs:
 clean:
 	rm -rf build
 
+# make install / uninstall / test-systemd live beside the unit files.
+include systemd/install.mk
+
 -include $(OBJS:.o=.d)

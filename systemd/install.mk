@@ -1,0 +1,1 @@
+# Installation targets; see systemd/README (filled in by the systemd work).
