@@ -264,6 +264,55 @@ nd_addr_parse(struct nd_addr *a, const char *s, char *err, size_t errlen)
 }
 
 int
+nd_addr_from_sockaddr(struct nd_addr *a, enum nd_transport t,
+                      const struct sockaddr *sa, socklen_t len)
+{
+    const char *scheme = t == ND_UDP ? "udp" : "tcp";
+    char host[INET6_ADDRSTRLEN];
+
+    if (len > sizeof(a->sa))
+        return -1;
+    memset(a, 0, sizeof(*a));
+    a->transport = t;
+    memcpy(&a->sa, sa, len);
+    a->len = len;
+    switch (sa->sa_family) {
+    case AF_INET: {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
+
+        if (t == ND_UNIX || len != sizeof(*sin))
+            return -1;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        snprintf(a->text, sizeof(a->text), "%s://%s:%u", scheme, host, ntohs(sin->sin_port));
+        return 0;
+    }
+    case AF_INET6: {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+        if (t == ND_UNIX || len != sizeof(*sin6))
+            return -1;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        snprintf(a->text, sizeof(a->text), "%s://[%s]:%u", scheme, host, ntohs(sin6->sin6_port));
+        return 0;
+    }
+    case AF_UNIX: {
+        const struct sockaddr_un *sun = (const struct sockaddr_un *)(const void *)sa;
+        size_t n = len - offsetof(struct sockaddr_un, sun_path);
+
+        if (t != ND_UNIX || len <= offsetof(struct sockaddr_un, sun_path))
+            return -1;
+        if (sun->sun_path[0] == '\0')
+            snprintf(a->text, sizeof(a->text), "unix:@%.*s", (int)(n - 1), sun->sun_path + 1);
+        else
+            snprintf(a->text, sizeof(a->text), "unix:%.*s", (int)strnlen(sun->sun_path, n),
+                     sun->sun_path);
+        return 0;
+    }
+    }
+    return -1;
+}
+
+int
 nd_addr_equal(const struct nd_addr *a, const struct nd_addr *b)
 {
     return a->transport == b->transport && a->len == b->len &&

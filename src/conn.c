@@ -99,6 +99,7 @@ nd_conn_open(struct nd_loop *loop, struct nd_service *svc, int fd)
         srv->conns->prev = c;
     srv->conns = c;
     srv->nconns++;
+    nd_server_touch(srv);
     svc->stats->conns_cur++;
     svc->stats->conns_total++;
     if (svc->module->open && svc->module->open(c) != ND_KEEP) {

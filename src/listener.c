@@ -1,5 +1,6 @@
 /* listener.c: bind, listen, accept, and the datagram receive loop. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -94,6 +95,23 @@ fail:
     return NULL;
 }
 
+struct nd_listener *
+nd_listener_adopt(int fd, const struct nd_addr *a)
+{
+    struct nd_listener *l = calloc(1, sizeof(*l));
+    int flags = fcntl(fd, F_GETFL);
+
+    if (l == NULL)
+        return NULL;
+    if (flags >= 0)
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    nd_watcher_init(&l->w, fd, nd_addr_is_stream(a) ? on_accept : on_dgram);
+    nd_timer_init(&l->retry, on_retry);
+    l->addr = *a;
+    l->inherited = 1;
+    return l;
+}
+
 int
 nd_listener_start(struct nd_listener *l, struct nd_loop *loop, struct nd_service *svc)
 {
@@ -113,6 +131,14 @@ nd_listener_kick(struct nd_listener *l)
 void
 nd_listener_close(struct nd_listener *l)
 {
+    if (l->inherited) {
+        if (l->loop) {
+            nd_timer_stop(l->loop, &l->retry);
+            nd_loop_del(l->loop, &l->w);
+        }
+        free(l);
+        return;
+    }
     if (l->loop) {
         nd_timer_stop(l->loop, &l->retry);
         nd_loop_forget(l->loop, &l->w);

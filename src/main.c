@@ -12,6 +12,7 @@
 
 #include "nd/config.h"
 #include "nd/log.h"
+#include "nd/notify.h"
 #include "nd/server.h"
 #include "nd/util.h"
 
@@ -145,6 +146,7 @@ main(int argc, char **argv)
 
     nd_log_set_level(cfg->log_level);
     raise_nofile(cfg);
+    nd_notify_init();
     rc = nd_loop_init(&loop);
     if (rc == 0)
         rc = nd_server_init(&srv, &loop, path, only, nonly);
@@ -153,13 +155,15 @@ main(int argc, char **argv)
         nd_config_free(cfg);
         return 1;
     }
-    if (nd_server_apply(&srv, cfg) < 0) {
+    if (nd_server_inherit(&srv) < 0 || nd_server_apply(&srv, cfg) < 0 ||
+        nd_server_check_inherited(&srv) < 0) {
         nd_config_free(cfg);
         nd_server_fini(&srv);
         nd_loop_fini(&loop);
         return 1;
     }
     nd_config_free(cfg);
+    nd_server_ready(&srv);
     nd_log(LOG_NOTICE, "netdemo %s running (pid %ld, %zu service%s)", ND_VERSION,
            (long)getpid(), nsvc, nsvc == 1 ? "" : "s");
 

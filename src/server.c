@@ -4,10 +4,14 @@
  * it succeeded is it swapped in. Listeners whose address did not change keep
  * their socket, so a reload refuses no connection. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nd/buf.h"
@@ -16,8 +20,11 @@
 #include "nd/listener.h"
 #include "nd/log.h"
 #include "nd/module.h"
+#include "nd/notify.h"
 #include "nd/server.h"
 #include "nd/util.h"
+
+static void send_status(struct nd_server *s, const char *prefix);
 
 void
 nd_service_ref(struct nd_service *svc)
@@ -115,6 +122,39 @@ service_new(struct nd_server *s, struct nd_service_conf *sc)
     return svc;
 }
 
+/* An inherited socket for address a, if systemd passed one. */
+static struct nd_listener *
+adopt_inherited(struct nd_server *s, const struct nd_addr *a)
+{
+    size_t i;
+
+    for (i = 0; i < s->ninherited; i++) {
+        struct nd_inherited *in = &s->inherited[i];
+        struct nd_listener *l;
+
+        if (in->used || !nd_addr_equal(&in->addr, a))
+            continue;
+        l = nd_listener_adopt(in->fd, a);
+        if (l != NULL)
+            in->used = 1;
+        return l;
+    }
+    return NULL;
+}
+
+/* Closes a listener; an inherited socket goes back to the pool. */
+static void
+drop_listener(struct nd_server *s, struct nd_listener *l)
+{
+    size_t i;
+
+    if (l->inherited)
+        for (i = 0; i < s->ninherited; i++)
+            if (s->inherited[i].fd == l->w.fd)
+                s->inherited[i].used = 0;
+    nd_listener_close(l);
+}
+
 static struct nd_listener *
 take_listener(struct nd_listener **list, const struct nd_addr *a)
 {
@@ -169,7 +209,9 @@ nd_server_apply(struct nd_server *s, struct nd_config *cfg)
                 kept = l;
                 continue;
             }
-            l = nd_listener_open(&sc->listen[j].addr, err, sizeof(err));
+            l = adopt_inherited(s, &sc->listen[j].addr);
+            if (l == NULL)
+                l = nd_listener_open(&sc->listen[j].addr, err, sizeof(err));
             if (l == NULL) {
                 nd_log(LOG_ERR, "%s", err);
                 goto undo;
@@ -193,7 +235,7 @@ nd_server_apply(struct nd_server *s, struct nd_config *cfg)
         struct nd_listener *next = l->next;
 
         nd_log(LOG_NOTICE, "%s: closed %s", l->svc->name, l->addr.text);
-        nd_listener_close(l);
+        drop_listener(s, l);
         l = next;
     }
     for (l = fresh; l; l = l->next)
@@ -222,7 +264,7 @@ nd_server_apply(struct nd_server *s, struct nd_config *cfg)
 undo:
     while ((l = fresh) != NULL) {
         fresh = l->next;
-        nd_listener_close(l);
+        drop_listener(s, l);
     }
     /* Kept listeners go back to the old list with their old owners. */
     while ((l = kept) != NULL) {
@@ -248,6 +290,14 @@ nd_server_reload(struct nd_server *s)
     if (s->stopping)
         return;
     nd_log(LOG_NOTICE, "reloading %s", s->config_path);
+    {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        nd_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+                  (unsigned long long)ts.tv_sec * 1000000ULL +
+                  (unsigned long long)ts.tv_nsec / 1000);
+    }
     cfg = nd_config_load(s->config_path, &errs);
     if (cfg != NULL && nd_config_select(cfg, s->only, s->nonly, &errs) < 0) {
         nd_config_free(cfg);
@@ -262,6 +312,7 @@ nd_server_reload(struct nd_server *s)
         nd_log(LOG_NOTICE, "reloaded %s", s->config_path);
     }
     nd_config_free(cfg);
+    send_status(s, "READY=1\n");
 }
 
 int
@@ -278,6 +329,7 @@ nd_server_conn_closed(struct nd_server *s)
     struct nd_listener *l;
 
     s->nconns--;
+    nd_server_touch(s);
     if (s->stopping) {
         if (s->nconns == 0)
             nd_loop_stop(s->loop);
@@ -295,7 +347,7 @@ close_listeners(struct nd_server *s)
 
     while ((l = s->listeners) != NULL) {
         s->listeners = l->next;
-        nd_listener_close(l);
+        drop_listener(s, l);
     }
 }
 
@@ -330,6 +382,9 @@ nd_server_stop(struct nd_server *s)
         return;
     }
     s->stopping = 1;
+    nd_timer_stop(s->loop, &s->status_timer);
+    nd_notify("STOPPING=1\nSTATUS=stopping: %llu connection(s) draining",
+              (unsigned long long)s->nconns);
     close_listeners(s);
     for (c = s->conns; c; c = next) {
         next = c->next;     /* c may close, and unlink itself, right here */
@@ -343,6 +398,149 @@ nd_server_stop(struct nd_server *s)
            (unsigned long long)s->shutdown_timeout, (unsigned long long)s->nconns);
     if (nd_timer_start(s->loop, &s->stop_timer, s->shutdown_timeout) < 0)
         force_close(s);
+}
+
+/* "2 services (echo, http), 5 listeners, 12 connections" */
+static void
+send_status(struct nd_server *s, const char *prefix)
+{
+    char names[256] = "";
+    size_t i, n = 0, nl = 0;
+    struct nd_listener *l;
+
+    for (i = 0; i < s->nservices; i++) {
+        int k = snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "",
+                         s->services[i]->name);
+
+        if (k < 0 || (size_t)k >= sizeof(names) - n)
+            break;
+        n += (size_t)k;
+    }
+    for (l = s->listeners; l; l = l->next)
+        nl++;
+    nd_notify("%sSTATUS=%zu service%s (%s), %zu listener%s, %llu connection%s", prefix,
+              s->nservices, s->nservices == 1 ? "" : "s", names, nl, nl == 1 ? "" : "s",
+              (unsigned long long)s->nconns, s->nconns == 1 ? "" : "s");
+}
+
+static void
+on_status(struct nd_loop *loop, struct nd_timer *t)
+{
+    struct nd_server *s = nd_container_of(t, struct nd_server, status_timer);
+
+    ND_UNUSED(loop);
+    if (!s->stopping)
+        send_status(s, "");
+}
+
+void
+nd_server_touch(struct nd_server *s)
+{
+    if (nd_notify_enabled() && !s->stopping && !nd_timer_armed(&s->status_timer))
+        nd_timer_start(s->loop, &s->status_timer, 1000);
+}
+
+static void
+on_watchdog(struct nd_loop *loop, struct nd_timer *t)
+{
+    nd_notify("WATCHDOG=1");
+    nd_timer_start(loop, t, nd_notify_watchdog_ms() / 2);
+}
+
+void
+nd_server_ready(struct nd_server *s)
+{
+    send_status(s, "READY=1\n");
+    if (nd_notify_watchdog_ms() > 0) {
+        nd_notify("WATCHDOG=1");
+        nd_timer_start(s->loop, &s->watchdog, nd_notify_watchdog_ms() / 2);
+    }
+}
+
+int
+nd_server_inherit(struct nd_server *s)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    const char *names = getenv("LISTEN_FDNAMES");
+    uint64_t p, n;
+    char err[128];
+    size_t i;
+    int rc = 0;
+
+    if (pid == NULL || fds == NULL)
+        goto out;
+    if (nd_parse_uint(pid, &p, err, sizeof(err)) < 0 || p != (uint64_t)getpid())
+        goto out;   /* meant for another process */
+    if (nd_parse_uint(fds, &n, err, sizeof(err)) < 0 || n > 1024) {
+        nd_log(LOG_ERR, "LISTEN_FDS=%s: not a socket count", fds);
+        rc = -1;
+        goto out;
+    }
+    s->inherited = calloc(n ? n : 1, sizeof(*s->inherited));
+    if (s->inherited == NULL) {
+        rc = -1;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        struct nd_inherited *in = &s->inherited[s->ninherited];
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss), tl = sizeof(int);
+        int fd = 3 + (int)i, type = 0;
+        enum nd_transport t;
+        const char *name = names;
+        size_t k;
+
+        /* The i-th name of the colon-separated list, if there is one. */
+        for (k = 0; name && k < i; k++) {
+            name = strchr(name, ':');
+            if (name)
+                name++;
+        }
+        snprintf(in->name, sizeof(in->name), "%.*s",
+                 name ? (int)strcspn(name, ":") : 0, name ? name : "");
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+            getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0) {
+            nd_log_errno(LOG_ERR, "inherited fd %d (%s) is not a socket", fd, in->name);
+            rc = -1;
+            continue;
+        }
+        t = ss.ss_family == AF_UNIX ? ND_UNIX : type == SOCK_DGRAM ? ND_UDP : ND_TCP;
+        if ((type != SOCK_STREAM && type != SOCK_DGRAM) ||
+            (t == ND_UNIX && type != SOCK_STREAM) ||
+            nd_addr_from_sockaddr(&in->addr, t, (struct sockaddr *)&ss, len) < 0) {
+            nd_log(LOG_ERR, "inherited fd %d (%s): not a TCP, UDP or unix stream socket",
+                   fd, in->name);
+            rc = -1;
+            continue;
+        }
+        in->fd = fd;
+        s->ninherited++;
+        nd_log(LOG_INFO, "inherited %s (fd %d%s%s)", in->addr.text, fd,
+               in->name[0] ? ", " : "", in->name);
+    }
+out:
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    return rc;
+}
+
+int
+nd_server_check_inherited(const struct nd_server *s)
+{
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < s->ninherited; i++) {
+        if (!s->inherited[i].used) {
+            nd_log(LOG_ERR, "inherited socket %s (fd %d%s%s) matches no listen entry of "
+                   "the services run", s->inherited[i].addr.text, s->inherited[i].fd,
+                   s->inherited[i].name[0] ? ", " : "", s->inherited[i].name);
+            rc = -1;
+        }
+    }
+    return rc;
 }
 
 static void
@@ -389,6 +587,8 @@ nd_server_init(struct nd_server *s, struct nd_loop *loop, const char *path,
     s->nonly = nonly;
     s->started = nd_loop_now(loop);
     nd_timer_init(&s->stop_timer, on_stop_timeout);
+    nd_timer_init(&s->status_timer, on_status);
+    nd_timer_init(&s->watchdog, on_watchdog);
 
     /* Signals arrive as reads on a signalfd; no handler runs any code. */
     signal(SIGPIPE, SIG_IGN);
@@ -419,6 +619,13 @@ nd_server_fini(struct nd_server *s)
     while (s->conns != NULL)
         nd_conn_close(s->conns);
     nd_timer_stop(s->loop, &s->stop_timer);
+    nd_timer_stop(s->loop, &s->status_timer);
+    nd_timer_stop(s->loop, &s->watchdog);
+    for (i = 0; i < s->ninherited; i++)
+        close(s->inherited[i].fd);
+    free(s->inherited);
+    s->inherited = NULL;
+    s->ninherited = 0;
     for (i = 0; i < s->nservices; i++)
         nd_service_unref(s->services[i]);
     free(s->services);

@@ -28,6 +28,11 @@ struct nd_addr {
 /* Parses one address. On error returns -1 and writes a reason to err. */
 int nd_addr_parse(struct nd_addr *a, const char *s, char *err, size_t errlen);
 
+/* Fills a from a socket address (as getsockname() gives it), with its
+ * canonical text. Returns -1 for a family netdemo does not serve. */
+int nd_addr_from_sockaddr(struct nd_addr *a, enum nd_transport t,
+                          const struct sockaddr *sa, socklen_t len);
+
 /* True when a and b name the same socket (transport, family, address, port
  * or path). */
 int nd_addr_equal(const struct nd_addr *a, const struct nd_addr *b);

@@ -21,12 +21,16 @@ struct nd_listener {
     struct nd_timer retry;      /* accepting paused after EMFILE/ENFILE */
     int blocked;                /* waiting for a free connection slot */
     int starved;                /* accept failed for lack of fds or memory */
+    int inherited;              /* from socket activation: never closed */
     struct nd_listener *next;
 };
 
 /* Creates, binds and (for streams) listens. Not yet watched. On failure
  * returns NULL with "ADDRESS: reason" in err. */
 struct nd_listener *nd_listener_open(const struct nd_addr *a, char *err, size_t errlen);
+
+/* Wraps an inherited, already bound socket (socket activation). */
+struct nd_listener *nd_listener_adopt(int fd, const struct nd_addr *a);
 
 /* Starts watching it for svc. 0 or -errno. */
 int nd_listener_start(struct nd_listener *l, struct nd_loop *loop,
@@ -35,7 +39,8 @@ int nd_listener_start(struct nd_listener *l, struct nd_loop *loop,
 /* Asks it to try accepting again (a slot was freed, or settings changed). */
 void nd_listener_kick(struct nd_listener *l);
 
-/* Closes the socket (removing a unix socket file) and frees it. */
+/* Closes the socket (removing a unix socket file) and frees it. An
+ * inherited socket is only unwatched: it stays open for a later reload. */
 void nd_listener_close(struct nd_listener *l);
 
 #endif

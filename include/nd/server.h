@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "nd/addr.h"
 #include "nd/loop.h"
 
 struct nd_config;
@@ -43,6 +44,14 @@ struct nd_service {
     unsigned refs;
 };
 
+/* A socket passed in by systemd (socket activation). */
+struct nd_inherited {
+    int fd;
+    int used;                   /* a listener of the current config has it */
+    struct nd_addr addr;
+    char name[64];              /* from LISTEN_FDNAMES */
+};
+
 struct nd_server {
     struct nd_loop *loop;
     const char *config_path;
@@ -58,7 +67,11 @@ struct nd_server {
     int stopping;
     uint64_t started;           /* monotonic ms */
     struct nd_timer stop_timer;
+    struct nd_timer status_timer;   /* STATUS= at most once a second */
+    struct nd_timer watchdog;       /* WATCHDOG=1 at half the interval */
     struct nd_watcher sig;
+    struct nd_inherited *inherited;
+    size_t ninherited;
 };
 
 int nd_server_init(struct nd_server *s, struct nd_loop *loop, const char *path,
@@ -68,6 +81,20 @@ int nd_server_init(struct nd_server *s, struct nd_loop *loop, const char *path,
  * failed, memory) logs why, leaves everything as it was, and returns -1.
  * Takes the module settings out of cfg; the caller still frees cfg. */
 int nd_server_apply(struct nd_server *s, struct nd_config *cfg);
+
+/* Takes the sockets systemd passed (LISTEN_PID, LISTEN_FDS,
+ * LISTEN_FDNAMES), and unsets those variables. 0, or -1 with a log line. */
+int nd_server_inherit(struct nd_server *s);
+
+/* After the first apply: an inherited socket that no listener uses is an
+ * error, named in the log. Returns 0 or -1. */
+int nd_server_check_inherited(const struct nd_server *s);
+
+/* Tells the supervisor we are ready, and starts the watchdog pings. */
+void nd_server_ready(struct nd_server *s);
+
+/* The number of connections changed: refresh STATUS= (within a second). */
+void nd_server_touch(struct nd_server *s);
 
 /* Re-reads the configuration file and applies it, or keeps the old one. */
 void nd_server_reload(struct nd_server *s);
