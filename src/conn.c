@@ -415,6 +415,26 @@ conn_read(struct nd_conn *c)
     }
 }
 
+/* Reading is held (a response is delayed or streamed) and the peer closed
+ * or reset: look without consuming, so that a client that left frees its
+ * connection now rather than when the response is done. */
+static void
+peek_hup(struct nd_conn *c)
+{
+    char b;
+    ssize_t n = recv(c->w.fd, &b, 1, MSG_PEEK);
+
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+        return;     /* bytes first (a pipelined request): seen when resumed */
+    if (n < 0) {
+        nd_conn_close(c);
+        return;
+    }
+    c->eof = 1;
+    c->w.readable = 0;
+    verdict(c, c->svc->module->eof ? c->svc->module->eof(c) : ND_FINISH);
+}
+
 static void
 conn_io(struct nd_loop *loop, struct nd_watcher *w)
 {
@@ -431,6 +451,8 @@ conn_io(struct nd_loop *loop, struct nd_watcher *w)
     }
     if (c->state == ND_CONN_LINGERING)
         discard(c);
+    else if (c->state == ND_CONN_OPEN && c->held && w->hup && !c->eof)
+        peek_hup(c);
     else if (c->state == ND_CONN_OPEN)
         conn_read(c);
 }
@@ -518,6 +540,36 @@ nd_conn_set_idle(struct nd_conn *c, uint64_t ms)
     arm(c);
 }
 
+void
+nd_conn_want_drain(struct nd_conn *c)
+{
+    if (c->state > ND_CONN_FINISHING)
+        return;
+    c->want_drain = 1;
+    if (c->out == NULL && c->w.writable)
+        nd_loop_pend(loop_of(c), &c->w);
+}
+
+int
+nd_conn_peer(const struct nd_conn *c, void *sa, unsigned *len)
+{
+    socklen_t l = *len;
+    int rc = getpeername(c->w.fd, sa, &l);
+
+    *len = l;
+    return rc;
+}
+
+int
+nd_conn_local(const struct nd_conn *c, void *sa, unsigned *len)
+{
+    socklen_t l = *len;
+    int rc = getsockname(c->w.fd, sa, &l);
+
+    *len = l;
+    return rc;
+}
+
 long
 nd_conn_sendfile(struct nd_conn *c, int fd, int64_t *off, size_t n)
 {
@@ -560,10 +612,7 @@ nd_conn_sendfile(struct nd_conn *c, int fd, int64_t *off, size_t n)
         if ((size_t)k < ask)
             c->w.writable = 0;
     }
-    if (n > 0) {
-        c->want_drain = 1;
-        if (c->w.writable)      /* budget spent, socket still has room */
-            nd_loop_pend(loop_of(c), &c->w);
-    }
+    if (n > 0)
+        nd_conn_want_drain(c);  /* called back when there is room */
     return total;
 }

@@ -112,3 +112,50 @@ http_path_clean(const char *target, size_t len, char *out, size_t outlen,
     }
     return (int)n;
 }
+
+int
+http_query_get(const char *query, size_t len, const char *name, size_t index,
+               char *out, size_t outlen)
+{
+    size_t nlen = strlen(name), i = 0;
+
+    while (i < len) {
+        size_t s = i, e, eq;
+
+        while (i < len && query[i] != '&')
+            i++;
+        e = i++;
+        for (eq = s; eq < e && query[eq] != '='; eq++)
+            ;
+        if (eq - s != nlen || memcmp(query + s, name, nlen) != 0)
+            continue;
+        if (index-- > 0)
+            continue;
+        {
+            size_t n = 0, k = eq < e ? eq + 1 : e;
+
+            while (k < e) {
+                int c = (unsigned char)query[k++];
+
+                if (c == '+') {
+                    c = ' ';
+                } else if (c == '%') {
+                    int h, l;
+
+                    if (e - k < 2 || (h = hex(query[k])) < 0 || (l = hex(query[k + 1])) < 0)
+                        return -2;
+                    c = h * 16 + l;
+                    k += 2;
+                }
+                if (n + 1 >= outlen)
+                    return -2;
+                out[n++] = (char)c;
+            }
+            if (outlen == 0)
+                return -2;
+            out[n] = '\0';
+            return (int)n;
+        }
+    }
+    return -1;
+}

@@ -1,8 +1,8 @@
-/* mod_http.c: the http module. It turns parsed requests into responses:
- * the built-in welcome page, /health, /stats, and files under `root`. The
+/* mod_http.c: the http module: its settings, the request cycle (head,
+ * body, answer, next request), deadlines, and the resources that are not
+ * probes: the welcome page, /health, /stats and files under `root`. The
  * parser (http_parse.c) decides what is a valid request; this file decides
- * what to answer, and when to close. Responses made during one input() call
- * are gathered and handed to the core in one write. */
+ * what to answer and when to close; http_response.c writes the answers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,47 +20,9 @@
 #include "nd/module.h"
 #include "nd/util.h"
 
-#define SERVER_HEADER "Server: netdemo/" ND_VERSION "\r\n"
+#include "http.h"
+
 #define MAX_HEADERS_LIMIT 1000
-
-/* Module counters: requests in all, then by status class 1xx..5xx. */
-#define C_REQUESTS 0
-
-struct http_conf {
-    char *root;
-    int root_fd;
-    uint64_t max_request_line;
-    uint64_t max_header_size;
-    uint64_t max_headers;
-    uint64_t max_body;
-    uint64_t header_timeout;
-    uint64_t keepalive_timeout;
-    uint64_t send_timeout;
-    struct http_limits lim;
-    char *page;                 /* the welcome page, made on first use */
-    size_t page_len;
-};
-
-enum phase { PH_HEAD, PH_BODY, PH_FILE };
-
-/* What the connection is waiting for, which decides its deadline. */
-enum wait { W_NONE, W_KEEPALIVE, W_HEAD, W_BODY, W_SEND };
-
-struct http_conn {
-    struct http_scan scan;
-    struct http_chunked chunk;
-    uint64_t body_left;         /* Content-Length bytes still to read */
-    uint64_t body_seen;         /* chunked bytes read so far */
-    int64_t file_off;
-    uint64_t file_left;
-    int file_fd;                /* -1, or the file being sent */
-    uint32_t requests;
-    unsigned char phase;
-    unsigned char wait;
-    unsigned char chunked;
-    unsigned char keep_alive;
-    unsigned char partial;      /* some bytes of a request have arrived */
-};
 
 /* ---- configuration ---- */
 
@@ -79,6 +41,9 @@ http_conf_new(void)
     cf->header_timeout = 10 * 1000;
     cf->keepalive_timeout = 75 * 1000;
     cf->send_timeout = 60 * 1000;
+    cf->probes = 1;
+    cf->max_delay = 10 * 1000;
+    cf->max_bytes = 64 * 1024 * 1024;
     return cf;
 }
 
@@ -97,6 +62,8 @@ static const struct {
     { "header_timeout",    K_DURATION, offsetof(struct http_conf, header_timeout),    100, 3600 * 1000 },
     { "keepalive_timeout", K_DURATION, offsetof(struct http_conf, keepalive_timeout), 0, 3600 * 1000 },
     { "send_timeout",      K_DURATION, offsetof(struct http_conf, send_timeout),      100, 3600 * 1000 },
+    { "max_delay",         K_DURATION, offsetof(struct http_conf, max_delay),         0, 3600 * 1000 },
+    { "max_bytes",         K_SIZE,     offsetof(struct http_conf, max_bytes),         0, 1024ULL * 1024 * 1024 },
 };
 
 static int
@@ -107,6 +74,8 @@ http_conf_set(void *conf, const char *key, const char *value, char *err, size_t 
     size_t i;
     int rc;
 
+    if (strcmp(key, "probes") == 0)
+        return nd_parse_bool(value, &cf->probes, err, errlen) < 0 ? ND_CONF_BAD : 0;
     if (strcmp(key, "root") == 0) {
         if (value[0] == '\0') {
             snprintf(err, errlen, "empty directory");
@@ -174,139 +143,10 @@ http_input_max(const void *conf)
 {
     const struct http_conf *cf = conf;
 
-    /* A whole head must fit: request line, header section, CRLFs. */
-    return (size_t)(cf->max_request_line + cf->max_header_size + 64);
-}
-
-/* ---- output ---- */
-
-/* Responses gathered during one callback, written in one go. The daemon has
- * one thread, and a callback serves one connection, so one buffer will do. */
-static struct {
-    char data[16384];
-    size_t len;
-} out;
-
-static int
-out_flush(struct nd_conn *c)
-{
-    size_t n = out.len;
-
-    out.len = 0;
-    return n ? nd_conn_write(c, out.data, n) : 0;
-}
-
-static int
-out_put(struct nd_conn *c, const void *p, size_t n)
-{
-    if (out.len + n > sizeof(out.data)) {
-        if (out_flush(c) < 0)
-            return -1;
-        if (n > sizeof(out.data))
-            return nd_conn_write(c, p, n);
-    }
-    memcpy(out.data + out.len, p, n);
-    out.len += n;
-    return 0;
-}
-
-static const char *
-date_now(void)
-{
-    static char buf[40];
-    static time_t cached = -1;
-    time_t t = time(NULL);
-
-    if (t != cached) {
-        struct tm tm;
-
-        gmtime_r(&t, &tm);
-        nd_http_date(buf, sizeof(buf), &tm);
-        cached = t;
-    }
-    return buf;
-}
-
-static const char *
-status_line(int status)
-{
-    switch (status) {
-    case 200: return "HTTP/1.1 200 OK\r\n";
-    case 301: return "HTTP/1.1 301 Moved Permanently\r\n";
-    case 304: return "HTTP/1.1 304 Not Modified\r\n";
-    case 400: return "HTTP/1.1 400 Bad Request\r\n";
-    case 403: return "HTTP/1.1 403 Forbidden\r\n";
-    case 404: return "HTTP/1.1 404 Not Found\r\n";
-    case 405: return "HTTP/1.1 405 Method Not Allowed\r\n";
-    case 408: return "HTTP/1.1 408 Request Timeout\r\n";
-    case 413: return "HTTP/1.1 413 Content Too Large\r\n";
-    case 414: return "HTTP/1.1 414 URI Too Long\r\n";
-    case 431: return "HTTP/1.1 431 Request Header Fields Too Large\r\n";
-    case 501: return "HTTP/1.1 501 Not Implemented\r\n";
-    case 505: return "HTTP/1.1 505 HTTP Version Not Supported\r\n";
-    default:  return "HTTP/1.1 500 Internal Server Error\r\n";
-    }
-}
-
-static void
-count(struct nd_conn *c, int status)
-{
-    uint64_t *ctr = nd_service_module_counters(nd_conn_service(c));
-
-    ctr[C_REQUESTS]++;
-    if (status >= 100 && status < 600)
-        ctr[status / 100]++;
-}
-
-/* Writes a status line and headers. extra holds whole header lines. */
-static int
-put_head(struct nd_conn *c, struct http_conn *h, int status, int minor,
-         const char *ctype, uint64_t length, const char *extra)
-{
-    char buf[1024];
-    int n;
-
-    n = snprintf(buf, sizeof(buf),
-                 "%s" SERVER_HEADER "Date: %s\r\n%s%s%sContent-Length: %llu\r\n%s%s\r\n",
-                 status_line(status), date_now(),
-                 ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
-                 (unsigned long long)length, extra ? extra : "",
-                 !h->keep_alive ? "Connection: close\r\n"
-                 : minor == 0 ? "Connection: keep-alive\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof(buf))
-        return -1;
-    count(c, status);
-    return out_put(c, buf, (size_t)n);
-}
-
-static int
-respond(struct nd_conn *c, struct http_conn *h, int status, int minor, int head_only,
-        const char *ctype, const char *body, size_t len, const char *extra)
-{
-    if (put_head(c, h, status, minor, ctype, len, extra) < 0)
-        return -1;
-    if (!head_only && len > 0)
-        return out_put(c, body, len);
-    return 0;
-}
-
-/* An error page; these end the connection unless keep is set. */
-static int
-respond_error(struct nd_conn *c, struct http_conn *h, int status, int minor,
-              int head_only, int keep, const char *extra)
-{
-    char body[96];
-    const char *line = status_line(status) + 9;     /* after "HTTP/1.1 " */
-    size_t n = strlen(line);
-
-    if (n + 1 > sizeof(body))
-        n = sizeof(body) - 1;
-    memcpy(body, line, n - 2);      /* without the CRLF */
-    body[n - 2] = '\n';
-    if (!keep)
-        h->keep_alive = 0;
-    return respond(c, h, status, minor, head_only, "text/plain; charset=utf-8",
-                   body, n - 1, extra);
+    /* A whole head must fit: request line, header section, CRLFs; and for
+     * POST /echo, which answers with the body, the body too. */
+    return (size_t)(cf->max_request_line + cf->max_header_size + 64 +
+                    (cf->probes ? cf->max_body : 0));
 }
 
 /* ---- resources ---- */
@@ -337,7 +177,7 @@ welcome_page(struct http_conf *cf, const char *service, size_t *len)
 }
 
 static int
-stats(struct nd_conn *c, struct http_conn *h, int minor, int head_only)
+stats(struct nd_conn *c, struct http_conn *h)
 {
     struct nd_service *svc = nd_conn_service(c);
     const uint64_t *m = nd_service_module_counters(svc);
@@ -360,7 +200,7 @@ stats(struct nd_conn *c, struct http_conn *h, int minor, int head_only)
                  (unsigned long long)k.bytes_in, (unsigned long long)k.bytes_out);
     if (n < 0 || (size_t)n >= sizeof(body))
         return -1;
-    return respond(c, h, 200, minor, head_only, "application/json", body, (size_t)n, NULL);
+    return http_respond(c, h, 200, "application/json", body, (size_t)n, NULL);
 }
 
 /* The raw path of the target, for a Location that keeps its encoding. */
@@ -381,11 +221,11 @@ raw_path(const struct http_request *req, const char **p, size_t *n)
 
 static int
 serve_file(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
-           const struct http_request *req, const char *path, int head_only)
+           const struct http_request *req, const char *path)
 {
     struct nd_static_file f;
     char extra[2200];
-    int status, n;
+    int status;
 
     status = nd_static_open(cf->root_fd, path, req, &f);
     if (status == 301) {
@@ -394,77 +234,82 @@ serve_file(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 
         raw_path(req, &p, &len);
         if (len > 2000)
-            return respond_error(c, h, 414, req->minor, head_only, 1, NULL);
-        n = snprintf(extra, sizeof(extra), "Location: %.*s/\r\n", (int)len, p);
-        return respond_error(c, h, 301, req->minor, head_only, 1, extra);
+            return http_error(c, h, 414, 1, NULL);
+        snprintf(extra, sizeof(extra), "Location: %.*s/\r\n", (int)len, p);
+        return http_error(c, h, 301, 1, extra);
     }
     if (status != 200 && status != 304)
-        return respond_error(c, h, status, req->minor, head_only, 1, NULL);
-    n = snprintf(extra, sizeof(extra), "Last-Modified: %s\r\n", f.last_modified);
-    if (n < 0 || put_head(c, h, status, req->minor, f.ctype, f.size, extra) < 0) {
+        return http_error(c, h, status, 1, NULL);
+    snprintf(extra, sizeof(extra), "Last-Modified: %s\r\n", f.last_modified);
+    if (http_head(c, h, status, f.ctype, (int64_t)f.size, extra) < 0) {
         close(f.fd);
         return -1;
     }
-    if (status == 304 || head_only || f.size == 0) {
+    if (status == 304 || h->head_only || f.size == 0) {
         close(f.fd);
         return 0;
     }
+    h->stream = S_FILE;
     h->file_fd = f.fd;
     h->file_off = 0;
-    h->file_left = f.size;
+    h->left = f.size;
     return 0;
 }
 
-/* Chooses the answer for a complete, valid request head. */
+/* Answers a complete, valid request head, or sets up its stream. Returns
+ * PROBE_DONE, PROBE_NEED_BODY (nothing written yet), or -1. */
 static int
 route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
       const struct http_request *req)
 {
-    int head_only = req->method == HTTP_HEAD;
     const char *query, *why;
     char path[8192 + 1];
     size_t len;
-    int n;
+    int rc;
 
     if (req->method == HTTP_OTHER)
-        return respond_error(c, h, 501, req->minor, 0, 1, NULL);
+        return http_error(c, h, 501, 1, NULL) < 0 ? -1 : PROBE_DONE;
+    if (http_path_clean(req->target, req->target_len, path, sizeof(path), &query, &why) < 0)
+        return http_error(c, h, 400, 0, NULL) < 0 ? -1 : PROBE_DONE;
+    if (cf->probes && (rc = http_probe(c, h, cf, req, path, query)) != PROBE_NO)
+        return rc;
     if (req->method != HTTP_GET && req->method != HTTP_HEAD)
-        return respond_error(c, h, 405, req->minor, 0, 1, "Allow: GET, HEAD\r\n");
-    n = http_path_clean(req->target, req->target_len, path, sizeof(path), &query, &why);
-    if (n < 0)
-        return respond_error(c, h, 400, req->minor, head_only, 0, NULL);
+        return http_error(c, h, 405, 1, "Allow: GET, HEAD\r\n") < 0 ? -1 : PROBE_DONE;
     if (strcmp(path, "/") == 0) {
         const char *page = welcome_page(cf, nd_service_name(nd_conn_service(c)), &len);
 
         if (page == NULL)
             return -1;
-        return respond(c, h, 200, req->minor, head_only, "text/html; charset=utf-8",
-                       page, len, NULL);
+        rc = http_respond(c, h, 200, "text/html; charset=utf-8", page, len, NULL);
+    } else if (strcmp(path, "/health") == 0) {
+        rc = http_respond(c, h, 200, "text/plain; charset=utf-8", "ok\n", 3, NULL);
+    } else if (strcmp(path, "/stats") == 0) {
+        rc = stats(c, h);
+    } else if (cf->root_fd >= 0) {
+        rc = serve_file(c, h, cf, req, path);
+    } else {
+        rc = http_error(c, h, 404, 1, NULL);
     }
-    if (strcmp(path, "/health") == 0)
-        return respond(c, h, 200, req->minor, head_only, "text/plain; charset=utf-8",
-                       "ok\n", 3, NULL);
-    if (strcmp(path, "/stats") == 0)
-        return stats(c, h, req->minor, head_only);
-    if (cf->root_fd >= 0)
-        return serve_file(c, h, cf, req, path, head_only);
-    return respond_error(c, h, 404, req->minor, head_only, 1, NULL);
+    return rc < 0 ? -1 : PROBE_DONE;
 }
 
 /* ---- the request cycle ---- */
 
 /* Sets the deadline for what the connection now waits for. The head's
- * deadline is not moved by further bytes: it bounds the whole head. */
+ * deadline is not moved by further bytes: it bounds the whole head. A drip
+ * or a delay owns the deadline itself. */
 static void
 set_wait(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, int partial)
 {
-    enum wait w;
+    enum http_wait w;
     uint64_t ms;
 
-    if (h->phase == PH_FILE || nd_conn_pending(c) > 0) {
+    if (h->stream == S_DRIP || h->stream == S_DELAY)
+        return;
+    if (h->phase == PH_STREAM || nd_conn_pending(c) > 0) {
         w = W_SEND;
         ms = cf->send_timeout;
-    } else if (h->phase == PH_BODY) {
+    } else if (h->phase == PH_BODY || h->phase == PH_WHOLE) {
         w = W_BODY;
         ms = cf->header_timeout;
     } else if (partial) {
@@ -487,13 +332,13 @@ set_wait(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, int parti
 static int
 request_done(struct nd_conn *c, struct http_conn *h)
 {
-    if (!h->keep_alive)
-        return ND_FINISH;
+    if (h->phase == PH_STREAM)
+        nd_conn_hold(c, 0);
     h->phase = PH_HEAD;
+    h->stream = S_NONE;
     h->wait = W_NONE;
     memset(&h->scan, 0, sizeof(h->scan));
-    ND_UNUSED(c);
-    return ND_KEEP;
+    return h->keep_alive ? ND_KEEP : ND_FINISH;
 }
 
 /* Sends file bytes while the socket takes them. */
@@ -502,33 +347,61 @@ send_file(struct nd_conn *c, struct http_conn *h)
 {
     long n;
 
-    if (out_flush(c) < 0)
+    if (http_out_flush(c) < 0)
         return ND_ABORT;
-    n = nd_conn_sendfile(c, h->file_fd, &h->file_off, (size_t)h->file_left);
+    n = nd_conn_sendfile(c, h->file_fd, &h->file_off, (size_t)h->left);
     if (n < 0)
         return ND_ABORT;
-    h->file_left -= (uint64_t)n;
-    if (h->file_left > 0)
+    h->left -= (uint64_t)n;
+    if (h->left > 0)
         return ND_KEEP;     /* drained() brings us back */
     close(h->file_fd);
     h->file_fd = -1;
-    nd_conn_hold(c, 0);
     return request_done(c, h);
 }
 
-/* After the head (and any body) of a request: a file to send, or done. */
+/* Moves a stream one step; at its end, on to the next request. */
+static int
+stream_step(struct nd_conn *c, struct http_conn *h, int tick)
+{
+    int rc;
+
+    switch (h->stream) {
+    case S_FILE:
+        return send_file(c, h);
+    case S_BYTES:
+        rc = http_probe_bytes(c, h);
+        break;
+    case S_DRIP:
+    case S_DELAY:
+        if (!tick)
+            return ND_KEEP;     /* the deadline drives these */
+        rc = http_probe_tick(c, h);
+        break;
+    default:
+        return request_done(c, h);
+    }
+    if (rc < 0)
+        return ND_ABORT;
+    return rc ? request_done(c, h) : ND_KEEP;
+}
+
+/* After the head (and any body) of a request: a stream to run, or done. */
 static int
 after_request(struct nd_conn *c, struct http_conn *h)
 {
-    if (h->file_fd >= 0) {
-        h->phase = PH_FILE;
-        nd_conn_hold(c, 1);     /* the next request waits for this file */
-        return send_file(c, h);
+    if (h->stream == S_NONE)
+        return request_done(c, h);
+    h->phase = PH_STREAM;
+    nd_conn_hold(c, 1);     /* the next request waits for this answer */
+    if (h->stream == S_DELAY || h->stream == S_DRIP) {
+        nd_conn_set_deadline(c, h->tick_ms ? h->tick_ms : 1);
+        return ND_KEEP;
     }
-    return request_done(c, h);
+    return stream_step(c, h, 0);
 }
 
-/* Reads (and discards) a request body. */
+/* Reads (and discards) the body of a request already answered. */
 static int
 read_body(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct nd_buf *in)
 {
@@ -547,11 +420,9 @@ read_body(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
 
             nd_buf_consume(in, used);
             len -= used;
-            h->body_seen += dlen;
-            if (rc < 0 || h->body_seen > cf->max_body) {
-                /* The answer is out already: all we can do is stop. */
-                return ND_ABORT;
-            }
+            h->body_len += dlen;
+            if (rc < 0 || h->body_len > cf->max_body)
+                return ND_ABORT;    /* the answer is out already: just stop */
             if (rc == 1) {
                 h->chunked = 0;
                 h->body_left = 0;
@@ -562,6 +433,55 @@ read_body(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
     if (h->chunked || h->body_left > 0)
         return ND_KEEP;
     return after_request(c, h);
+}
+
+/* Gathers a body the answer needs, in the input buffer right after its
+ * head (chunked framing is removed in place), then answers. Returns 2 when
+ * more bytes are needed. */
+static int
+read_whole(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct nd_buf *in)
+{
+    struct http_header headers[MAX_HEADERS_LIMIT];
+    struct http_request req;
+    struct http_scan scan = { 0 };
+    char *buf = nd_buf_head(in);
+    size_t total;
+
+    if (!h->chunked) {
+        if (nd_buf_len(in) - h->head_len < h->body_left)
+            return 2;
+        h->body_len = h->body_left;
+        total = h->head_len + h->body_left;
+    } else {
+        for (;;) {
+            char *raw = buf + h->head_len + h->body_len;
+            size_t rlen = nd_buf_len(in) - h->head_len - (size_t)h->body_len;
+            const char *data;
+            size_t used, dlen;
+            int rc = http_chunked_feed(&h->chunk, raw, rlen, &used, &data, &dlen);
+
+            if (rc < 0)
+                return http_error(c, h, 400, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
+            /* Keep the data, drop the framing: the bytes after it move down. */
+            memmove(raw, data, dlen);
+            memmove(raw + dlen, raw + used, rlen - used);
+            in->end -= used - dlen;
+            h->body_len += dlen;
+            if (h->body_len > cf->max_body)
+                return http_error(c, h, 413, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
+            if (rc == 1)
+                break;
+            if (used == rlen)
+                return 2;
+        }
+        total = h->head_len + (size_t)h->body_len;
+    }
+    /* The buffer may have moved since the head was parsed: parse it again. */
+    if (http_parse_request(buf, h->head_len, &scan, &cf->lim, &req, headers) != 1 ||
+        http_probe_echo(c, h, cf, &req, buf + h->head_len, (size_t)h->body_len) < 0)
+        return ND_ABORT;
+    nd_buf_consume(in, total);
+    return request_done(c, h);
 }
 
 /* Parses and answers one request head. Returns ND_KEEP with bytes consumed,
@@ -578,28 +498,32 @@ read_head(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
     if (rc == 0)
         return 2;
     h->requests++;
-    if (rc != 1) {
-        if (respond_error(c, h, rc, 1, 0, 0, NULL) < 0)
-            return ND_ABORT;
-        return ND_FINISH;
-    }
+    h->minor = 1;
+    h->head_only = 0;
+    if (rc != 1)
+        return http_error(c, h, rc, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
     h->keep_alive = (unsigned char)req.keep_alive;
-    if (req.body == HTTP_BODY_LENGTH && req.content_length > cf->max_body) {
-        if (respond_error(c, h, 413, req.minor, 0, 0, NULL) < 0)
-            return ND_ABORT;
-        return ND_FINISH;
-    }
-    if (route(c, h, cf, &req) < 0)
+    h->minor = (unsigned char)req.minor;
+    h->head_only = req.method == HTTP_HEAD;
+    if (req.body == HTTP_BODY_LENGTH && req.content_length > cf->max_body)
+        return http_error(c, h, 413, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
+    rc = route(c, h, cf, &req);
+    if (rc < 0)
         return ND_ABORT;
-    if (!h->keep_alive && h->file_fd < 0)
+    h->chunked = req.body == HTTP_BODY_CHUNKED;
+    h->body_left = req.content_length;
+    h->body_len = 0;
+    memset(&h->chunk, 0, sizeof(h->chunk));
+    if (rc == PROBE_NEED_BODY) {
+        h->phase = PH_WHOLE;
+        h->head_len = req.head_len;
+        return ND_KEEP;
+    }
+    if (!h->keep_alive && h->stream == S_NONE)
         return ND_FINISH;   /* no need to read a body we will not answer */
     nd_buf_consume(in, req.head_len);
     if (req.body != HTTP_BODY_NONE) {
         h->phase = PH_BODY;
-        h->chunked = req.body == HTTP_BODY_CHUNKED;
-        h->body_left = req.content_length;
-        h->body_seen = 0;
-        memset(&h->chunk, 0, sizeof(h->chunk));
         return ND_KEEP;
     }
     return after_request(c, h);
@@ -612,18 +536,22 @@ http_input(struct nd_conn *c, struct nd_buf *in)
     struct http_conf *cf = nd_service_conf(nd_conn_service(c));
     int v = ND_KEEP;
 
-    while (v == ND_KEEP && nd_buf_len(in) > 0 && h->phase != PH_FILE) {
-        if (h->phase == PH_BODY) {
+    while (v == ND_KEEP && nd_buf_len(in) > 0 && h->phase != PH_STREAM) {
+        if (h->phase == PH_BODY)
             v = read_body(c, h, cf, in);
-        } else if ((v = read_head(c, h, cf, in)) == 2) {
+        else if (h->phase == PH_WHOLE)
+            v = read_whole(c, h, cf, in);
+        else
+            v = read_head(c, h, cf, in);
+        if (v == 2) {
             v = ND_KEEP;
             break;
         }
     }
-    if (out_flush(c) < 0)
+    if (http_out_flush(c) < 0)
         return ND_ABORT;
     if (v == ND_KEEP)
-        set_wait(c, h, cf, nd_buf_len(in) > 0);
+        set_wait(c, h, cf, h->phase == PH_HEAD && nd_buf_len(in) > 0);
     return v;
 }
 
@@ -634,8 +562,10 @@ http_drained(struct nd_conn *c)
     struct http_conf *cf = nd_service_conf(nd_conn_service(c));
     int v = ND_KEEP;
 
-    if (h->phase == PH_FILE)
-        v = send_file(c, h);
+    if (h->phase == PH_STREAM)
+        v = stream_step(c, h, 0);
+    if (http_out_flush(c) < 0)
+        return ND_ABORT;
     if (v == ND_KEEP)
         set_wait(c, h, cf, h->partial && h->wait == W_HEAD);
     return v;
@@ -647,20 +577,43 @@ http_timeout(struct nd_conn *c)
     struct http_conn *h = nd_conn_data(c);
     int v = ND_FINISH;
 
+    if (h->phase == PH_STREAM && (h->stream == S_DRIP || h->stream == S_DELAY)) {
+        v = stream_step(c, h, 1);
+        if (http_out_flush(c) < 0)
+            return ND_ABORT;
+        if (v == ND_KEEP && h->phase == PH_HEAD)
+            set_wait(c, h, nd_service_conf(nd_conn_service(c)), 0);
+        return v;
+    }
     switch (h->wait) {
     case W_SEND:
         return ND_ABORT;    /* the peer stopped reading */
     case W_HEAD:
     case W_BODY:
         if (nd_conn_pending(c) == 0) {
-            respond_error(c, h, 408, 1, 0, 0, NULL);
-            if (out_flush(c) < 0)
+            http_error(c, h, 408, 0, NULL);
+            if (http_out_flush(c) < 0)
                 v = ND_ABORT;
         }
         return v;
     default:
         return ND_FINISH;   /* an idle keep-alive connection: just close */
     }
+}
+
+/* The peer sent its FIN. While an answer is delayed, that is a client that
+ * left: free it now. While one is streamed, finish it, then close. */
+static int
+http_eof(struct nd_conn *c)
+{
+    struct http_conn *h = nd_conn_data(c);
+
+    if (h->phase != PH_STREAM)
+        return ND_FINISH;
+    if (h->stream == S_DELAY)
+        return ND_ABORT;
+    h->keep_alive = 0;
+    return ND_KEEP;
 }
 
 static int
@@ -673,6 +626,7 @@ http_open(struct nd_conn *c)
         return ND_ABORT;
     h->file_fd = -1;
     h->keep_alive = 1;
+    h->minor = 1;
     nd_conn_set_data(c, h);
     /* A connection that never sends a request is dropped quietly. */
     h->wait = W_KEEPALIVE;
@@ -704,6 +658,7 @@ const struct nd_module nd_mod_http = {
     .open = http_open,
     .input = http_input,
     .drained = http_drained,
+    .eof = http_eof,
     .timeout = http_timeout,
     .close = http_close,
 };

@@ -15,4 +15,11 @@
 int http_path_clean(const char *target, size_t len, char *out, size_t outlen,
                     const char **query, const char **why);
 
+/* Finds the index-th (0-based) parameter called name in a query string
+ * ("a=1&b=2&a=3"), percent-decoding its value ('+' is a space) into out,
+ * NUL-terminated. Returns the value's length, -1 if there is no such
+ * parameter, -2 if its encoding is malformed or it does not fit. */
+int http_query_get(const char *query, size_t len, const char *name, size_t index,
+                   char *out, size_t outlen);
+
 #endif

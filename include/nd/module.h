@@ -85,9 +85,19 @@ size_t nd_conn_pending(const struct nd_conn *c);
  * socket can take more. -1 on error (the connection is then aborted). */
 long nd_conn_sendfile(struct nd_conn *c, int fd, int64_t *off, size_t n);
 
+/* Asks for drained() as soon as the socket can take more, even though
+ * nothing is queued now: for a module that produces output in slices. */
+void nd_conn_want_drain(struct nd_conn *c);
+
 /* Stops (hold = 1) or resumes reading from the peer. On resume, input
- * still buffered is offered to input() again. */
+ * still buffered is offered to input() again. While reading is held, a peer
+ * that closes its side is still noticed: eof() is called (and a reset
+ * closes the connection). */
 void nd_conn_hold(struct nd_conn *c, int hold);
+
+/* The peer's and our own address (getpeername/getsockname). 0 or -1. */
+int nd_conn_peer(const struct nd_conn *c, void *sa, unsigned *len);
+int nd_conn_local(const struct nd_conn *c, void *sa, unsigned *len);
 
 /* Calls timeout() after ms milliseconds; 0 cancels. One deadline per
  * connection: setting it again replaces it. */

@@ -1,0 +1,121 @@
+/* http.h: what the files of the http module share: its settings, the state
+ * of one connection, and the response writers. Not a public header: only
+ * mod_http.c, http_response.c and http_probe.c include it. */
+#ifndef ND_SRC_HTTP_H
+#define ND_SRC_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nd/http_parse.h"
+
+struct nd_conn;
+
+struct http_conf {
+    char *root;
+    int root_fd;
+    int probes;                 /* /echo, /status, /delay, /bytes, /drip */
+    uint64_t max_request_line;
+    uint64_t max_header_size;
+    uint64_t max_headers;
+    uint64_t max_body;
+    uint64_t max_delay;
+    uint64_t max_bytes;
+    uint64_t header_timeout;
+    uint64_t keepalive_timeout;
+    uint64_t send_timeout;
+    struct http_limits lim;
+    char *page;                 /* the welcome page, made on first use */
+    size_t page_len;
+};
+
+/* Where a connection is in its current request. */
+enum http_phase {
+    PH_HEAD,        /* reading a request head */
+    PH_BODY,        /* reading (discarding) a body after answering */
+    PH_WHOLE,       /* gathering a body the answer needs (POST /echo) */
+    PH_STREAM,      /* sending an answer over time; reading is held */
+};
+
+/* What an answer still has to send after its head. */
+enum http_stream {
+    S_NONE,
+    S_FILE,         /* a file, with sendfile */
+    S_BYTES,        /* /bytes/N: pseudo-random bytes */
+    S_DRIP,         /* /drip: bytes spread over a duration */
+    S_DELAY,        /* /delay/MS: the whole answer, later */
+};
+
+/* What the connection waits for, which decides its deadline. */
+enum http_wait { W_NONE, W_KEEPALIVE, W_HEAD, W_BODY, W_SEND };
+
+struct http_conn {
+    struct http_scan scan;
+    struct http_chunked chunk;
+    uint64_t body_left;         /* Content-Length bytes still to read */
+    uint64_t body_len;          /* body bytes read (or gathered) so far */
+    size_t head_len;            /* PH_WHOLE: the head before the body */
+    uint64_t left;              /* bytes of the stream still to send */
+    uint64_t rng;               /* S_BYTES generator state */
+    int64_t file_off;
+    int file_fd;                /* S_FILE: the file, else -1 */
+    uint32_t tick_ms;           /* S_DRIP: interval; S_DELAY: the delay */
+    uint32_t per_tick;          /* S_DRIP: bytes per interval */
+    uint32_t requests;          /* on this connection */
+    unsigned char phase;
+    unsigned char stream;
+    unsigned char wait;
+    unsigned char chunked;
+    unsigned char keep_alive;   /* after the current answer */
+    unsigned char partial;      /* bytes of a next request have arrived */
+    unsigned char minor;        /* of the current request */
+    unsigned char head_only;    /* the current request is HEAD */
+};
+
+/* ---- http_response.c ---- */
+
+/* Output made during one callback is gathered and written at once. */
+int http_out_put(struct nd_conn *c, const void *p, size_t n);
+int http_out_flush(struct nd_conn *c);
+
+/* The reason phrase of a status code ("Not Found"), or NULL if unknown. */
+const char *http_reason(int status);
+
+/* Writes a status line and headers: Server, Date, Content-Type (if ctype),
+ * Content-Length (if length >= 0), extra (whole header lines), and
+ * Connection as h->keep_alive and h->minor require. Counts the status. */
+int http_head(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
+              int64_t length, const char *extra);
+
+/* A complete answer; no body for HEAD. */
+int http_respond(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
+                 const char *body, size_t len, const char *extra);
+
+/* A short text answer naming the status. Unless keep, the connection will
+ * close after it. */
+int http_error(struct nd_conn *c, struct http_conn *h, int status, int keep,
+               const char *extra);
+
+/* ---- http_probe.c ---- */
+
+enum { PROBE_NO = 0, PROBE_DONE = 1, PROBE_NEED_BODY = 2 };
+
+/* Answers a probe resource (or sets up its stream). Returns PROBE_NO when
+ * the path is not a probe, PROBE_NEED_BODY when the answer needs the
+ * request body first, PROBE_DONE, or -1 on a fatal error. */
+int http_probe(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+               const struct http_request *req, const char *path, const char *query);
+
+/* Answers /echo with the request and its body. */
+int http_probe_echo(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+                    const struct http_request *req, const char *body, size_t len);
+
+/* Sends the next slice of an S_BYTES stream. Returns 1 when done, 0 when
+ * more is to come (drained() brings us back), -1 on error. */
+int http_probe_bytes(struct nd_conn *c, struct http_conn *h);
+
+/* The deadline of an S_DRIP or S_DELAY stream has come. Returns 1 when the
+ * answer is complete, 0 when more is to come, -1 on error. */
+int http_probe_tick(struct nd_conn *c, struct http_conn *h);
+
+#endif

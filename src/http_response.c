@@ -1,0 +1,156 @@
+/* http_response.c: writing answers. Status lines, the headers every answer
+ * carries, and the buffer that gathers all the answers of one read so that
+ * pipelined requests cost one write. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+#include "nd/http_static.h"
+#include "nd/module.h"
+#include "nd/util.h"
+
+/* One thread, and a callback serves one connection: one buffer will do. */
+static struct {
+    char data[16384];
+    size_t len;
+} out;
+
+int
+http_out_flush(struct nd_conn *c)
+{
+    size_t n = out.len;
+
+    out.len = 0;
+    return n ? nd_conn_write(c, out.data, n) : 0;
+}
+
+int
+http_out_put(struct nd_conn *c, const void *p, size_t n)
+{
+    if (out.len + n > sizeof(out.data)) {
+        if (http_out_flush(c) < 0)
+            return -1;
+        if (n > sizeof(out.data))
+            return nd_conn_write(c, p, n);
+    }
+    memcpy(out.data + out.len, p, n);
+    out.len += n;
+    return 0;
+}
+
+/* The Date header's value, formatted once a second. */
+static const char *
+date_now(void)
+{
+    static char buf[40];
+    static time_t cached = -1;
+    time_t t = time(NULL);
+
+    if (t != cached) {
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        nd_http_date(buf, sizeof(buf), &tm);
+        cached = t;
+    }
+    return buf;
+}
+
+const char *
+http_reason(int status)
+{
+    static const struct { int status; const char *reason; } tab[] = {
+        { 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
+        { 203, "Non-Authoritative Information" }, { 204, "No Content" },
+        { 205, "Reset Content" }, { 206, "Partial Content" },
+        { 300, "Multiple Choices" }, { 301, "Moved Permanently" }, { 302, "Found" },
+        { 303, "See Other" }, { 304, "Not Modified" }, { 305, "Use Proxy" },
+        { 307, "Temporary Redirect" }, { 308, "Permanent Redirect" },
+        { 400, "Bad Request" }, { 401, "Unauthorized" }, { 402, "Payment Required" },
+        { 403, "Forbidden" }, { 404, "Not Found" }, { 405, "Method Not Allowed" },
+        { 406, "Not Acceptable" }, { 407, "Proxy Authentication Required" },
+        { 408, "Request Timeout" }, { 409, "Conflict" }, { 410, "Gone" },
+        { 411, "Length Required" }, { 412, "Precondition Failed" },
+        { 413, "Content Too Large" }, { 414, "URI Too Long" },
+        { 415, "Unsupported Media Type" }, { 416, "Range Not Satisfiable" },
+        { 417, "Expectation Failed" }, { 418, "I'm a teapot" },
+        { 421, "Misdirected Request" }, { 422, "Unprocessable Content" },
+        { 425, "Too Early" }, { 426, "Upgrade Required" },
+        { 428, "Precondition Required" }, { 429, "Too Many Requests" },
+        { 431, "Request Header Fields Too Large" },
+        { 451, "Unavailable For Legal Reasons" },
+        { 500, "Internal Server Error" }, { 501, "Not Implemented" },
+        { 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+        { 504, "Gateway Timeout" }, { 505, "HTTP Version Not Supported" },
+        { 506, "Variant Also Negotiates" }, { 507, "Insufficient Storage" },
+        { 508, "Loop Detected" }, { 510, "Not Extended" },
+        { 511, "Network Authentication Required" },
+    };
+    size_t i;
+
+    for (i = 0; i < ND_ARRAY_LEN(tab); i++)
+        if (tab[i].status == status)
+            return tab[i].reason;
+    return NULL;
+}
+
+static void
+count(struct nd_conn *c, int status)
+{
+    uint64_t *ctr = nd_service_module_counters(nd_conn_service(c));
+
+    ctr[0]++;
+    if (status >= 100 && status < 600)
+        ctr[status / 100]++;
+}
+
+int
+http_head(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
+          int64_t length, const char *extra)
+{
+    const char *reason = http_reason(status);
+    char buf[1024], clen[48] = "";
+    int n;
+
+    if (length >= 0)
+        snprintf(clen, sizeof(clen), "Content-Length: %lld\r\n", (long long)length);
+    n = snprintf(buf, sizeof(buf),
+                 "HTTP/1.1 %d %s\r\nServer: netdemo/" ND_VERSION "\r\nDate: %s\r\n"
+                 "%s%s%s%s%s%s\r\n",
+                 status, reason ? reason : "Unknown", date_now(),
+                 ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
+                 clen, extra ? extra : "",
+                 !h->keep_alive ? "Connection: close\r\n"
+                 : h->minor == 0 ? "Connection: keep-alive\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return -1;
+    count(c, status);
+    return http_out_put(c, buf, (size_t)n);
+}
+
+int
+http_respond(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
+             const char *body, size_t len, const char *extra)
+{
+    if (http_head(c, h, status, ctype, (int64_t)len, extra) < 0)
+        return -1;
+    if (!h->head_only && len > 0)
+        return http_out_put(c, body, len);
+    return 0;
+}
+
+int
+http_error(struct nd_conn *c, struct http_conn *h, int status, int keep, const char *extra)
+{
+    const char *reason = http_reason(status);
+    char body[80];
+    int n;
+
+    if (!keep)
+        h->keep_alive = 0;
+    n = snprintf(body, sizeof(body), "%d %s\n", status, reason ? reason : "Unknown");
+    if (n < 0 || (size_t)n >= sizeof(body))
+        return -1;
+    return http_respond(c, h, status, "text/plain; charset=utf-8", body, (size_t)n, extra);
+}
