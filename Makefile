@@ -65,7 +65,7 @@ test: deps
 # One flavour: unit tests, then end-to-end tests against $(BUILD)/netdemo.
 check: all $(UNIT_BIN)
 	ASAN_OPTIONS=detect_leaks=1 $(UNIT_BIN) --jobs 2
-	$(PYTHON) tests/e2e/run.py --binary $(BUILD)/netdemo
+	$(PYTHON) tests/integration/run.py --binary $(BUILD)/netdemo
 
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)

@@ -1,0 +1,23 @@
+#!/bin/sh
+# What `make test` needs, installed with apt-get when we are root and it is
+# missing; otherwise a clear list of what to install.
+set -u
+missing=""
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+[ -f /usr/include/criterion/criterion.h ] || missing="$missing libcriterion-dev"
+have_pkg netcat-openbsd || missing="$missing netcat-openbsd"
+command -v python3 >/dev/null 2>&1 || missing="$missing python3"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+command -v ab >/dev/null 2>&1 || missing="$missing apache2-utils"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "tests/deps.sh: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null &&
+        apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+        { echo "tests/deps.sh: apt-get install$missing failed" >&2; exit 1; }
+    exit 0
+fi
+echo "tests/deps.sh: missing:$missing" >&2
+echo "  install with: sudo apt-get install$missing" >&2
+exit 1

@@ -1,0 +1,245 @@
+"""nd.py: the harness for netdemo's integration tests.
+
+Starts the real daemon on free loopback ports from a configuration it
+writes, waits until the daemon says every listener is open (its
+"running" line, printed only after that) and the first TCP port accepts,
+and stops it by PID. Nothing here sleeps a fixed time where a readiness
+check belongs: waits poll a condition until a deadline.
+"""
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BINARY = None           # set by run.py
+SANITIZER = False       # the binary is the ASan/UBSan build
+SLOW = 1.0              # deadline multiplier (larger for the sanitizer build)
+_live = []              # daemons started and not yet reaped
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def wait_until(cond, timeout, what, step=0.01):
+    """Polls cond() until it is true; fails with `what` at the deadline."""
+    end = time.monotonic() + timeout * SLOW
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise Failure("timed out waiting for " + what)
+        time.sleep(step)
+
+
+def free_port(udp_too=False, host="127.0.0.1"):
+    """A port free for TCP (and UDP if asked) on host."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(100):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+        s.close()
+        if not udp_too:
+            return port
+        u = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            u.bind((host, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+    raise Failure("no free port")
+
+
+def connect(port, host="127.0.0.1", timeout=10):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(timeout * SLOW)
+    s.connect((host, port))
+    return s
+
+
+def recv_exact(s, n):
+    buf = bytearray()
+    while len(buf) < n:
+        d = s.recv(n - len(buf))
+        if not d:
+            raise Failure("EOF after %d of %d bytes" % (len(buf), n))
+        buf += d
+    return bytes(buf)
+
+
+def recv_all(s):
+    """Everything until EOF."""
+    buf = bytearray()
+    while True:
+        d = s.recv(65536)
+        if not d:
+            return bytes(buf)
+        buf += d
+
+
+def expect_eof(s, timeout):
+    """True if the peer closes within timeout (data before EOF is dropped)."""
+    s.settimeout(timeout * SLOW)
+    try:
+        while s.recv(65536):
+            pass
+        return True
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def nothing_within(s, seconds):
+    """True if no byte arrives within seconds: a legitimate negative wait."""
+    s.settimeout(seconds)
+    try:
+        s.recv(1)
+        return False
+    except socket.timeout:
+        return True
+
+
+class Daemon:
+    """One netdemo process with its own directory, config and log."""
+
+    def __init__(self, config, args=(), env=None, wait=True, prefix=None):
+        self.dir = tempfile.mkdtemp(prefix="nd-it-")
+        self.conf = os.path.join(self.dir, "netdemo.ini")
+        self.logpath = os.path.join(self.dir, "stderr.log")
+        self.write_config(config)
+        e = dict(os.environ)
+        e.pop("JOURNAL_STREAM", None)
+        e.pop("NOTIFY_SOCKET", None)
+        if SANITIZER:
+            e["ASAN_OPTIONS"] = "detect_leaks=1:quarantine_size_mb=16:abort_on_error=0"
+            e["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+        if env:
+            e.update(env)
+        argv = list(prefix or []) + [BINARY, "-c", self.conf] + list(args)
+        self.log_file = open(self.logpath, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=self.log_file, env=e)
+        self.pid = self.proc.pid
+        _live.append(self)
+        if wait:
+            self.wait_ready()
+
+    def write_config(self, text):
+        with open(self.conf + ".tmp", "w") as f:
+            f.write(text)
+        os.rename(self.conf + ".tmp", self.conf)
+
+    def log(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, pattern, timeout=10, after=0):
+        """Waits for a log line matching pattern after offset `after`."""
+        rx = re.compile(pattern, re.M)
+
+        def seen():
+            if self.proc.poll() is not None and not rx.search(self.log()[after:]):
+                raise Failure("daemon exited (%s) before logging %r:\n%s"
+                              % (self.proc.returncode, pattern, self.log()))
+            return rx.search(self.log()[after:])
+        return wait_until(seen, timeout, "log line %r" % pattern)
+
+    def wait_ready(self, timeout=10):
+        self.wait_log(r"running \(pid %d" % self.pid, timeout)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def reload(self, text=None, ok=True, timeout=10):
+        """Rewrites the config (if given), sends SIGHUP, waits for the verdict."""
+        mark = len(self.log())
+        if text is not None:
+            self.write_config(text)
+        self.signal(signal.SIGHUP)
+        self.wait_log(r"reloaded |reload failed", timeout, after=mark)
+        verdict = "reloaded " in self.log()[mark:]
+        check(verdict == ok, "reload %s, expected %s:\n%s"
+              % ("succeeded" if verdict else "failed", "success" if ok else "failure",
+                 self.log()[mark:]))
+        return self.log()[mark:]
+
+    def stop(self, timeout=20):
+        """SIGTERM and the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            raise Failure("daemon did not exit within %ss of SIGTERM" % timeout)
+
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def fds(self):
+        return len(os.listdir("/proc/%d/fd" % self.pid))
+
+    def cpu_ticks(self):
+        with open("/proc/%d/stat" % self.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+
+    def sanitizer_report(self):
+        log = self.log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "runtime error:"):
+            if marker in log:
+                return log
+        return None
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log_file.close()
+        if self in _live:
+            _live.remove(self)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def reap_all():
+    """After each test: kill what is still running (by PID), report
+    sanitizer findings, remove the directories."""
+    reports = []
+    for d in list(_live):
+        r = d.sanitizer_report()
+        if r:
+            reports.append(r)
+        d.cleanup()
+    return reports
+
+
+def echo_config(port, extra="", host="127.0.0.1", glob=""):
+    return ("[netdemo]\nlog_level = info\n%s\n[echo]\nmodule = echo\n"
+            "listen = tcp://%s:%d\n%s" % (glob, host, port, extra))

@@ -1,0 +1,155 @@
+"""The command line: --check, exit codes, start failures, journal format."""
+import os
+import re
+import socket
+import subprocess
+
+import nd
+from nd import check
+
+BAD_CONFIGS = [
+    # (text, line, what the message says)
+    ("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\nbogus = 1\n", 4, "unknown key 'bogus'"),
+    ("[netdemo]\nfoo = 1\n[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\n", 2, "unknown key 'foo'"),
+    ("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\nidle_timeout = 1s\nidle_timeout = 2s\n",
+     5, "duplicate key 'idle_timeout'"),
+    ("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\n[echo]\nmodule = echo\n", 4,
+     "duplicate section"),
+    ("log_level = info\n[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\n", 1,
+     "outside any section"),
+    ("[echo]\nlisten = tcp://127.0.0.1:7\n", 1, "missing 'module"),
+    ("[echo]\nmodule = echo\n", 1, "missing 'listen"),
+    ("[echo]\nmodule = gopher\nlisten = tcp://127.0.0.1:7\n", 2, "unknown module 'gopher'"),
+    ("[echo]\nmodule = echo\nlisten = tcp://256.0.0.1:7\n", 3, "not an IPv4 address"),
+    ("[echo]\nmodule = echo\nlisten = tcp://::1:7\n", 3, "IPv6"),
+    ("[echo]\nmodule = echo\nlisten = sctp://127.0.0.1:7\n", 3, "bad address"),
+    ("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:0\n", 3, "out of range"),
+    ("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\nidle_timeout = 5x\n", 4, "duration"),
+    ("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\nbuffer_size = lots\n", 4, "size"),
+    ("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\nmax_connections = -1\n", 4,
+     "not a number"),
+    ("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\nmax_connections = 0\n", 4,
+     "out of range"),
+    ("[netdemo]\nshutdown_timeout = 2h\n[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\n", 2,
+     "out of range"),
+    ("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7, tcp://127.0.0.1:7\n", 3,
+     "already a listener"),
+    ("[a]\nmodule = echo\nlisten = udp://127.0.0.1:7\n[b]\nmodule = echo\nlisten = udp://127.0.0.1:7\n",
+     6, "already a listener"),
+    ("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7,\n", 3, "empty address"),
+    ("[echo\nmodule = echo\n", 1, "missing ']'"),
+    ("[echo]\nmodule = echo\nlisten tcp://127.0.0.1:7\n", 3, "expected 'key = value'"),
+    ("[web]\nmodule = http\nlisten = udp://127.0.0.1:7\n", 3, "does not serve udp"),
+    ("[netdemo]\nlog_level = loud\n[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\n", 2,
+     "unknown level"),
+]
+
+
+def run(args, timeout=10):
+    return subprocess.run([nd.BINARY] + args, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout * nd.SLOW)
+
+
+def write(tmp, text):
+    with open(tmp, "w") as f:
+        f.write(text)
+
+
+def test_check_good():
+    tmp = "/tmp/nd-it-good-%d.ini" % os.getpid()
+    write(tmp, nd.echo_config(7007) + "\n[web]\nmodule = http\nlisten = tcp://[::1]:8080\n")
+    for flag in ("--check", "-t"):
+        r = run(["-c", tmp, flag])
+        check(r.returncode == 0, "%s: exit %d: %s" % (flag, r.returncode, r.stderr))
+        check(len(r.stdout.strip().splitlines()) == 1 and "valid" in r.stdout,
+              "one success line expected: %r" % r.stdout)
+    os.unlink(tmp)
+
+
+def test_check_every_error_kind():
+    tmp = "/tmp/nd-it-bad-%d.ini" % os.getpid()
+    for text, line, what in BAD_CONFIGS:
+        write(tmp, text)
+        r = run(["-c", tmp, "--check"])
+        check(r.returncode == 78, "exit %d for %r" % (r.returncode, text))
+        want = "%s:%d: " % (tmp, line)
+        lines = r.stderr.strip().splitlines()
+        check(any(l.startswith(want) and what in l for l in lines),
+              "expected %r ... %r in %r" % (want, what, r.stderr))
+        check(all(re.match(re.escape(tmp) + r":\d+: ", l) for l in lines),
+              "every line FILE:LINE: message: %r" % r.stderr)
+    os.unlink(tmp)
+
+
+def test_check_reports_all_errors_at_once():
+    tmp = "/tmp/nd-it-many-%d.ini" % os.getpid()
+    write(tmp, "[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\nbogus = 1\n"
+               "idle_timeout = soon\n[echo]\n[x]\nmodule = nope\nlisten = tcp://1.2.3:4\n")
+    r = run(["-c", tmp, "--check"])
+    lines = r.stderr.strip().splitlines()
+    check(r.returncode == 78 and len(lines) == 5, "5 errors expected: %r" % r.stderr)
+    check([int(l.split(":")[1]) for l in lines] == [6, 4, 5, 8, 9],
+          "line numbers: %r" % lines)
+    os.unlink(tmp)
+
+
+def test_missing_file_and_unknown_service():
+    r = run(["-c", "/nonexistent/netdemo.ini", "-t"])
+    check(r.returncode == 78 and "No such file" in r.stderr, "missing file: %r" % (r,))
+    tmp = "/tmp/nd-it-s-%d.ini" % os.getpid()
+    write(tmp, nd.echo_config(7007))
+    r = run(["-c", tmp, "-s", "nosuch", "-t"])
+    check(r.returncode == 78 and "nosuch" in r.stderr, "unknown -s: %r" % (r,))
+    r = run(["-c", tmp, "-s", "echo", "-t"])
+    check(r.returncode == 0, "known -s: %r" % (r,))
+    os.unlink(tmp)
+
+
+def test_usage_version_help():
+    for args in (["--bogus"], ["-x"], ["extra-arg"], ["-c"]):
+        r = run(args)
+        check(r.returncode == 64, "%r: exit %d" % (args, r.returncode))
+        check("usage" in r.stderr, "usage on stderr for %r" % args)
+    r = run(["-V"])
+    check(r.returncode == 0 and re.match(r"netdemo \d+\.\d+\.\d+", r.stdout), "-V: %r" % (r,))
+    r = run(["--help"])
+    check(r.returncode == 0 and "usage" in r.stdout and "--check" in r.stdout, "-h: %r" % (r,))
+
+
+def test_address_in_use_exits_1():
+    hold = socket.socket()
+    hold.bind(("127.0.0.1", 0))
+    hold.listen(1)
+    port = hold.getsockname()[1]
+    d = nd.Daemon(nd.echo_config(port), wait=False)
+    rc = d.proc.wait(10 * nd.SLOW)
+    check(rc == 1, "exit %d" % rc)
+    check("tcp://127.0.0.1:%d: Address already in use" % port in d.log(), d.log())
+    hold.close()
+
+
+def test_journal_priority_prefix():
+    logpath = "/tmp/nd-it-journal-%d.log" % os.getpid()
+    port = nd.free_port()
+    # stderr is a file here; JOURNAL_STREAM names it, as systemd would.
+    f = open(logpath, "wb")
+    st = os.fstat(f.fileno())
+    env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+    tmp = logpath + ".ini"
+    write(tmp, nd.echo_config(port))
+    p = subprocess.Popen([nd.BINARY, "-c", tmp], stderr=f, env=env)
+    nd.wait_until(lambda: "running" in open(logpath).read(), 10, "start")
+    p.terminate()
+    check(p.wait(10) == 0, "exit")
+    lines = open(logpath).read().splitlines()
+    check(lines and all(re.match(r"<[3-7]>", l) for l in lines), "prefixes: %r" % lines)
+    check(any(l.startswith("<5>echo: listening on tcp://127.0.0.1:%d" % port) for l in lines),
+          "notice line: %r" % lines)
+    f.close()
+    os.unlink(logpath)
+    os.unlink(tmp)
+
+
+TESTS = [test_check_good, test_check_every_error_kind, test_check_reports_all_errors_at_once,
+         test_missing_file_and_unknown_service, test_usage_version_help,
+         test_address_in_use_exits_1, test_journal_priority_prefix]

@@ -1,0 +1,154 @@
+"""Signals: graceful stop and reload."""
+import os
+import signal
+import socket
+import time
+
+import nd
+from nd import check
+
+
+def test_sigterm_idle_exits_0_promptly():
+    port = nd.free_port()
+    d = nd.Daemon(nd.echo_config(port))
+    t0 = time.monotonic()
+    rc = d.stop()
+    check(rc == 0, "exit %d" % rc)
+    check(time.monotonic() - t0 < 2 * nd.SLOW, "slow exit")
+    check("stopped" in d.log(), d.log())
+
+
+def test_sigterm_flushes_queued_output():
+    port = nd.free_port()
+    d = nd.Daemon(nd.echo_config(port, glob="shutdown_timeout = 20s\n"))
+    s = nd.connect(port)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    data = os.urandom(1 << 20) * 64
+    s.setblocking(False)
+    sent = 0
+    stalled_since = None
+    # Send without reading until the daemon stops reading us (backpressure).
+    while sent < len(data):
+        try:
+            sent += s.send(data[sent:sent + 65536])
+            stalled_since = None
+        except BlockingIOError:
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > 0.5:
+                break
+            time.sleep(0.01)
+    check(sent < len(data), "never stalled")
+    d.signal(signal.SIGTERM)
+    d.wait_log("shutting down")
+    s.setblocking(True)
+    s.settimeout(30 * nd.SLOW)
+    got = nd.recv_all(s)
+    check(len(got) > 0 and got == data[:len(got)], "not an exact prefix (%d bytes)" % len(got))
+    rc = d.proc.wait(30 * nd.SLOW)
+    check(rc == 0, "exit %d" % rc)
+
+
+def test_sigterm_shutdown_timeout_bounds_a_non_reader():
+    port = nd.free_port()
+    d = nd.Daemon(nd.echo_config(port, glob="shutdown_timeout = 1s\n"))
+    s = nd.connect(port)
+    s.setblocking(False)
+    try:
+        for _ in range(10000):
+            s.send(b"x" * 65536)
+    except BlockingIOError:
+        pass
+    t0 = time.monotonic()
+    rc = d.stop()
+    dt = time.monotonic() - t0
+    check(rc == 0, "exit %d" % rc)
+    check(0.9 <= dt < 3 * nd.SLOW, "exit after %.2fs, shutdown_timeout is 1s" % dt)
+    check("shutdown_timeout reached" in d.log(), d.log())
+
+
+def echoes(s, msg=b"hello"):
+    s.sendall(msg)
+    return nd.recv_exact(s, len(msg)) == msg
+
+
+def refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
+def test_sighup_adds_and_removes_listeners():
+    a, b, c = nd.free_port(), nd.free_port(), nd.free_port()
+    conf = "[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d, tcp://127.0.0.1:%d\n"
+    d = nd.Daemon(conf % (a, b))
+    ca, cb = nd.connect(a), nd.connect(b)
+    check(echoes(ca) and echoes(cb), "before reload")
+    d.reload(conf % (a, c))
+    cc = nd.connect(c)
+    check(echoes(cc), "new listener")
+    check(refused(b), "removed listener still accepts")
+    check(echoes(ca, b"after") and echoes(cb, b"after"), "old connections stopped echoing")
+    na = nd.connect(a)
+    check(echoes(na), "kept listener")
+
+
+def test_sighup_keeps_listener_socket():
+    """An unchanged listener keeps its socket: connections queued during the
+    reload are not refused."""
+    a = nd.free_port()
+    d = nd.Daemon(nd.echo_config(a))
+    ino = os.stat("/proc/%d/fd/%s" % (d.pid, _fd_of_port(d.pid, a))).st_ino
+    for i in range(5):
+        d.reload(nd.echo_config(a, "idle_timeout = %ds\n" % (10 + i)))
+    check(os.stat("/proc/%d/fd/%s" % (d.pid, _fd_of_port(d.pid, a))).st_ino == ino,
+          "listener socket was replaced")
+
+
+def _fd_of_port(pid, port):
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            p = line.split()
+            if int(p[1].split(":")[1], 16) == port and p[3] == "0A":
+                inodes.add(p[9])
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return fd
+    raise nd.Failure("no listening fd for port %d" % port)
+
+
+def test_sighup_bad_config_keeps_old():
+    a = nd.free_port()
+    d = nd.Daemon(nd.echo_config(a))
+    s = nd.connect(a)
+    out = d.reload("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\nbogus = 1\n" % a, ok=False)
+    check("netdemo: err: %s:4: unknown key 'bogus'" % d.conf in out, out)
+    check(echoes(s) and echoes(nd.connect(a)), "old config stopped serving")
+
+
+def test_sighup_bind_failure_keeps_old():
+    a = nd.free_port()
+    hold = socket.socket()
+    hold.bind(("127.0.0.1", 0))
+    hold.listen(1)
+    busy = hold.getsockname()[1]
+    d = nd.Daemon(nd.echo_config(a))
+    out = d.reload("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d, tcp://127.0.0.1:%d\n"
+                   % (a, busy), ok=False)
+    check("tcp://127.0.0.1:%d: Address already in use" % busy in out, out)
+    check(echoes(nd.connect(a)), "old listener gone")
+    hold.close()
+    d.reload(nd.echo_config(a, "idle_timeout = 5s\n"))
+    check(echoes(nd.connect(a)), "listener after a good reload")
+
+
+TESTS = [test_sigterm_idle_exits_0_promptly, test_sigterm_flushes_queued_output,
+         test_sigterm_shutdown_timeout_bounds_a_non_reader,
+         test_sighup_adds_and_removes_listeners, test_sighup_keeps_listener_socket,
+         test_sighup_bad_config_keeps_old, test_sighup_bind_failure_keeps_old]
