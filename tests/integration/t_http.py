@@ -1,1 +1,317 @@
-TESTS = []
+"""The http module against curl, ab, http.client and raw sockets."""
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import nd
+from nd import check
+
+
+def http_config(port, extra="", host="127.0.0.1", v6port=None):
+    listen = "tcp://%s:%d" % (host, port)
+    if v6port:
+        listen += ", tcp://[::1]:%d" % v6port
+    return "[web]\nmodule = http\nlisten = %s\n%s" % (listen, extra)
+
+
+def curl(*args, timeout=10):
+    r = subprocess.run(["curl", "-s", "--max-time", str(timeout * nd.SLOW)] + list(args),
+                       capture_output=True, timeout=timeout * nd.SLOW + 5)
+    return r
+
+
+def raw(port, data, timeout=5, host="127.0.0.1"):
+    """Sends bytes, returns (everything read, closed?) after EOF or a quiet
+    timeout."""
+    s = nd.connect(port, host)
+    s.sendall(data)
+    s.settimeout(timeout * nd.SLOW)
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return out, True
+            out += d
+            if b"Connection: close" not in out:
+                s.settimeout(0.5)   # keep-alive: a pause after the answer ends it
+    except socket.timeout:
+        return out, False
+    except ConnectionResetError:
+        return out, True
+    finally:
+        s.close()
+
+
+def statuses(data):
+    return [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)]
+
+
+def test_curl_pages():
+    port, port6 = nd.free_port(), nd.free_port(host="::1")
+    nd.Daemon(http_config(port, v6port=port6))
+    r = curl("-i", "http://127.0.0.1:%d/" % port)
+    out = r.stdout.decode()
+    check(out.startswith("HTTP/1.1 200 OK\r\n"), out[:200])
+    for h in ("Date: ", "Server: netdemo/", "Content-Length: ",
+              "Content-Type: text/html; charset=utf-8"):
+        check(h in out, "missing %s in %s" % (h, out[:400]))
+    check("<h2>Welcome to netdemo</h2>" in out and "<b>web</b>" in out, "page: " + out)
+    r = curl("-i", "http://[::1]:%d/health" % port6)
+    check(r.stdout.startswith(b"HTTP/1.1 200") and r.stdout.endswith(b"\r\n\r\nok\n"), r.stdout)
+    r = curl("-i", "--http1.0", "http://127.0.0.1:%d/health" % port)
+    check(b"Connection: close" in r.stdout, "1.0 without keep-alive must close: %r" % r.stdout)
+    r = curl("-I", "http://127.0.0.1:%d/" % port)
+    check(r.stdout.startswith(b"HTTP/1.1 200") and r.stdout.endswith(b"\r\n\r\n"), r.stdout)
+    m = re.search(rb"Content-Length: (\d+)", r.stdout)
+    check(m and int(m.group(1)) > 100, "HEAD keeps the GET length")
+    r = curl("http://127.0.0.1:%d/stats" % port)
+    st = json.loads(r.stdout)
+    check(st["service"] == "web" and st["requests"]["2xx"] >= 4, st)
+    check(st["connections"]["total"] >= 4 and st["bytes"]["out"] > 0, st)
+    r = curl("-i", "http://127.0.0.1:%d/nope" % port)
+    check(r.stdout.startswith(b"HTTP/1.1 404"), r.stdout)
+
+
+def test_keepalive_200_requests_http_client():
+    port = nd.free_port()
+    d = nd.Daemon(http_config(port))
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10 * nd.SLOW)
+    for i in range(200):
+        c.request("GET", "/health" if i % 2 else "/")
+        r = c.getresponse()
+        body = r.read()
+        check(r.status == 200, "request %d: %d" % (i, r.status))
+        check(r.getheader("Connection") is None, "unexpected Connection header")
+        check((body == b"ok\n") if i % 2 else (b"Welcome" in body), "body %d" % i)
+    st = json.loads(curl("http://127.0.0.1:%d/stats" % port).stdout)
+    check(st["connections"]["total"] == 2, "200 requests were not on one connection: %s" % st)
+    c.close()
+
+
+def test_http10_keepalive():
+    port = nd.free_port()
+    nd.Daemon(http_config(port))
+    out, closed = raw(port, b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                            b"GET /health HTTP/1.0\r\n\r\n")
+    check(statuses(out) == [200, 200] and closed, "%r" % out)
+    check(out.count(b"Connection: keep-alive") == 1 and out.count(b"Connection: close") == 1, out)
+
+
+def test_pipelining_in_order():
+    port = nd.free_port()
+    nd.Daemon(http_config(port))
+    reqs = b"".join(b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n" % p
+                    for p in (b"health", b"missing", b"", b"health", b"stats"))
+    out, _ = raw(port, reqs + b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    check(statuses(out) == [200, 404, 200, 200, 200, 200], statuses(out))
+    # A body sent with GET is read and discarded: the next request parses.
+    out, _ = raw(port, b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                       b"GET /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       b"3\r\nabc\r\n0\r\n\r\n"
+                       b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz"
+                       b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    check(statuses(out) == [200, 200, 405, 404], statuses(out))
+    check(b"Allow: GET, HEAD" in out, "405 without Allow")
+
+
+MALFORMED = [
+    # (request bytes, status, closes)
+    (b"GET / HTTP/1.1\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\nHost: a\r\n\r\n", 400),
+    (b"G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHo(st: a\r\n\r\n", 400),
+    (b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    (b"GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    (b"GET / http/1.1\r\nHost: a\r\n\r\n", 400),
+    (b"GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400),
+    (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 2\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo, chunked\r\n\r\n", 501),
+    (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+    (b"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505),
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"a" * 17000 + b"\r\n\r\n", 431),
+    (b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X: y\r\n" * 101 + b"\r\n", 431),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n", 413),
+    (b"GET /../etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    (b"GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    (b"GET relative HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+]
+
+
+def test_malformed_requests():
+    port = nd.free_port()
+    nd.Daemon(http_config(port))
+    for req, status in MALFORMED:
+        out, closed = raw(port, req)
+        # A chunked body error comes after a 200 that was already sent.
+        got = statuses(out)
+        if b"chunked\r\n\r\n" in req and req.startswith(b"GET"):
+            check(got == [200] and closed, "%r: %r closed=%s" % (req[:60], got, closed))
+            continue
+        check(got == [status], "%r: want %d, got %r" % (req[:80], status, out[:200]))
+        check(closed, "%r: connection left open after %d" % (req[:60], status))
+        check(b"Connection: close" in out, "%r: no Connection: close" % req[:60])
+    # Methods: known but not allowed, and unknown tokens (both keep the connection).
+    for method, status in ((b"POST", 405), (b"PUT", 405), (b"DELETE", 405), (b"OPTIONS", 405),
+                           (b"PATCH", 405), (b"BREW", 501)):
+        out, closed = raw(port, method + b" / HTTP/1.1\r\nHost: a\r\n\r\n"
+                          b"GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        check(statuses(out) == [status, 200], "%s: %r" % (method, out[:300]))
+        if status == 405:
+            check(b"Allow: GET, HEAD\r\n" in out, "Allow header")
+
+
+def test_ab_keepalive_no_failures():
+    port = nd.free_port()
+    nd.Daemon(http_config(port))
+    r = subprocess.run(["ab", "-q", "-k", "-n", "20000", "-c", "50",
+                        "http://127.0.0.1:%d/" % port], capture_output=True, text=True,
+                       timeout=120 * nd.SLOW)
+    check(r.returncode == 0, r.stderr)
+    check(re.search(r"Complete requests:\s+20000", r.stdout), r.stdout)
+    check(re.search(r"Failed requests:\s+0\n", r.stdout), r.stdout)
+    check(re.search(r"Keep-Alive requests:\s+20000", r.stdout), r.stdout)
+
+
+def test_header_timeout_slow_client():
+    port = nd.free_port()
+    nd.Daemon(http_config(port, "header_timeout = 1s\n"))
+    s = nd.connect(port)
+    t0 = time.monotonic()
+    answer = b""
+    # One byte every 200 ms: each read is quick, the whole head is not.
+    for b in b"GET / HTTP/1.1\r\nHost: slow\r\nX-Trickle: " + b"z" * 30:
+        try:
+            s.send(bytes([b]))
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        s.settimeout(0.2)
+        try:
+            answer += s.recv(4096)
+            if answer:
+                break
+        except socket.timeout:
+            pass
+    dt = time.monotonic() - t0
+    answer += nd.recv_all(s) if answer else b""
+    check(answer.startswith(b"HTTP/1.1 408"), "answer %r after %.1fs" % (answer[:100], dt))
+    check(0.9 <= dt <= 3 * nd.SLOW, "408 after %.2fs, header_timeout is 1s" % dt)
+
+
+def test_keepalive_timeout_closes_quietly():
+    port = nd.free_port()
+    nd.Daemon(http_config(port, "keepalive_timeout = 500ms\n"))
+    s = nd.connect(port)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n")
+    first = s.recv(4096)
+    check(first.startswith(b"HTTP/1.1 200"), first)
+    t0 = time.monotonic()
+    check(nd.recv_all(s) == b"", "something was sent before the close")
+    dt = time.monotonic() - t0
+    check(0.4 <= dt <= 3 * nd.SLOW, "closed after %.2fs, keepalive_timeout 500ms" % dt)
+
+
+def test_pipelined_flood_bounded_memory():
+    port = nd.free_port()
+    d = nd.Daemon(http_config(port))
+    s = nd.connect(port)
+    s.setblocking(False)
+    req = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n" * 1000
+    sent, stall = 0, None
+    base = d.rss_kb()
+    while sent < 200 * len(req):        # 200,000 requests, never reading
+        try:
+            sent += s.send(req)
+            stall = None
+        except BlockingIOError:
+            stall = stall or time.monotonic()
+            if time.monotonic() - stall > 1.0:
+                break
+            time.sleep(0.01)
+    check(stall is not None, "200,000 pipelined requests sent without ever blocking")
+    grown = d.rss_kb() - base
+    check(grown < 16 * 1024, "RSS grew %d KiB for a client that does not read" % grown)
+    check(d.proc.poll() is None, "daemon died")
+    s.close()
+
+
+def test_docroot():
+    root = tempfile.mkdtemp(prefix="nd-it-root-")
+    outside = tempfile.mkdtemp(prefix="nd-it-outside-")
+    try:
+        with open(os.path.join(outside, "secret.txt"), "w") as f:
+            f.write("SECRET")
+        os.makedirs(os.path.join(root, "dir"))
+        os.makedirs(os.path.join(root, "empty"))
+        with open(os.path.join(root, "a.txt"), "w") as f:
+            f.write("hello file\n")
+        with open(os.path.join(root, "dir", "index.html"), "w") as f:
+            f.write("<p>index</p>\n")
+        with open(os.path.join(root, "big.bin"), "wb") as f:
+            f.write(os.urandom(3 << 20))
+        os.symlink(os.path.join(outside, "secret.txt"), os.path.join(root, "evil"))
+        os.symlink(outside, os.path.join(root, "evildir"))
+        os.symlink("a.txt", os.path.join(root, "good"))
+        os.mkfifo(os.path.join(root, "fifo"))
+        port = nd.free_port()
+        nd.Daemon(http_config(port, "root = %s\n" % root))
+        base = "http://127.0.0.1:%d" % port
+        r = curl("-i", base + "/a.txt")
+        check(r.stdout.startswith(b"HTTP/1.1 200") and r.stdout.endswith(b"hello file\n"), r.stdout)
+        check(b"Content-Type: text/plain; charset=utf-8" in r.stdout, r.stdout)
+        lm = re.search(rb"Last-Modified: ([^\r]+)", r.stdout)
+        check(lm, "no Last-Modified")
+        r = curl("-i", "-H", "If-Modified-Since: " + lm.group(1).decode(), base + "/a.txt")
+        check(r.stdout.startswith(b"HTTP/1.1 304") and r.stdout.endswith(b"\r\n\r\n"), r.stdout)
+        r = curl("-i", base + "/dir")
+        check(r.stdout.startswith(b"HTTP/1.1 301") and b"Location: /dir/\r\n" in r.stdout, r.stdout)
+        check(curl(base + "/dir/").stdout == b"<p>index</p>\n", "index.html")
+        check(curl(base + "/good").stdout == b"hello file\n", "symlink inside the root")
+        big = curl(base + "/big.bin").stdout
+        check(big == open(os.path.join(root, "big.bin"), "rb").read(), "3 MiB file differs")
+        for path, want in (("/missing", 404), ("/empty/", 403), ("/fifo", 403), ("/evil", 403),
+                           ("/evildir/secret.txt", 403)):
+            r = curl("-i", base + path)
+            check(r.stdout.startswith(b"HTTP/1.1 %d" % want), "%s: %r" % (path, r.stdout[:80]))
+        # Traversal attempts never return a file outside the root.
+        for path in (b"/../a.txt", b"/%2e%2e/a.txt", b"/..%2f..%2fetc%2fpasswd",
+                     b"/a.txt%00", b"/dir/../../" + outside.encode() + b"/secret.txt",
+                     b"/%2e%2e/%2e%2e/etc/passwd", b"/evil", b"/evildir/secret.txt",
+                     b"//etc/passwd", b"/dir/..%5c..%5cetc/passwd"):
+            out, _ = raw(port, b"GET " + path + b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            check(b"SECRET" not in out and b"root:" not in out, "%r leaked: %r" % (path, out))
+            check(statuses(out) and statuses(out)[0] in (400, 403, 404), "%r: %r" % (path, out[:60]))
+    finally:
+        shutil.rmtree(root)
+        shutil.rmtree(outside)
+
+
+TESTS = [test_curl_pages, test_keepalive_200_requests_http_client, test_http10_keepalive,
+         test_pipelining_in_order, test_malformed_requests, test_ab_keepalive_no_failures,
+         test_header_timeout_slow_client, test_keepalive_timeout_closes_quietly,
+         test_pipelined_flood_bounded_memory, test_docroot]
