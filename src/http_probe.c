@@ -287,8 +287,9 @@ status(struct nd_conn *c, struct http_conn *h, const char *arg, const char *quer
 
     if (code < 200 || code > 599)
         return http_error(c, h, 400, 1, NULL);
+    /* A decoded NUL would cut the value short: refused like CR and LF. */
     for (i = 0; query && (rc = http_query_get(query, qlen, "header", i, hv, sizeof(hv))) != -1; i++)
-        if (rc < 0 || add_header(extra, &n, hv) < 0)
+        if (rc < 0 || (size_t)rc != strlen(hv) || add_header(extra, &n, hv) < 0)
             return http_error(c, h, 400, 1, NULL);
     if (code == 204 || code == 304)     /* no body, no Content-Length */
         return http_head(c, h, (int)code, NULL, -1, extra);
