@@ -109,6 +109,12 @@ on_ini(void *ud, const struct nd_ini_event *ev)
     switch (ev->kind) {
     case ND_INI_ERROR:
         nd_errors_add(r->errs, "%s:%d: %s", r->path, ev->line, ev->value);
+        if (ev->in_header) {
+            /* The keys below a broken header belong to no section we can
+             * name: pass over them rather than report each again. */
+            r->in_section = 1;
+            r->cur = NULL;
+        }
         return 0;
     case ND_INI_SECTION:
         r->in_section = 1;

@@ -31,7 +31,16 @@ static int
 emit_error(nd_ini_fn *fn, void *ud, int line, const char *section,
            const char *reason)
 {
-    struct nd_ini_event ev = { ND_INI_ERROR, line, section, NULL, reason };
+    struct nd_ini_event ev = { ND_INI_ERROR, line, section, NULL, reason, 0 };
+
+    return fn(ud, &ev);
+}
+
+static int
+header_error(nd_ini_fn *fn, void *ud, int line, const char *section,
+             const char *reason)
+{
+    struct nd_ini_event ev = { ND_INI_ERROR, line, section, NULL, reason, 1 };
 
     return fn(ud, &ev);
 }
@@ -52,18 +61,18 @@ parse_line(char *s, int line, char *section, nd_ini_fn *fn, void *ud)
         char *name;
 
         if (close == NULL)
-            return emit_error(fn, ud, line, section, "missing ']' after section name");
+            return header_error(fn, ud, line, section, "missing ']' after section name");
         if (close[1] != '\0')
-            return emit_error(fn, ud, line, section, "text after ']'");
+            return header_error(fn, ud, line, section, "text after ']'");
         name = trim(s + 1, close);
         if (*name == '\0')
-            return emit_error(fn, ud, line, section, "empty section name");
+            return header_error(fn, ud, line, section, "empty section name");
         for (p = name; *p; p++)
             if (!is_name_char((unsigned char)*p))
-                return emit_error(fn, ud, line, section,
+                return header_error(fn, ud, line, section,
                     "section names use only letters, digits, '_', '-' and '.'");
         strcpy(section, name);
-        ev = (struct nd_ini_event){ ND_INI_SECTION, line, section, NULL, NULL };
+        ev = (struct nd_ini_event){ ND_INI_SECTION, line, section, NULL, NULL, 0 };
         return fn(ud, &ev);
     }
     eq = strchr(s, '=');
@@ -79,7 +88,7 @@ parse_line(char *s, int line, char *section, nd_ini_fn *fn, void *ud)
             return emit_error(fn, ud, line, section[0] ? section : NULL,
                 "keys use only letters, digits, '_', '-' and '.'");
     ev = (struct nd_ini_event){ ND_INI_PAIR, line, section[0] ? section : NULL,
-                                key, value };
+                                key, value, 0 };
     return fn(ud, &ev);
 }
 

@@ -19,6 +19,7 @@ struct nd_ini_event {
     const char *section;
     const char *key;
     const char *value;
+    int in_header;      /* an ND_INI_ERROR in a "[section]" line */
 };
 
 /* Return non-zero from the callback to stop reading; nd_ini_parse returns it. */
