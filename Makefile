@@ -62,10 +62,12 @@ test: deps
 	$(MAKE) EXTRA_CFLAGS=-Werror check
 	$(MAKE) SAN=1 EXTRA_CFLAGS=-Werror check
 
-# One flavour: unit tests, then end-to-end tests against $(BUILD)/netdemo.
+# One flavour: unit tests, then the integration and hostile-client tests
+# against $(BUILD)/netdemo.
 check: all $(UNIT_BIN)
 	ASAN_OPTIONS=detect_leaks=1 $(UNIT_BIN) --jobs 2
 	$(PYTHON) tests/integration/run.py --binary $(BUILD)/netdemo
+	$(PYTHON) tests/faults/run.py --binary $(BUILD)/netdemo
 
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)

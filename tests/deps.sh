@@ -9,6 +9,8 @@ have_pkg netcat-openbsd || missing="$missing netcat-openbsd"
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v ab >/dev/null 2>&1 || missing="$missing apache2-utils"
+command -v slowhttptest >/dev/null 2>&1 || missing="$missing slowhttptest"
+command -v prlimit >/dev/null 2>&1 || missing="$missing util-linux"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "tests/deps.sh: installing$missing"
