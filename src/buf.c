@@ -20,6 +20,8 @@ nd_buf_new(size_t cap)
 {
     struct nd_buf *b;
 
+    if (cap > SIZE_MAX / 2)
+        return NULL;
     if (cap <= ND_BUF_CHUNK && pool.n > 0) {
         b = pool.free[--pool.n];
     } else {
@@ -64,8 +66,8 @@ nd_buf_reserve(struct nd_buf **bp, size_t n)
         b->end = len;
         return 0;
     }
-    if (len > SIZE_MAX / 2 - n)
-        return -ENOMEM;
+    if (n > SIZE_MAX / 2 || len > SIZE_MAX / 2 - n)
+        return -ENOMEM;     /* checked so that neither sum can wrap */
     want = b->cap * 2;
     if (want < len + n)
         want = len + n;

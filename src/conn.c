@@ -221,6 +221,39 @@ nd_conn_finish(struct nd_conn *c)
         linger(c);
 }
 
+/* Accounts for bytes the kernel took; fewer than asked means the socket
+ * buffer is full, and the next EPOLLOUT edge will say when it is not. */
+static void
+sent(struct nd_conn *c, size_t took, size_t asked)
+{
+    c->svc->stats->bytes_out += took;
+    c->last_active = nd_loop_now(loop_of(c));
+    if (took < asked)
+        c->w.writable = 0;
+}
+
+/* One send(). Returns the bytes taken (0 when the socket is full), or -1
+ * on an error such as a reset. */
+static ssize_t
+send_some(struct nd_conn *c, const void *p, size_t n)
+{
+    ssize_t k;
+
+    do
+        k = send(c->w.fd, p, n, MSG_NOSIGNAL);
+    while (k < 0 && errno == EINTR);
+    if (k < 0 && errno == EAGAIN) {
+        c->w.writable = 0;
+        return 0;
+    }
+    if (k < 0) {
+        nd_log_errno(LOG_DEBUG, "%s: send", c->svc->name);
+        return -1;
+    }
+    sent(c, (size_t)k, n);
+    return k;
+}
+
 /* Sends what is queued. Returns -1 if the connection was closed. */
 static int
 flush(struct nd_conn *c)
@@ -229,29 +262,17 @@ flush(struct nd_conn *c)
     struct nd_buf *out;
 
     while ((out = c->out) != NULL && c->w.writable) {
-        size_t len = nd_buf_len(out);
-        ssize_t n = send(c->w.fd, nd_buf_head(out), len, MSG_NOSIGNAL);
+        ssize_t n = send_some(c, nd_buf_head(out), nd_buf_len(out));
 
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                c->w.writable = 0;
-                break;
-            }
-            nd_log_errno(LOG_DEBUG, "%s: send", c->svc->name);
             nd_conn_close(c);
             return -1;
         }
-        c->svc->stats->bytes_out += (uint64_t)n;
-        c->last_active = nd_loop_now(loop);
         nd_buf_consume(out, (size_t)n);
-        if ((size_t)n < len) {
-            c->w.writable = 0;  /* the socket buffer is full */
-            break;
+        if (nd_buf_len(out) == 0) {
+            nd_buf_free(out);
+            c->out = NULL;
         }
-        nd_buf_free(out);
-        c->out = NULL;
     }
     if (c->out != NULL) {
         if (c->read_paused && nd_buf_len(c->out) <= c->svc->hwm / 2)
@@ -284,25 +305,14 @@ nd_conn_write(struct nd_conn *c, const void *p, size_t n)
         return -1;
     if (c->out == NULL) {
         while (n > 0 && c->w.writable) {
-            ssize_t k = send(c->w.fd, s, n, MSG_NOSIGNAL);
+            ssize_t k = send_some(c, s, n);
 
             if (k < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (errno == EAGAIN) {
-                    c->w.writable = 0;
-                    break;
-                }
-                nd_log_errno(LOG_DEBUG, "%s: send", c->svc->name);
                 c->broken = 1;
                 return -1;
             }
-            c->svc->stats->bytes_out += (uint64_t)k;
-            c->last_active = nd_loop_now(loop_of(c));
             s += k;
             n -= (size_t)k;
-            if (n > 0)
-                c->w.writable = 0;
         }
         if (n == 0)
             return 0;
@@ -587,30 +597,25 @@ nd_conn_sendfile(struct nd_conn *c, int fd, int64_t *off, size_t n)
         off_t o = (off_t)*off;
         ssize_t k = sendfile(c->w.fd, fd, &o, ask);
 
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                c->w.writable = 0;
-                break;
-            }
-            nd_log_errno(LOG_DEBUG, "%s: sendfile", c->svc->name);
-            c->broken = 1;
-            return -1;
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && errno == EAGAIN) {
+            c->w.writable = 0;
+            break;
         }
-        if (k == 0) {
-            nd_log(LOG_WARNING, "%s: file shrank while being sent", c->svc->name);
+        if (k <= 0) {
+            if (k < 0)
+                nd_log_errno(LOG_DEBUG, "%s: sendfile", c->svc->name);
+            else
+                nd_log(LOG_WARNING, "%s: file shrank while being sent", c->svc->name);
             c->broken = 1;
             return -1;
         }
         *off = (int64_t)o;
-        c->svc->stats->bytes_out += (uint64_t)k;
-        c->last_active = nd_loop_now(loop_of(c));
+        sent(c, (size_t)k, ask);
         total += k;
         n -= (size_t)k;
         budget -= (size_t)k;
-        if ((size_t)k < ask)
-            c->w.writable = 0;
     }
     if (n > 0)
         nd_conn_want_drain(c);  /* called back when there is room */
