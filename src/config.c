@@ -182,7 +182,7 @@ reader_free(struct reader *r)
 
 /* ---- phase two: meaning ---- */
 
-enum key_type { K_LEVEL, K_COUNT, K_SIZE, K_DURATION };
+enum key_type { K_LEVEL, K_COUNT, K_SIZE, K_DURATION, K_BOOL };
 
 struct key {
     const char *name;
@@ -204,6 +204,7 @@ static const struct key service_keys[] = {
     { "idle_timeout",    K_DURATION, S(idle_timeout),    0, 7 * 24 * 3600 * 1000ULL },
     { "max_connections", K_COUNT,    S(max_connections), 1, 1000000 },
     { "buffer_size",     K_SIZE,     S(buffer_size),     1024, 64 * 1024 * 1024 },
+    { "reuseport",       K_BOOL,     S(reuseport),       0, 1 },
 };
 
 static const struct key *
@@ -262,6 +263,13 @@ set_key(const struct key *k, void *base, const struct raw_pair *p,
     case K_DURATION:
         rc = nd_parse_duration(p->value, &v, err, sizeof(err));
         break;
+    case K_BOOL: {
+        int b = 0;
+
+        rc = nd_parse_bool(p->value, &b, err, sizeof(err));
+        v = (uint64_t)b;
+        break;
+    }
     }
     if (rc < 0) {
         nd_errors_add(errs, "%s:%d: %s: %s", path, p->line, k->name, err);
@@ -594,8 +602,17 @@ nd_config_select(struct nd_config *cfg, char *const *names, size_t n,
     for (j = 0; j < n; j++) {
         int found = 0;
 
+        /* "NAME:N" is instance N of service NAME (one process per core,
+         * as netdemo@http:2): the instance number only labels it. */
+        size_t len = strcspn(names[j], ":");
+
+        if (names[j][len] == ':' &&
+            (names[j][len + 1] == '\0' || strspn(names[j] + len + 1, "0123456789") !=
+                                              strlen(names[j] + len + 1)))
+            len = strlen(names[j]);     /* not a number: no such service */
         for (i = 0; i < cfg->nservices; i++) {
-            if (strcmp(cfg->services[i].name, names[j]) == 0) {
+            if (strlen(cfg->services[i].name) == len &&
+                strncmp(cfg->services[i].name, names[j], len) == 0) {
                 cfg->services[i].selected = 1;
                 found = 1;
             }

@@ -15,6 +15,7 @@ struct http_conf {
     char *root;
     int root_fd;
     int probes;                 /* /echo, /status, /delay, /bytes, /drip */
+    int drain;                  /* /health fails, so balancers move away */
     uint64_t max_request_line;
     uint64_t max_header_size;
     uint64_t max_headers;

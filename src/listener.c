@@ -51,7 +51,7 @@ unix_is_stale(const struct nd_addr *a)
 }
 
 struct nd_listener *
-nd_listener_open(const struct nd_addr *a, char *err, size_t errlen)
+nd_listener_open(const struct nd_addr *a, int reuseport, char *err, size_t errlen)
 {
     int stream = nd_addr_is_stream(a);
     int family = a->sa.ss_family, one = 1, fd;
@@ -62,6 +62,10 @@ nd_listener_open(const struct nd_addr *a, char *err, size_t errlen)
         goto fail;
     if (a->transport == ND_TCP &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+        goto fail;
+    /* Several processes on one address, the kernel spreading the load. */
+    if (reuseport && a->transport != ND_UNIX &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
         goto fail;
     /* v6-only, so that [::]:P and 0.0.0.0:P can be two listeners. */
     if (family == AF_INET6 &&

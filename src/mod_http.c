@@ -76,6 +76,8 @@ http_conf_set(void *conf, const char *key, const char *value, char *err, size_t 
 
     if (strcmp(key, "probes") == 0)
         return nd_parse_bool(value, &cf->probes, err, errlen) < 0 ? ND_CONF_BAD : 0;
+    if (strcmp(key, "drain") == 0)
+        return nd_parse_bool(value, &cf->drain, err, errlen) < 0 ? ND_CONF_BAD : 0;
     if (strcmp(key, "root") == 0) {
         if (value[0] == '\0') {
             snprintf(err, errlen, "empty directory");
@@ -281,6 +283,8 @@ route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         if (page == NULL)
             return -1;
         rc = http_respond(c, h, 200, "text/html; charset=utf-8", page, len, NULL);
+    } else if (strcmp(path, "/health") == 0 && cf->drain) {
+        rc = http_respond(c, h, 503, "text/plain; charset=utf-8", "draining\n", 9, NULL);
     } else if (strcmp(path, "/health") == 0) {
         rc = http_respond(c, h, 200, "text/plain; charset=utf-8", "ok\n", 3, NULL);
     } else if (strcmp(path, "/stats") == 0) {

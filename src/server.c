@@ -211,7 +211,8 @@ nd_server_apply(struct nd_server *s, struct nd_config *cfg)
             }
             l = adopt_inherited(s, &sc->listen[j].addr);
             if (l == NULL)
-                l = nd_listener_open(&sc->listen[j].addr, err, sizeof(err));
+                l = nd_listener_open(&sc->listen[j].addr, (int)sc->reuseport, err,
+                                     sizeof(err));
             if (l == NULL) {
                 nd_log(LOG_ERR, "%s", err);
                 goto undo;

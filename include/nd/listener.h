@@ -27,7 +27,8 @@ struct nd_listener {
 
 /* Creates, binds and (for streams) listens. Not yet watched. On failure
  * returns NULL with "ADDRESS: reason" in err. */
-struct nd_listener *nd_listener_open(const struct nd_addr *a, char *err, size_t errlen);
+struct nd_listener *nd_listener_open(const struct nd_addr *a, int reuseport,
+                                     char *err, size_t errlen);
 
 /* Wraps an inherited, already bound socket (socket activation). */
 struct nd_listener *nd_listener_adopt(int fd, const struct nd_addr *a);

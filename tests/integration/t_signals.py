@@ -1,5 +1,7 @@
-"""Signals: graceful stop and reload."""
+"""Signals: graceful stop and reload; instances sharing an address."""
+import json
 import os
+import subprocess
 import signal
 import socket
 import time
@@ -152,3 +154,61 @@ TESTS = [test_sigterm_idle_exits_0_promptly, test_sigterm_flushes_queued_output,
          test_sigterm_shutdown_timeout_bounds_a_non_reader,
          test_sighup_adds_and_removes_listeners, test_sighup_keeps_listener_socket,
          test_sighup_bad_config_keeps_old, test_sighup_bind_failure_keeps_old]
+
+
+def test_reuseport_instances_share_an_address():
+    """Two processes on one address (reuseport = on, -s web:1 and web:2):
+    the kernel spreads connections over both; killing one leaves the other
+    serving."""
+    port = nd.free_port()
+    conf = "[web]\nmodule = http\nlisten = tcp://127.0.0.1:%d\nreuseport = on\n" % port
+    a = nd.Daemon(conf, args=["-s", "web:1"])
+    b = nd.Daemon(conf, args=["-s", "web:2"])
+    for _ in range(200):
+        s = nd.connect(port)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        check(nd.recv_all(s).endswith(b"ok\n"), "health")
+        s.close()
+
+    # Which process answered, from /echo's pid, until both have been seen.
+    seen = {}
+    for _ in range(400):
+        s = nd.connect(port)
+        s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        e = json.loads(nd.recv_all(s).split(b"\r\n\r\n", 1)[1])
+        seen[e["pid"]] = seen.get(e["pid"], 0) + 1
+        s.close()
+    check(set(seen) == {a.pid, b.pid}, "connections reached %r, not both" % seen)
+    check(min(seen.values()) >= 40, "uneven spread: %r" % seen)
+    b.proc.kill()
+    b.proc.wait()
+    for _ in range(50):
+        s = nd.connect(port)
+        s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        check(json.loads(nd.recv_all(s).split(b"\r\n\r\n", 1)[1])["pid"] == a.pid, "survivor")
+    bad = subprocess.run([nd.BINARY, "-c", a.conf, "-s", "web:x", "-t"], capture_output=True)
+    check(bad.returncode == 78, "-s web:x is not an instance")
+
+
+def test_drain_fails_health():
+    port = nd.free_port()
+    conf = "[web]\nmodule = http\nlisten = tcp://127.0.0.1:%d\n" % port
+    d = nd.Daemon(conf)
+    s = nd.connect(port)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(s.recv(4096).endswith(b"ok\n"), "healthy")
+    d.reload(conf + "drain = on\n")
+    # New connections see the new setting; one accepted before the reload
+    # keeps the settings it was accepted with.
+    f = nd.connect(port)
+    f.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    r = f.recv(4096)
+    check(r.startswith(b"HTTP/1.1 503") and r.endswith(b"draining\n"), r)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(s.recv(4096).endswith(b"ok\n"), "old connection")
+    n = nd.connect(port)
+    n.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    check(b"Welcome" in nd.recv_all(n), "draining still serves other requests")
+
+
+TESTS += [test_reuseport_instances_share_an_address, test_drain_fails_health]
