@@ -83,5 +83,6 @@ clean:
 
 # make install / uninstall / test-systemd live beside the unit files.
 include systemd/install.mk
+include bench/bench.mk
 
 -include $(OBJS:.o=.d)
