@@ -533,12 +533,32 @@ read_head(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
     return after_request(c, h);
 }
 
+/* The state of a connection is made when its first byte arrives: a
+ * connection that only sits there costs the core's few words, no more. */
+static struct http_conn *
+conn_state(struct nd_conn *c)
+{
+    struct http_conn *h = nd_conn_data(c);
+
+    if (h == NULL && (h = calloc(1, sizeof(*h))) != NULL) {
+        h->file_fd = -1;
+        h->keep_alive = 1;
+        h->minor = 1;
+        h->wait = W_KEEPALIVE;
+        nd_conn_set_data(c, h);
+    }
+    return h;
+}
+
 static int
 http_input(struct nd_conn *c, struct nd_buf *in)
 {
-    struct http_conn *h = nd_conn_data(c);
+    struct http_conn *h = conn_state(c);
     struct http_conf *cf = nd_service_conf(nd_conn_service(c));
     int v = ND_KEEP;
+
+    if (h == NULL)
+        return ND_ABORT;
 
     while (v == ND_KEEP && nd_buf_len(in) > 0 && h->phase != PH_STREAM) {
         if (h->phase == PH_BODY)
@@ -566,6 +586,8 @@ http_drained(struct nd_conn *c)
     struct http_conf *cf = nd_service_conf(nd_conn_service(c));
     int v = ND_KEEP;
 
+    if (h == NULL)
+        return ND_KEEP;
     if (h->phase == PH_STREAM)
         v = stream_step(c, h, 0);
     if (http_out_flush(c) < 0)
@@ -581,6 +603,8 @@ http_timeout(struct nd_conn *c)
     struct http_conn *h = nd_conn_data(c);
     int v = ND_FINISH;
 
+    if (h == NULL)
+        return ND_FINISH;   /* connected, never sent a byte: just close */
     if (h->phase == PH_STREAM && (h->stream == S_DRIP || h->stream == S_DELAY)) {
         v = stream_step(c, h, 1);
         if (http_out_flush(c) < 0)
@@ -612,7 +636,7 @@ http_eof(struct nd_conn *c)
 {
     struct http_conn *h = nd_conn_data(c);
 
-    if (h->phase != PH_STREAM)
+    if (h == NULL || h->phase != PH_STREAM)
         return ND_FINISH;
     if (h->stream == S_DELAY)
         return ND_ABORT;
@@ -623,17 +647,9 @@ http_eof(struct nd_conn *c)
 static int
 http_open(struct nd_conn *c)
 {
-    struct http_conn *h = calloc(1, sizeof(*h));
     struct http_conf *cf = nd_service_conf(nd_conn_service(c));
 
-    if (h == NULL)
-        return ND_ABORT;
-    h->file_fd = -1;
-    h->keep_alive = 1;
-    h->minor = 1;
-    nd_conn_set_data(c, h);
     /* A connection that never sends a request is dropped quietly. */
-    h->wait = W_KEEPALIVE;
     nd_conn_set_deadline(c, cf->header_timeout);
     return ND_KEEP;
 }
