@@ -21,6 +21,10 @@
 /* Reads per callback before other peers get their turn. */
 #define READ_BUDGET 4
 
+/* The read size of a connection that is streaming: its last read filled
+ * the buffer. One syscall then moves four chunks' worth. */
+#define STREAM_READ (4 * ND_BUF_CHUNK)
+
 /* How long a finished connection waits for the peer's FIN. */
 #define LINGER_MS 2000
 
@@ -354,7 +358,8 @@ conn_read(struct nd_conn *c)
             nd_loop_pend(loop, &c->w);
             return;
         }
-        if (c->in == NULL && (c->in = nd_buf_new(ND_BUF_CHUNK)) == NULL) {
+        if (c->in == NULL &&
+            (c->in = nd_buf_new(c->streaming ? STREAM_READ : ND_BUF_CHUNK)) == NULL) {
             nd_log(LOG_WARNING, "%s: out of memory for input", c->svc->name);
             nd_conn_close(c);
             return;
@@ -391,8 +396,12 @@ conn_read(struct nd_conn *c)
              * also waiting: then read on until recv says so. */
             if ((size_t)n < room && !c->w.hup)
                 c->w.readable = 0;
+            /* A read that filled the buffer says more is coming: keep a
+             * larger buffer while that lasts, and none once it stops. */
+            c->streaming = (size_t)n == room;
             v = mod->input(c, c->in);
-            if (c->in != NULL && nd_buf_len(c->in) == 0) {
+            if (c->in != NULL && nd_buf_len(c->in) == 0 &&
+                !(c->streaming && c->in->cap >= STREAM_READ)) {
                 nd_buf_free(c->in);
                 c->in = NULL;
             } else if (c->in != NULL && c->in->start == 0 && !c->held &&

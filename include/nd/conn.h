@@ -40,6 +40,7 @@ struct nd_conn {
     unsigned char eof;          /* the peer's FIN has been read */
     unsigned char held;         /* the module asked us not to read */
     unsigned char want_drain;   /* a short sendfile waits for room */
+    unsigned char streaming;    /* the last read filled the buffer */
 };
 
 /* Takes an accepted fd for svc. On failure the fd is closed. */
