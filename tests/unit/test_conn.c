@@ -1,0 +1,468 @@
+/* test_conn.c: the connection write path, made deterministic. The echo
+ * module serves one end of a socketpair whose buffers are tiny, so send()
+ * takes part of what it is given and then says EAGAIN; the test plays the
+ * peer on the other end and turns the loop by hand with nd_loop_once(). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "nd/buf.h"
+#include "nd/conn.h"
+#include "nd/loop.h"
+#include "nd/module.h"
+#include "nd/server.h"
+#include "leak_check.h"
+
+#define HWM (64 * 1024)
+#define SMALL_BUF 4096
+#define PAYLOAD (1024 * 1024)
+
+/* Turns of the loop with no progress before a test calls it a hang. */
+#define MAX_STALLS 200
+/* Turns of the loop in all, whatever happens. */
+#define MAX_TURNS 200000
+
+/* A server with one echo service and one connection, built by hand:
+ * nd_server_init() would block signals for the whole test process. */
+struct rig {
+    struct nd_loop loop;
+    struct nd_server srv;
+    struct nd_service *svc;
+    int peer;                   /* the test's end of the socketpair */
+    unsigned char *out;         /* what the peer sends */
+    unsigned char *back;        /* what it got back */
+    size_t sent, got;
+    int eof;                    /* the peer read end-of-file */
+    int open;
+};
+
+static struct rig rig;
+
+/* Largest output queue seen, and how often output had to be queued. */
+static size_t max_pending, queued_turns;
+
+static void
+set_buf(int fd, int opt, int size)
+{
+    cr_assert_eq(setsockopt(fd, SOL_SOCKET, opt, &size, sizeof(size)), 0);
+}
+
+static void
+rig_open_hwm(size_t total, uint64_t hwm)
+{
+    struct nd_service *svc;
+    uint64_t x = 0x2545f4914f6cdd1dULL;
+    size_t i;
+    int sv[2];
+
+    memset(&rig, 0, sizeof(rig));
+    rig.peer = -1;
+    cr_assert_eq(nd_loop_init(&rig.loop), 0);
+    rig.srv.loop = &rig.loop;
+    rig.srv.max_conns = 1000000;
+    rig.srv.sig.fd = -1;
+    nd_timer_init(&rig.srv.stop_timer, NULL);
+    nd_timer_init(&rig.srv.status_timer, NULL);
+    nd_timer_init(&rig.srv.watchdog, NULL);
+
+    /* As server.c's service_new() makes one. */
+    svc = calloc(1, sizeof(*svc));
+    cr_assert_not_null(svc);
+    svc->name = strdup("echo");
+    svc->module = nd_module_find("echo");
+    cr_assert_not_null(svc->module);
+    svc->stats = calloc(1, sizeof(*svc->stats));
+    cr_assert_not_null(svc->stats);
+    svc->stats->refs = 1;
+    svc->idle_timeout = 0;      /* no timers: the test owns time */
+    svc->hwm = hwm;
+    svc->in_max = ND_BUF_CHUNK;
+    svc->srv = &rig.srv;
+    svc->refs = 1;
+    rig.svc = svc;
+    rig.open = 1;
+
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    set_buf(sv[0], SO_SNDBUF, SMALL_BUF);
+    set_buf(sv[1], SO_RCVBUF, SMALL_BUF);
+    rig.peer = sv[1];
+    cr_assert_eq(nd_conn_open(&rig.loop, svc, sv[0]), 0);
+    cr_assert_not_null(rig.srv.conns);
+    cr_assert_eq(rig.srv.nconns, 1);
+    cr_assert_eq(svc->stats->conns_cur, 1);
+
+    max_pending = queued_turns = 0;
+    rig.out = malloc(total);
+    rig.back = malloc(total);
+    cr_assert(rig.out && rig.back);
+    for (i = 0; i < total; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        rig.out[i] = (unsigned char)(x >> 32);
+    }
+}
+
+static void
+rig_open(size_t total)
+{
+    rig_open_hwm(total, HWM);
+}
+
+/* Closes what is open and frees everything; also the suite's .fini, for a
+ * test that failed half-way. */
+static void
+rig_close(void)
+{
+    if (!rig.open)
+        return;
+    while (rig.srv.conns != NULL)
+        nd_conn_close(rig.srv.conns);
+    nd_loop_fini(&rig.loop);    /* runs the deferred frees */
+    nd_service_unref(rig.svc);
+    if (rig.peer >= 0)
+        close(rig.peer);
+    free(rig.out);
+    free(rig.back);
+    nd_buf_pool_drain();
+    memset(&rig, 0, sizeof(rig));
+}
+
+/* The end of a test: everything freed, nothing leaked. */
+static void
+done(void)
+{
+    rig_close();
+    nd_test_no_leaks();
+}
+
+TestSuite(conn, .fini = rig_close);
+
+/* The one connection, or NULL once it is closed. */
+static struct nd_conn *
+conn(void)
+{
+    return rig.srv.conns;
+}
+
+/* Sends as much of the payload as the socket takes now. */
+static size_t
+peer_send(size_t limit)
+{
+    size_t before = rig.sent;
+
+    while (rig.sent < limit) {
+        ssize_t n = send(rig.peer, rig.out + rig.sent, limit - rig.sent, MSG_NOSIGNAL);
+
+        if (n < 0) {
+            cr_assert_eq(errno, EAGAIN, "send: %s", strerror(errno));
+            break;
+        }
+        rig.sent += (size_t)n;
+    }
+    return rig.sent - before;
+}
+
+/* Reads what has come back, checking it as it arrives. */
+static size_t
+peer_recv(void)
+{
+    size_t before = rig.got;
+
+    while (!rig.eof) {
+        unsigned char b[8192];
+        ssize_t n = recv(rig.peer, b, sizeof(b), 0);
+
+        if (n < 0) {
+            cr_assert_eq(errno, EAGAIN, "recv: %s", strerror(errno));
+            break;
+        }
+        if (n == 0) {
+            rig.eof = 1;
+            break;
+        }
+        cr_assert_leq(rig.got + (size_t)n, rig.sent, "more came back than was sent");
+        memcpy(rig.back + rig.got, b, (size_t)n);
+        cr_assert_eq(memcmp(rig.out + rig.got, b, (size_t)n), 0,
+                     "bytes %zu..%zu came back changed or out of order",
+                     rig.got, rig.got + (size_t)n);
+        rig.got += (size_t)n;
+    }
+    return rig.got - before;
+}
+
+/* One turn of the loop, without waiting: every event the test causes is
+ * already queued when its send() or recv() returns. */
+static int
+turn(void)
+{
+    int n = nd_loop_once(&rig.loop, 0);
+
+    cr_assert_geq(n, 0, "nd_loop_once: %s", strerror(-n));
+    return n;
+}
+
+/* Bytes the daemon's end has received and not read yet. */
+static int
+unread_by_daemon(void)
+{
+    int n = -1;
+
+    cr_assert_not_null(conn());
+    cr_assert_eq(ioctl(conn()->w.fd, FIONREAD, &n), 0);
+    return n;
+}
+
+static void
+note_pending(void)
+{
+    uint64_t hwm = rig.svc->hwm;
+    size_t p = conn() ? nd_conn_pending(conn()) : 0;
+
+    if (p > max_pending)
+        max_pending = p;
+    if (p > 0)
+        queued_turns++;
+    cr_assert_leq(p, hwm + ND_BUF_CHUNK, "output queue of %zu bytes above the bound", p);
+}
+
+/* Sends up to `limit` and reads back until everything sent has returned.
+ * Fails if the loop stops making progress. */
+static void
+pump(size_t limit)
+{
+    unsigned turns = 0, stalls = 0;
+
+    while (rig.got < limit) {
+        size_t moved = peer_send(limit);
+        int events = turn();
+
+        note_pending();
+        moved += peer_recv();
+        cr_assert_not(rig.eof, "end-of-file after %zu of %zu bytes", rig.got, limit);
+        stalls = moved == 0 && events == 0 ? stalls + 1 : 0;
+        cr_assert_lt(stalls, MAX_STALLS, "stuck: sent %zu, got %zu, pending %zu",
+                     rig.sent, rig.got, conn() ? nd_conn_pending(conn()) : 0);
+        cr_assert_lt(++turns, MAX_TURNS);
+    }
+}
+
+/* Turns the loop until the peer sees end-of-file. */
+static void
+pump_to_eof(void)
+{
+    unsigned turns = 0, stalls = 0;
+
+    while (!rig.eof) {
+        int events = turn();
+        size_t moved;
+
+        note_pending();
+        moved = peer_recv();
+        stalls = moved == 0 && events == 0 && !rig.eof ? stalls + 1 : 0;
+        cr_assert_lt(stalls, MAX_STALLS, "no end-of-file: got %zu of %zu, conn %s",
+                     rig.got, rig.sent, conn() ? "open" : "closed");
+        cr_assert_lt(++turns, MAX_TURNS);
+    }
+}
+
+Test(conn, the_buffers_are_small_enough_to_matter)
+{
+    int sz = 0;
+    socklen_t len = sizeof(sz);
+
+    rig_open(1);
+    cr_assert_eq(getsockopt(conn()->w.fd, SOL_SOCKET, SO_SNDBUF, &sz, &len), 0);
+    cr_assert_lt(sz, HWM / 4, "SO_SNDBUF %d: the kernel would hide the partial writes", sz);
+    done();
+}
+
+Test(conn, a_large_payload_comes_back_intact)
+{
+    rig_open(PAYLOAD);
+    pump(PAYLOAD);
+    cr_assert_eq(rig.got, PAYLOAD);
+    cr_assert_eq(memcmp(rig.back, rig.out, PAYLOAD), 0);
+    cr_assert_eq(rig.svc->stats->bytes_in, PAYLOAD);
+    cr_assert_eq(rig.svc->stats->bytes_out, PAYLOAD);
+    /* The kernel refused output many times, and it was queued meanwhile. */
+    cr_log_info("output queued after %zu turns, at most %zu bytes", queued_turns, max_pending);
+    cr_assert_gt(queued_turns, 10, "output was queued after only %zu turns", queued_turns);
+    cr_assert_not_null(conn(), "the connection closed on its own");
+    cr_assert_eq(nd_conn_pending(conn()), 0);
+    done();
+}
+
+Test(conn, a_peer_that_does_not_read_stops_the_reading)
+{
+    unsigned turns = 0, quiet = 0;
+    uint64_t bytes_in;
+    int unread;
+
+    rig_open(PAYLOAD);
+
+    /* Send without reading until neither side can move. */
+    while (quiet < 3) {
+        size_t moved = peer_send(PAYLOAD);
+        int events = turn();
+
+        note_pending();
+        quiet = moved == 0 && events == 0 ? quiet + 1 : 0;
+        cr_assert_lt(++turns, MAX_TURNS);
+    }
+    cr_assert_lt(rig.sent, PAYLOAD, "1 MiB went in although nothing came out");
+    cr_assert_not_null(conn());
+    cr_assert(conn()->read_paused, "not paused with %zu bytes queued",
+              nd_conn_pending(conn()));
+    cr_assert_geq(nd_conn_pending(conn()), HWM);
+    cr_assert_leq(nd_conn_pending(conn()), HWM + ND_BUF_CHUNK);
+    unread = unread_by_daemon();
+    cr_log_info("paused: %zu sent, %zu queued, %d unread", rig.sent,
+                nd_conn_pending(conn()), unread);
+    cr_assert_gt(unread, 0, "the daemon read everything: nothing shows the pause");
+
+    /* More turns change nothing: the daemon leaves the input where it is. */
+    bytes_in = rig.svc->stats->bytes_in;
+    for (turns = 0; turns < 20; turns++) {
+        turn();
+        note_pending();
+    }
+    cr_assert_eq(rig.svc->stats->bytes_in, bytes_in);
+    cr_assert_eq(unread_by_daemon(), unread);
+    cr_assert(conn()->read_paused);
+
+    /* The peer reads: the queue drains, reading resumes, all comes back. */
+    {
+        int resumed = 0;
+
+        turns = 0;
+        while (!resumed && rig.got < rig.sent) {
+            peer_recv();
+            turn();
+            note_pending();
+            resumed = conn() != NULL && !conn()->read_paused;
+            cr_assert_lt(++turns, MAX_TURNS);
+        }
+        cr_assert(resumed, "never resumed; got %zu of %zu", rig.got, rig.sent);
+    }
+    pump(PAYLOAD);
+    cr_assert_eq(memcmp(rig.back, rig.out, PAYLOAD), 0);
+    cr_assert_leq(max_pending, HWM + ND_BUF_CHUNK);
+    cr_assert_geq(max_pending, HWM);
+    done();
+}
+
+/* The peer sends everything, then its FIN: all of it comes back, then the
+ * daemon's FIN, and the connection is gone. */
+static void
+send_then_shutdown(size_t total)
+{
+    unsigned turns = 0;
+
+    rig_open(total);
+    while (rig.sent < total) {
+        peer_send(total);
+        turn();
+        note_pending();
+        peer_recv();
+        cr_assert_lt(++turns, MAX_TURNS);
+    }
+    cr_assert_eq(shutdown(rig.peer, SHUT_WR), 0);
+    pump_to_eof();
+    cr_assert_eq(rig.got, total, "end-of-file after %zu of %zu bytes", rig.got, total);
+    cr_assert_eq(memcmp(rig.back, rig.out, total), 0);
+    cr_assert_null(conn(), "the connection is still open");
+    cr_assert_eq(rig.srv.nconns, 0);
+    cr_assert_eq(rig.svc->stats->conns_cur, 0);
+    cr_assert_eq(rig.svc->stats->conns_total, 1);
+    /* Nothing more: end-of-file stays end-of-file. */
+    cr_assert_eq(recv(rig.peer, rig.back, 1, 0), 0);
+    done();
+}
+
+Test(conn, shutdown_after_a_small_message)
+{
+    send_then_shutdown(100);
+}
+
+Test(conn, shutdown_after_a_large_payload)
+{
+    send_then_shutdown(PAYLOAD);
+}
+
+Test(conn, shutdown_while_reading_is_paused)
+{
+    unsigned turns = 0, quiet = 0;
+
+    rig_open(PAYLOAD);
+    while (quiet < 3) {
+        size_t moved = peer_send(PAYLOAD);
+        int events = turn();
+
+        quiet = moved == 0 && events == 0 ? quiet + 1 : 0;
+        cr_assert_lt(++turns, MAX_TURNS);
+    }
+    cr_assert(conn()->read_paused);
+    cr_assert_eq(shutdown(rig.peer, SHUT_WR), 0);
+    pump_to_eof();
+    cr_assert_eq(rig.got, rig.sent, "end-of-file after %zu of %zu bytes", rig.got, rig.sent);
+    cr_assert_null(conn());
+    done();
+}
+
+Test(conn, shutdown_with_nothing_sent)
+{
+    rig_open(1);
+    cr_assert_eq(shutdown(rig.peer, SHUT_WR), 0);
+    pump_to_eof();
+    cr_assert_eq(rig.got, 0);
+    cr_assert_null(conn());
+    cr_assert_eq(rig.srv.nconns, 0);
+    done();
+}
+
+/* Data and FIN in one event: the short read that takes the data must not
+ * end the reading, or the FIN, already reported, is never seen. The peer
+ * reads nothing until the daemon has closed, so no later event helps. */
+Test(conn, data_and_fin_in_one_event)
+{
+    unsigned turns;
+
+    rig_open(100);
+    peer_send(100);
+    cr_assert_eq(rig.sent, 100);
+    cr_assert_eq(shutdown(rig.peer, SHUT_WR), 0);
+    for (turns = 0; conn() != NULL && turns < 20; turns++)
+        turn();
+    cr_assert_null(conn(), "the peer's FIN went unnoticed (%d bytes unread)",
+                   unread_by_daemon());
+    pump_to_eof();
+    cr_assert_eq(rig.got, 100);
+    done();
+}
+
+/* One burst of input larger than what a callback reads before yielding
+ * (READ_BUDGET chunks): the rest must be read on the following turns
+ * although no new event arrives. The peer does not read, and the high-water
+ * mark is out of reach, so only the loop's pending list can do it. */
+Test(conn, a_burst_beyond_the_read_budget_is_read_without_new_events)
+{
+    const size_t burst = 8 * ND_BUF_CHUNK;
+    unsigned turns;
+
+    rig_open_hwm(burst, 64 * 1024 * 1024);
+    peer_send(burst);
+    cr_assert_eq(rig.sent, burst, "the peer's socket took only %zu bytes", rig.sent);
+    for (turns = 0; rig.svc->stats->bytes_in < burst && turns < 20; turns++)
+        turn();
+    cr_assert_eq(rig.svc->stats->bytes_in, burst, "%d bytes left unread",
+                 unread_by_daemon());
+    cr_assert_eq(unread_by_daemon(), 0);
+    pump(burst);
+    done();
+}
