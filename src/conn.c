@@ -382,6 +382,16 @@ conn_read(struct nd_conn *c)
             }
         }
         room = nd_buf_room(c->in);
+        {
+            /* What one read may add to the output queue stays within the
+             * promise: buffer_size plus one chunk. Large reads only while
+             * nothing is queued, and never above buffer_size. */
+            size_t cap = c->out != NULL || c->svc->hwm < ND_BUF_CHUNK ? ND_BUF_CHUNK
+                                                                       : c->svc->hwm;
+
+            if (room > cap)
+                room = cap;
+        }
         if (room == 0) {
             nd_log(LOG_INFO, "%s: input buffer full, closing", c->svc->name);
             nd_conn_close(c);

@@ -467,7 +467,8 @@ read_whole(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct 
             if (rc < 0)
                 return http_error(c, h, 400, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
             /* Keep the data, drop the framing: the bytes after it move down. */
-            memmove(raw, data, dlen);
+            if (dlen > 0)
+                memmove(raw, data, dlen);
             memmove(raw + dlen, raw + used, rlen - used);
             in->end -= used - dlen;
             h->body_len += dlen;

@@ -189,7 +189,8 @@ dechunk(const char *in, size_t len, size_t step, char *out, size_t *outlen, size
         have = n;
         while (have > 0) {
             rc = http_chunked_feed(&ch, in + off, have, &used, &data, &dlen);
-            memcpy(out + *outlen, data, dlen);
+            if (dlen > 0)
+                memcpy(out + *outlen, data, dlen);
             *outlen += dlen;
             off += used;
             have -= used;
