@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""gen_corpus.py: writes the seed corpus of each fuzz target under
+fuzz/corpus/TARGET/ (run from the top of the tree). Seeds are named for what
+they hold; inputs found by fuzzing (crash reproducers) are added by hand
+beside them as crash-*. Input layouts are described at the top of each
+fuzz/fuzz_*.c file."""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "corpus")
+
+
+def write(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def req(line, *headers, body=b""):
+    head = line + "\r\n" + "".join(h + "\r\n" for h in headers) + "\r\n"
+    return head.encode() + (body.encode() if isinstance(body, str) else body)
+
+
+H = "Host: a"
+GET = req("GET / HTTP/1.1", H)
+CHUNKED = req("POST /echo HTTP/1.1", H, "Transfer-Encoding: chunked",
+              body="5;x=1\r\nhello\r\n0\r\nX-T: 1\r\n\r\n")
+
+# Requests each malformed in one way (README "Strictness").
+MALFORMED = {
+    "bare-lf": b"GET / HTTP/1.1\nHost: a\r\n\r\n",
+    "bare-cr": b"GET / HTTP/1.1\rHost: a\r\n\r\n",
+    "obs-fold": req("GET / HTTP/1.1", H, " folded"),
+    "space-colon": req("GET / HTTP/1.1", "Host : a"),
+    "two-hosts": req("GET / HTTP/1.1", H, "Host: b"),
+    "no-host": req("GET / HTTP/1.1"),
+    "cl-and-te": req("POST / HTTP/1.1", H, "Content-Length: 3",
+                     "Transfer-Encoding: chunked", body="abc"),
+    "te-not-last": req("POST / HTTP/1.1", H, "Transfer-Encoding: chunked, gzip"),
+    "te-twice": req("POST / HTTP/1.1", H, "Transfer-Encoding: chunked",
+                    "Transfer-Encoding: chunked"),
+    "te-http10": req("POST / HTTP/1.0", "Transfer-Encoding: chunked"),
+    "te-gzip": req("POST / HTTP/1.1", H, "Transfer-Encoding: gzip, chunked"),
+    "cl-list": req("POST / HTTP/1.1", H, "Content-Length: 1, 2", body="ab"),
+    "cl-plus": req("POST / HTTP/1.1", H, "Content-Length: +5"),
+    "cl-hex": req("POST / HTTP/1.1", H, "Content-Length: 0x5"),
+    "cl-empty": req("POST / HTTP/1.1", H, "Content-Length:"),
+    "cl-huge": req("POST / HTTP/1.1", H, "Content-Length: 99999999999999999999999"),
+    "version-2": req("GET / HTTP/2.0", H),
+    "version-junk": req("GET / HTTP/1.x", H),
+    "nul-value": req("GET / HTTP/1.1", H, "X: a\x00b"),
+    "ctl-value": req("GET / HTTP/1.1", H, "X: a\x01b"),
+    "bad-method": req("G(ET / HTTP/1.1", H),
+    "bad-name": req("GET / HTTP/1.1", H, "X\x7fY: 1"),
+    "no-target": req("GET  HTTP/1.1", H),
+    "empty-line": b"\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "long-line": req("GET /" + "a" * 400 + " HTTP/1.1", H),
+    "many-headers": req("GET / HTTP/1.1", H, *["X-%d: %d" % (i, i) for i in range(8)]),
+    "big-header": req("GET / HTTP/1.1", H, "X: " + "v" * 1200),
+    "chunk-bad-size": req("POST /echo HTTP/1.1", H, "Transfer-Encoding: chunked",
+                          body="zz\r\nhello\r\n0\r\n\r\n"),
+    "chunk-no-crlf": req("POST /echo HTTP/1.1", H, "Transfer-Encoding: chunked",
+                         body="5\r\nhelloXX0\r\n\r\n"),
+    "chunk-overflow": req("POST /echo HTTP/1.1", H, "Transfer-Encoding: chunked",
+                          body="fffffffffffffffff\r\n"),
+    "path-dotdot": req("GET /../etc/passwd HTTP/1.1", H),
+    "path-nul": req("GET /a%00b HTTP/1.1", H),
+    "path-slash": req("GET /a%2fb HTTP/1.1", H),
+    "path-pct": req("GET /a%zz HTTP/1.1", H),
+    "path-star": req("OPTIONS * HTTP/1.1", H),
+    "https-target": req("GET https://a/ HTTP/1.1", H),
+}
+
+
+def parse_seeds():
+    t = "fuzz_http_parse"
+    whole = bytes([0, 255, 255, 255, 255])
+    bytewise = bytes([0, 0, 0, 0, 0])
+    mixed = bytes([0, 3, 17, 0, 90])
+    write(t, "get-whole", whole + GET)
+    write(t, "get-bytewise", bytewise + GET)
+    write(t, "get-http10", mixed + req("GET /x?y=1 HTTP/1.0", "Connection: keep-alive"))
+    write(t, "absolute-form", mixed + req("GET http://a/b HTTP/1.1", H))
+    write(t, "head", mixed + req("HEAD / HTTP/1.1", H, "Connection: close"))
+    write(t, "post-length", mixed + req("POST / HTTP/1.1", H, "Content-Length: 5",
+                                        body="hello"))
+    write(t, "chunked", bytewise + CHUNKED)
+    write(t, "pipelined", mixed + GET + req("GET /health HTTP/1.1", H) +
+          req("POST / HTTP/1.1", H, "Content-Length: 2", body="ab") + CHUNKED + GET)
+    write(t, "limits-small", bytes([1, 7, 7, 7, 7]) + req("GET / HTTP/1.1", H, "A: 1", "B: 2"))
+    write(t, "limits-tiny", bytes([2, 1, 1, 1, 1]) + GET)
+    write(t, "limits-large", bytes([3, 255, 255, 255, 255]) + GET)
+    write(t, "chunked-only", bytes([4, 2, 5, 0, 255]) + b"5\r\nhello\r\na;e=\"q\"\r\n0123456789\r\n0\r\nT: v\r\n\r\n")
+    write(t, "chunked-only-bad", bytes([4, 0, 0, 0, 0]) + b"5 \r\nhello\r\n0\r\n\r\n")
+    for name, data in MALFORMED.items():
+        write(t, "bad-" + name, bytes([1 if "long" in name or "many" in name or "big" in name
+                                       else 0, 4, 1, 9, 255]) + data)
+
+
+def input_seed(name, flags, ops, data, drain=False):
+    assert len(ops) < 128
+    write("fuzz_http_input", name,
+          bytes([flags, len(ops) | (128 if drain else 0)]) + bytes(ops) + data)
+
+
+def input_seeds():
+    ROOT, SMALL, SMALLBODY, BIGBYTES = 2, 4, 8, 16
+    simple = {
+        "welcome": GET,
+        "health": req("GET /health HTTP/1.1", H),
+        "stats": req("GET /stats HTTP/1.1", H),
+        "head": req("HEAD / HTTP/1.1", H),
+        "http10": req("GET / HTTP/1.0"),
+        "http10-keepalive": req("GET /health HTTP/1.0", "Connection: keep-alive") +
+                            req("GET / HTTP/1.0"),
+        "close": req("GET / HTTP/1.1", H, "Connection: close") + GET,
+        "not-found": req("GET /nope HTTP/1.1", H),
+        "post-405": req("POST / HTTP/1.1", H, "Content-Length: 3", body="abc") + GET,
+        "method-501": req("BREW / HTTP/1.1", H),
+        "echo": req("GET /echo/x?y=1 HTTP/1.1", H, "X-Trace: a", "X-Trace: \xff\"\\"),
+        "echo-text": req("GET /echo?format=text HTTP/1.1", H),
+        "echo-post": req("POST /echo HTTP/1.1", H, "Content-Length: 5", body="h\x00llo"),
+        "echo-put-empty": req("PUT /echo HTTP/1.1", H),
+        "echo-chunked": CHUNKED + GET,
+        "echo-delete": req("DELETE /echo HTTP/1.1", H),
+        "status": req("GET /status/503?header=Retry-After:%2030&header=X-A:b HTTP/1.1", H),
+        "status-204": req("GET /status/204 HTTP/1.1", H) + req("HEAD /status/304 HTTP/1.1", H),
+        "status-bad": req("GET /status/503?header=Content-Length:1 HTTP/1.1", H) +
+                      req("GET /status/99 HTTP/1.1", H),
+        "delay": req("GET /delay/50 HTTP/1.1", H) + GET,
+        "bytes": req("GET /bytes/20000?seed=7 HTTP/1.1", H) + GET,
+        "drip": req("GET /drip?bytes=5&duration=100 HTTP/1.1", H) + GET,
+        "body-discard": req("GET / HTTP/1.1", H, "Content-Length: 4", body="abcd") +
+                        req("GET / HTTP/1.1", H, "Transfer-Encoding: chunked",
+                            body="3\r\nabc\r\n0\r\n\r\n") + GET,
+    }
+    for name, data in simple.items():
+        input_seed(name, 0, [], data)
+    input_seed("pipelined-bytewise", 0, [0] * 60, GET + req("GET /health HTTP/1.1", H))
+    input_seed("backpressure", SMALL, [0x40, 0x3f, 0xc8, 0xff, 0x7f],
+               (req("GET /echo HTTP/1.1", H) * 6))
+    input_seed("room-small", 0, [0x41, 0x3f, 0xc9, 0x7f],
+               req("GET /bytes/1000 HTTP/1.1", H) + GET)
+    input_seed("timeout-head", 0, [0x05, 0x80], b"GET / HT")
+    input_seed("timeout-body", 0, [0x3f, 0x3f, 0x80],
+               req("POST /echo HTTP/1.1", H, "Content-Length: 10", body="abc"))
+    input_seed("timeout-keepalive", 32, [0x3f, 0x80], GET)
+    input_seed("fin-during-delay", 0, [0xff, 0xc0], req("GET /delay/100 HTTP/1.1", H))
+    input_seed("fin-during-drip", 0, [0xff, 0xc0, 0x80, 0x80],
+               req("GET /drip?bytes=3&duration=30 HTTP/1.1", H))
+    input_seed("drain", 0, [], req("GET /health HTTP/1.1", H) + GET, drain=True)
+    input_seed("probes-off", 1, [], req("GET /echo HTTP/1.1", H) + GET)
+    input_seed("small-limits", SMALL, [], req("GET /" + "a" * 300 + " HTTP/1.1", H))
+    input_seed("small-body", SMALLBODY, [],
+               req("POST /echo HTTP/1.1", H, "Content-Length: 100", body="x" * 100))
+    input_seed("small-body-chunked", SMALLBODY, [],
+               req("POST /echo HTTP/1.1", H, "Transfer-Encoding: chunked",
+                   body="50\r\n" + "y" * 80 + "\r\n0\r\n\r\n"))
+    input_seed("big-bytes", BIGBYTES, [], req("GET /bytes/300000 HTTP/1.1", H))
+    files = (req("GET /a.txt HTTP/1.1", H) + req("HEAD /style.css HTTP/1.1", H) +
+             req("GET /sub HTTP/1.1", H) + req("GET /sub/ HTTP/1.1", H) +
+             req("GET /sub/b.json HTTP/1.1", H) + req("GET /nolist/ HTTP/1.1", H) +
+             req("GET /out HTTP/1.1", H) + req("GET /in HTTP/1.1", H) +
+             req("GET /fifo HTTP/1.1", H) + req("GET /empty HTTP/1.1", H) +
+             req("GET /missing HTTP/1.1", H) + req("GET /noread.txt HTTP/1.1", H))
+    input_seed("files", ROOT, [], files)
+    input_seed("files-bytewise", ROOT, [0] * 40, files)
+    input_seed("file-big-room", ROOT, [0x3f, 0x3f, 0x41, 0x7f],
+               req("GET /big.bin HTTP/1.1", H) + GET)
+    input_seed("file-ims", ROOT, [],
+               req("GET /a.txt HTTP/1.1", H, "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT") +
+               req("GET /a.txt HTTP/1.1", H, "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT"))
+    input_seed("file-dir-encoded", ROOT, [], req("GET /s%75b?x HTTP/1.1", H) +
+               req("GET http://a/sub HTTP/1.1", H))
+    input_seed("unix-peer", 0x80, [], req("GET /echo HTTP/1.1", H) +
+               req("GET /echo?format=text HTTP/1.1", H))
+    input_seed("ipv6-peer", 0x40, [], req("GET /echo?format=text HTTP/1.1", H))
+    for name, data in MALFORMED.items():
+        input_seed("bad-" + name, SMALL if name in ("long-line", "many-headers", "big-header")
+                   else 0, [], data + GET)
+
+
+def ini_seeds():
+    t = "fuzz_ini"
+    with open(os.path.join(HERE, "..", "conf", "netdemo.ini"), "rb") as f:
+        write(t, "netdemo.ini", f.read())
+    write(t, "readme-example.ini", """[netdemo]
+log_level = notice
+max_connections = 20000
+shutdown_timeout = 5s
+
+[echo]
+module = echo
+listen = tcp://0.0.0.0:7, tcp://[::]:7, udp://0.0.0.0:7, unix:/run/netdemo/echo.sock
+idle_timeout = 60s
+buffer_size = 128k
+""")
+    write(t, "http-keys.ini", """[web]
+module = http
+listen = tcp://127.0.0.1:8080, unix:@web
+root = /tmp
+probes = off
+drain = on
+reuseport = yes
+max_delay = 1500ms
+max_bytes = 1g
+max_request_line = 256
+max_header_size = 1m
+max_headers = 1000
+max_body = 0
+header_timeout = 100ms
+keepalive_timeout = 0
+send_timeout = 1h
+""")
+    write(t, "errors.ini", """key = outside
+[netdemo]
+log_level = loud
+max_connections = 0
+bogus = 1
+[a]
+module = echo
+listen = tcp://127.0.0.1:7, tcp://127.0.0.1:7,, udp://[::1]:99999
+listen = again
+buffer_size = 1x
+[a]
+[b]
+module = nope
+[c]
+listen = unix:
+[d b]
+x = 1
+[e]
+module = http
+listen = udp://127.0.0.1:9, tcp://127.0.0.1:7
+root = /nonexistent/dir
+max_headers = 1001
+300s ; comment
+no equals here
+= value
+k!y = v
+""")
+    write(t, "crlf.ini", "[s]\r\nmodule = echo\r\nlisten = tcp://1.2.3.4:5\r\n")
+    write(t, "long-line.ini", "[s]\nmodule = echo\nlisten = unix:/" + "p" * 5000 + "\n")
+    write(t, "nul.ini", b"[s]\nmodule = echo\x00\nlisten = tcp://1.2.3.4:5\n")
+    write(t, "empty.ini", "")
+    write(t, "comments-only.ini", "; nothing\n# here\n\n")
+
+
+def values_seeds():
+    t = "fuzz_values"
+    seeds = {
+        "tcp4": "tcp://127.0.0.1:7007", "tcp6": "tcp://[::1]:7007",
+        "udp4": "udp://0.0.0.0:7", "udp6-mapped": "udp://[::ffff:1.2.3.4]:65535",
+        "unix": "unix:/run/netdemo/echo.sock", "unix-abstract": "unix:@netdemo",
+        "unix-long": "unix:/" + "x" * 120, "port-zero": "tcp://1.2.3.4:0",
+        "v6-no-bracket": "tcp://::1:80", "dur-ms": "1500ms", "dur-h": "2h",
+        "dur-big": "18446744073709551615h", "size-k": "64k", "size-G": "1G",
+        "size-bad": "1x", "uint-max": "18446744073709551615",
+        "uint-over": "18446744073709551616", "zeros": "0" * 40 + "1",
+        "bool-on": "on", "bool-false": "false",
+        "path": "/a/b/../c/./d%20e?x=1&format=text&header=A:b",
+        "path-abs": "http://host/a/%2e%2e/b?q", "path-abs-query": "http://host?x",
+        "path-climb": "/a/../..", "path-dots": "/a/.", "path-pct": "/%41%2",
+        "query": "a=1&a=%41+b&header=X:%00&format", "date": "Sun, 06 Nov 1994 08:49:37 GMT",
+        "date-feb31": "Mon, 31 Feb 2000 23:59:60 GMT", "date-bad": "Sun, 06 Nov 1994 08:49:37 UTC",
+    }
+    for name, s in seeds.items():
+        write(t, name, s)
+
+
+def main():
+    parse_seeds()
+    input_seeds()
+    ini_seeds()
+    values_seeds()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
