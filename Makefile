@@ -45,7 +45,7 @@ $(BUILD)/obj:
 $(BUILD)/libnetdemo.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $(LIB_OBJS)
 
-$(UNIT_BIN): $(UNIT_SRCS) $(BUILD)/libnetdemo.a
+$(UNIT_BIN): $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(BUILD)/libnetdemo.a
 	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) \
 	    $(BUILD)/libnetdemo.a $(LDFLAGS) -lcriterion
 
