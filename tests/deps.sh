@@ -10,6 +10,7 @@ command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v ab >/dev/null 2>&1 || missing="$missing apache2-utils"
 command -v slowhttptest >/dev/null 2>&1 || missing="$missing slowhttptest"
+command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"
 command -v prlimit >/dev/null 2>&1 || missing="$missing util-linux"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -18,6 +19,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq >/dev/null &&
         apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
         { echo "tests/deps.sh: apt-get install$missing failed" >&2; exit 1; }
+    # The tests start their own haproxy; the package's may have started too.
+    case "$missing" in *haproxy*)
+        if [ -f /run/haproxy.pid ]; then kill "$(cat /run/haproxy.pid)" 2>/dev/null; fi ;;
+    esac
     exit 0
 fi
 echo "tests/deps.sh: missing:$missing" >&2
