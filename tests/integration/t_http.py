@@ -236,6 +236,22 @@ def test_keepalive_timeout_closes_quietly():
     check(0.4 <= dt <= 3 * nd.SLOW, "closed after %.2fs, keepalive_timeout 500ms" % dt)
 
 
+def test_send_timeout_drops_a_non_reader():
+    port = nd.free_port()
+    d = nd.Daemon(http_config(port, "send_timeout = 1s\n"))
+    base = d.fds()
+    s = nd.connect(port)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(b"GET /bytes/60000000 HTTP/1.1\r\nHost: a\r\n\r\n")
+    nd.wait_until(lambda: d.fds() == base + 1, 10, "the connection to be accepted")
+    t0 = time.monotonic()
+    # The client never reads: the daemon must give up on it, and free it.
+    nd.wait_until(lambda: d.fds() < base + 1, 10, "the non-reader to be dropped")
+    dt = time.monotonic() - t0
+    check(0.9 <= dt <= 4 * nd.SLOW, "dropped after %.2fs, send_timeout is 1s" % dt)
+    s.close()
+
+
 def test_pipelined_flood_bounded_memory():
     port = nd.free_port()
     d = nd.Daemon(http_config(port))
@@ -314,4 +330,5 @@ def test_docroot():
 TESTS = [test_curl_pages, test_keepalive_200_requests_http_client, test_http10_keepalive,
          test_pipelining_in_order, test_malformed_requests, test_ab_keepalive_no_failures,
          test_header_timeout_slow_client, test_keepalive_timeout_closes_quietly,
+         test_send_timeout_drops_a_non_reader,
          test_pipelined_flood_bounded_memory, test_docroot]
