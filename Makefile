@@ -84,5 +84,6 @@ clean:
 # make install / uninstall / test-systemd live beside the unit files.
 include systemd/install.mk
 include bench/bench.mk
+include fuzz/fuzz.mk
 
 -include $(OBJS:.o=.d)
