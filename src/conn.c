@@ -570,6 +570,15 @@ nd_conn_set_idle(struct nd_conn *c, uint64_t ms)
 }
 
 void
+nd_conn_end(struct nd_conn *c, int abort)
+{
+    if (abort)
+        nd_conn_close(c);
+    else
+        nd_conn_finish(c);
+}
+
+void
 nd_conn_want_drain(struct nd_conn *c)
 {
     if (c->state > ND_CONN_FINISHING)

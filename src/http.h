@@ -9,6 +9,7 @@
 
 #include "nd/http_parse.h"
 
+struct nd_buf;
 struct nd_conn;
 
 struct http_conf {
@@ -25,6 +26,9 @@ struct http_conf {
     uint64_t header_timeout;
     uint64_t keepalive_timeout;
     uint64_t send_timeout;
+    uint64_t ws_max_message;    /* larger messages: close 1009 */
+    uint64_t ws_max_queue;      /* output a chat member may leave unread */
+    uint64_t ws_ping_interval;
     struct http_limits lim;
     char *page;                 /* the welcome page, made on first use */
     size_t page_len;
@@ -71,6 +75,7 @@ struct http_conn {
     unsigned char partial;      /* bytes of a next request have arrived */
     unsigned char minor;        /* of the current request */
     unsigned char head_only;    /* the current request is HEAD */
+    struct ws_conn *ws;         /* upgraded to WebSocket, else NULL */
 };
 
 /* ---- http_response.c ---- */
@@ -118,5 +123,17 @@ int http_probe_bytes(struct nd_conn *c, struct http_conn *h);
 /* The deadline of an S_DRIP or S_DELAY stream has come. Returns 1 when the
  * answer is complete, 0 when more is to come, -1 on error. */
 int http_probe_tick(struct nd_conn *c, struct http_conn *h);
+
+/* ---- http_ws.c ---- */
+
+struct ws_conn;
+
+/* The handshake for /ws/echo and /ws/chat: PROBE_NO, PROBE_DONE or -1. */
+int http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+                  const struct http_request *req, const char *path, const char *query);
+int http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+                  struct nd_buf *in);
+int http_ws_timeout(struct nd_conn *c, struct http_conn *h, struct http_conf *cf);
+void http_ws_close(struct nd_conn *c, struct http_conn *h, struct http_conf *cf);
 
 #endif

@@ -49,6 +49,40 @@ http_token_eq(const char *s, size_t n, const char *lit)
     return lit[n] == '\0';
 }
 
+const struct http_header *
+http_header_find(const struct http_request *req, const char *name)
+{
+    size_t i, n = strlen(name);
+
+    for (i = 0; i < req->nheaders; i++)
+        if (req->headers[i].name_len == n &&
+            http_token_eq(req->headers[i].name, n, name))
+            return &req->headers[i];
+    return NULL;
+}
+
+int
+http_list_has(const char *v, size_t n, const char *token)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        size_t s, e;
+
+        while (i < n && (v[i] == ',' || IS_OWS(v[i])))
+            i++;
+        s = i;
+        while (i < n && v[i] != ',')
+            i++;
+        e = i;
+        while (e > s && IS_OWS(v[e - 1]))
+            e--;
+        if (e > s && http_token_eq(v + s, e - s, token))
+            return 1;
+    }
+    return 0;
+}
+
 static int
 fail(struct http_request *req, int status, const char *why)
 {

@@ -61,7 +61,7 @@ const char *
 http_reason(int status)
 {
     static const struct { int status; const char *reason; } tab[] = {
-        { 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
+        { 100, "Continue" }, { 101, "Switching Protocols" }, { 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
         { 203, "Non-Authoritative Information" }, { 204, "No Content" },
         { 205, "Reset Content" }, { 206, "Partial Content" },
         { 300, "Multiple Choices" }, { 301, "Moved Permanently" }, { 302, "Found" },

@@ -124,18 +124,6 @@ status_of(int err)
     }
 }
 
-static const struct http_header *
-find_header(const struct http_request *req, const char *name)
-{
-    size_t i, n = strlen(name);
-
-    for (i = 0; i < req->nheaders; i++)
-        if (http_token_eq(req->headers[i].name, req->headers[i].name_len, name) &&
-            req->headers[i].name_len == n)
-            return &req->headers[i];
-    return NULL;
-}
-
 int
 nd_static_open(int root_fd, const char *path, const struct http_request *req,
                struct nd_static_file *f)
@@ -176,7 +164,7 @@ nd_static_open(int root_fd, const char *path, const struct http_request *req,
     f->ctype = nd_static_type(name);
     gmtime_r(&st.st_mtime, &tm);
     nd_http_date(f->last_modified, sizeof(f->last_modified), &tm);
-    ims = find_header(req, "if-modified-since");
+    ims = http_header_find(req, "if-modified-since");
     if (ims != NULL) {
         time_t since;
 

@@ -44,6 +44,9 @@ http_conf_new(void)
     cf->probes = 1;
     cf->max_delay = 10 * 1000;
     cf->max_bytes = 64 * 1024 * 1024;
+    cf->ws_max_message = 1024 * 1024;
+    cf->ws_max_queue = 1024 * 1024;
+    cf->ws_ping_interval = 30 * 1000;
     return cf;
 }
 
@@ -64,6 +67,9 @@ static const struct {
     { "send_timeout",      K_DURATION, offsetof(struct http_conf, send_timeout),      100, 3600 * 1000 },
     { "max_delay",         K_DURATION, offsetof(struct http_conf, max_delay),         0, 3600 * 1000 },
     { "max_bytes",         K_SIZE,     offsetof(struct http_conf, max_bytes),         0, 1024ULL * 1024 * 1024 },
+    { "ws_max_message",    K_SIZE,     offsetof(struct http_conf, ws_max_message),    125, 64 * 1024 * 1024 },
+    { "ws_max_queue",      K_SIZE,     offsetof(struct http_conf, ws_max_queue),      1024, 64 * 1024 * 1024 },
+    { "ws_ping_interval",  K_DURATION, offsetof(struct http_conf, ws_ping_interval),  100, 3600 * 1000 },
 };
 
 static int
@@ -273,6 +279,8 @@ route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         return http_error(c, h, 501, 1, NULL) < 0 ? -1 : PROBE_DONE;
     if (http_path_clean(req->target, req->target_len, path, sizeof(path), &query, &why) < 0)
         return http_error(c, h, 400, 0, NULL) < 0 ? -1 : PROBE_DONE;
+    if ((rc = http_ws_route(c, h, cf, req, path, query)) != PROBE_NO)
+        return rc;
     if (cf->probes && (rc = http_probe(c, h, cf, req, path, query)) != PROBE_NO)
         return rc;
     if (req->method != HTTP_GET && req->method != HTTP_HEAD)
@@ -308,8 +316,8 @@ set_wait(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, int parti
     enum http_wait w;
     uint64_t ms;
 
-    if (h->stream == S_DRIP || h->stream == S_DELAY)
-        return;
+    if (h->stream == S_DRIP || h->stream == S_DELAY || h->ws != NULL)
+        return;     /* these own the deadline */
     if (h->phase == PH_STREAM || nd_conn_pending(c) > 0) {
         w = W_SEND;
         ms = cf->send_timeout;
@@ -562,6 +570,8 @@ http_input(struct nd_conn *c, struct nd_buf *in)
         return ND_ABORT;
 
     while (v == ND_KEEP && nd_buf_len(in) > 0 && h->phase != PH_STREAM) {
+        if (h->ws != NULL)
+            return http_ws_input(c, h, cf, in);
         if (h->phase == PH_BODY)
             v = read_body(c, h, cf, in);
         else if (h->phase == PH_WHOLE)
@@ -606,6 +616,8 @@ http_timeout(struct nd_conn *c)
 
     if (h == NULL)
         return ND_FINISH;   /* connected, never sent a byte: just close */
+    if (h->ws != NULL)
+        return http_ws_timeout(c, h, nd_service_conf(nd_conn_service(c)));
     if (h->phase == PH_STREAM && (h->stream == S_DRIP || h->stream == S_DELAY)) {
         v = stream_step(c, h, 1);
         if (http_out_flush(c) < 0)
@@ -662,6 +674,8 @@ http_close(struct nd_conn *c)
 
     if (h == NULL)
         return;
+    if (h->ws != NULL)
+        http_ws_close(c, h, nd_service_conf(nd_conn_service(c)));
     if (h->file_fd >= 0)
         close(h->file_fd);
     free(h);

@@ -78,6 +78,13 @@ int http_parse_request(const char *buf, size_t len, struct http_scan *scan,
 /* Case-insensitive comparison of a header name or token. */
 int http_token_eq(const char *s, size_t n, const char *lit);
 
+/* The first header field called name (lower case), or NULL. */
+const struct http_header *http_header_find(const struct http_request *req,
+                                           const char *name);
+
+/* True when the comma-separated list v[0..n) holds token (any case). */
+int http_list_has(const char *v, size_t n, const char *token);
+
 /* The chunked transfer coding, one byte range at a time. */
 struct http_chunked {
     int state;

@@ -95,6 +95,12 @@ void nd_conn_want_drain(struct nd_conn *c);
  * closes the connection). */
 void nd_conn_hold(struct nd_conn *c, int hold);
 
+/* Ends a connection other than the one whose callback is running (a chat
+ * member that stopped reading, say): finish sends what is queued first,
+ * abort drops it. Its close() is called at once; its memory is freed after
+ * the current loop iteration. */
+void nd_conn_end(struct nd_conn *c, int abort);
+
 /* The peer's and our own address (getpeername/getsockname). 0 or -1. */
 int nd_conn_peer(const struct nd_conn *c, void *sa, unsigned *len);
 int nd_conn_local(const struct nd_conn *c, void *sa, unsigned *len);

@@ -109,7 +109,7 @@ Test(core_json, status_table)
     cr_assert_str_eq(http_reason(431), "Request Header Fields Too Large");
     cr_assert_str_eq(http_reason(505), "HTTP Version Not Supported");
     cr_assert_null(http_reason(299));
-    cr_assert_null(http_reason(100));
+    cr_assert_str_eq(http_reason(101), "Switching Protocols");
     for (int s = 200; s < 600; s++) {
         const char *r = http_reason(s);
 

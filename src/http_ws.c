@@ -1,0 +1,402 @@
+/* http_ws.c: WebSocket on the http module: the upgrade handshake, then
+ * /ws/echo (every message back) and /ws/chat?room=NAME (every text message
+ * to every member, in the order received). The wire format is ws.c's; this
+ * file holds messages, rooms, pings and the closing handshake. A member
+ * that lets its output pile up past ws_max_queue is dropped so that one slow
+ * reader never grows the daemon's memory; the room goes on. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "nd/buf.h"
+#include "nd/http_path.h"
+#include "nd/json.h"
+#include "nd/module.h"
+#include "nd/util.h"
+#include "nd/ws.h"
+
+struct ws_room;
+
+struct ws_conn {
+    struct nd_conn *conn;
+    struct ws_room *room;           /* chat only */
+    struct ws_conn *prev, *next;    /* in the room */
+    struct nd_buf *msg;             /* the message being assembled */
+    struct ws_utf8 utf8;
+    struct ws_frame f;              /* the data frame being read */
+    uint64_t f_left;                /* its payload bytes still to come */
+    uint64_t f_off;                 /* its payload bytes read so far */
+    int in_frame;
+    int msg_op;                     /* WS_TEXT or WS_BINARY while open */
+    int closing;                    /* our close frame is sent */
+    int ping_out;                   /* a ping waits for its pong */
+    char name[33];
+};
+
+struct ws_room {
+    char key[160];                  /* service NUL room */
+    struct ws_conn *members;
+    size_t n;
+    uint64_t seq;
+    struct ws_room *next;
+};
+
+static struct ws_room *rooms;
+
+/* ---- sending ---- */
+
+static int
+send_frame(struct nd_conn *c, int op, const void *p, size_t n)
+{
+    uint8_t h[10];
+    size_t hl = ws_put_header(h, 1, op, n);
+
+    if (nd_conn_write(c, h, hl) < 0)
+        return -1;
+    return n ? nd_conn_write(c, p, n) : 0;
+}
+
+/* Sends a close frame with code and stops reading: the core closes once
+ * it is out (and the peer's FIN is in, or 2 s have passed). */
+static int
+ws_close_with(struct nd_conn *c, struct ws_conn *w, unsigned code)
+{
+    uint8_t p[2] = { (uint8_t)(code >> 8), (uint8_t)code };
+
+    if (!w->closing) {
+        w->closing = 1;
+        if (send_frame(c, WS_CLOSE, p, 2) < 0)
+            return ND_ABORT;
+    }
+    return ND_FINISH;
+}
+
+/* ---- rooms ---- */
+
+static struct ws_room *
+room_get(const char *service, const char *name)
+{
+    char key[160];
+    struct ws_room *r;
+    size_t sl = strlen(service);
+
+    if (sl + strlen(name) + 2 > sizeof(key))
+        return NULL;
+    memcpy(key, service, sl + 1);
+    strcpy(key + sl + 1, name);
+    for (r = rooms; r; r = r->next)
+        if (memcmp(r->key, key, sl + 1) == 0 && strcmp(r->key + sl + 1, name) == 0)
+            return r;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    memcpy(r->key, key, sizeof(key));
+    r->next = rooms;
+    rooms = r;
+    return r;
+}
+
+static void
+room_free_if_empty(struct ws_room *r)
+{
+    struct ws_room **pp;
+
+    if (r->n > 0)
+        return;
+    for (pp = &rooms; *pp; pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            free(r);
+            return;
+        }
+    }
+}
+
+/* Sends one text frame to every member. A member over its output bound
+ * is dropped (after this loop: dropping it changes the list). */
+static void
+broadcast(struct ws_room *r, struct http_conf *cf, const char *p, size_t n)
+{
+    struct ws_conn *m, *next;
+
+    r->seq++;
+    for (m = r->members; m; m = m->next)
+        if (!m->closing)
+            send_frame(m->conn, WS_TEXT, p, n);
+    for (m = r->members; m; m = next) {
+        next = m->next;
+        if (nd_conn_pending(m->conn) > cf->ws_max_queue)
+            nd_conn_end(m->conn, 1);    /* its close() leaves the room */
+    }
+}
+
+static void
+notice(struct ws_room *r, struct http_conf *cf, const char *type, const struct ws_conn *who)
+{
+    struct nd_buf *b = NULL;
+    char head[128];
+
+    snprintf(head, sizeof(head), "{\"type\":\"%s\",\"seq\":%llu,\"members\":%zu,\"name\":",
+             type, (unsigned long long)r->seq + 1, r->n);
+    if (nd_buf_append(&b, head, strlen(head)) == 0 &&
+        nd_json_string(&b, who->name, strlen(who->name)) == 0 &&
+        nd_buf_append(&b, "}", 1) == 0)
+        broadcast(r, cf, nd_buf_head(b), nd_buf_len(b));
+    nd_buf_free(b);
+}
+
+static void
+leave(struct ws_conn *w, struct http_conf *cf)
+{
+    struct ws_room *r = w->room;
+
+    if (r == NULL)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        r->members = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    r->n--;
+    w->room = NULL;
+    if (r->n > 0)
+        notice(r, cf, "leave", w);
+    room_free_if_empty(r);
+}
+
+/* ---- messages ---- */
+
+static int
+deliver(struct nd_conn *c, struct ws_conn *w, struct http_conf *cf)
+{
+    const char *p = w->msg ? nd_buf_head(w->msg) : "";
+    size_t n = w->msg ? nd_buf_len(w->msg) : 0;
+    int rc = 0;
+
+    if (w->room == NULL) {
+        rc = send_frame(c, w->msg_op, p, n);       /* echo */
+    } else if (w->msg_op == WS_TEXT) {
+        struct nd_buf *b = NULL;
+        char head[96];
+
+        snprintf(head, sizeof(head), "{\"type\":\"message\",\"seq\":%llu,\"name\":",
+                 (unsigned long long)w->room->seq + 1);
+        if (nd_buf_append(&b, head, strlen(head)) < 0 ||
+            nd_json_string(&b, w->name, strlen(w->name)) < 0 ||
+            nd_buf_append(&b, ",\"text\":", 8) < 0 || nd_json_string(&b, p, n) < 0 ||
+            nd_buf_append(&b, "}", 1) < 0)
+            rc = -1;
+        else
+            broadcast(w->room, cf, nd_buf_head(b), nd_buf_len(b));
+        nd_buf_free(b);
+    }
+    nd_buf_free(w->msg);
+    w->msg = NULL;
+    w->msg_op = 0;
+    return rc < 0 ? ND_ABORT : ND_KEEP;
+}
+
+static int
+control(struct nd_conn *c, struct ws_conn *w, int op, const uint8_t *p, size_t n)
+{
+    struct ws_utf8 u = { 0 };
+
+    switch (op) {
+    case WS_PING:
+        return send_frame(c, WS_PONG, p, n) < 0 ? ND_ABORT : ND_KEEP;
+    case WS_PONG:
+        w->ping_out = 0;
+        return ND_KEEP;
+    default:    /* WS_CLOSE */
+        if (n == 1)
+            return ws_close_with(c, w, WS_CLOSE_PROTOCOL);
+        if (n >= 2) {
+            unsigned code = (unsigned)p[0] << 8 | p[1];
+
+            if (!ws_close_code_valid(code))
+                return ws_close_with(c, w, WS_CLOSE_PROTOCOL);
+            if (ws_utf8_feed(&u, p + 2, n - 2) < 0 || !ws_utf8_complete(&u))
+                return ws_close_with(c, w, WS_CLOSE_BAD_DATA);
+            return ws_close_with(c, w, code == WS_CLOSE_NORMAL ? code : WS_CLOSE_NORMAL);
+        }
+        return ws_close_with(c, w, WS_CLOSE_NORMAL);
+    }
+}
+
+/* Frames from buf, as many as are whole (control) or started (data). */
+int
+http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct nd_buf *in)
+{
+    struct ws_conn *w = h->ws;
+
+    if (http_out_flush(c) < 0)
+        return ND_ABORT;
+    while (nd_buf_len(in) > 0 && !w->closing) {
+        uint8_t *buf = (uint8_t *)nd_buf_head(in);
+        size_t len = nd_buf_len(in);
+
+        if (!w->in_frame) {
+            struct ws_frame f;
+            int rc = ws_parse_header(buf, len, &f), v;
+
+            if (rc == 0)
+                return ND_KEEP;
+            if (rc != 1)
+                return ws_close_with(c, w, (unsigned)rc);
+            if (f.opcode >= WS_CLOSE) {
+                if (len < f.header_len + f.len)
+                    return ND_KEEP;     /* at most 139 bytes: wait for all */
+                ws_unmask(buf + f.header_len, (size_t)f.len, f.mask, 0);
+                v = control(c, w, f.opcode, buf + f.header_len, (size_t)f.len);
+                nd_buf_consume(in, f.header_len + (size_t)f.len);
+                if (v != ND_KEEP)
+                    return v;
+                continue;
+            }
+            if ((f.opcode == WS_CONT) != (w->msg_op != 0))
+                return ws_close_with(c, w, WS_CLOSE_PROTOCOL);  /* no message to continue, or one left open */
+            if (f.opcode != WS_CONT) {
+                w->msg_op = f.opcode;
+                memset(&w->utf8, 0, sizeof(w->utf8));
+            }
+            if ((w->msg ? nd_buf_len(w->msg) : 0) + f.len > cf->ws_max_message)
+                return ws_close_with(c, w, WS_CLOSE_TOO_BIG);
+            w->f = f;
+            w->f_left = f.len;
+            w->f_off = 0;
+            w->in_frame = 1;
+            nd_buf_consume(in, f.header_len);
+            continue;
+        }
+        {
+            size_t n = len < w->f_left ? len : (size_t)w->f_left;
+
+            ws_unmask(buf, n, w->f.mask, w->f_off);
+            if (w->msg_op == WS_TEXT && ws_utf8_feed(&w->utf8, buf, n) < 0)
+                return ws_close_with(c, w, WS_CLOSE_BAD_DATA);
+            if (n > 0 && nd_buf_append(&w->msg, buf, n) < 0)
+                return ND_ABORT;
+            nd_buf_consume(in, n);
+            w->f_left -= n;
+            w->f_off += n;
+        }
+        if (w->f_left == 0) {
+            w->in_frame = 0;
+            if (w->f.fin) {
+                if (w->msg_op == WS_TEXT && !ws_utf8_complete(&w->utf8))
+                    return ws_close_with(c, w, WS_CLOSE_BAD_DATA);
+                if (deliver(c, w, cf) != ND_KEEP)
+                    return ND_ABORT;
+            }
+        }
+    }
+    return w->closing ? ND_FINISH : ND_KEEP;
+}
+
+/* Every ws_ping_interval: a ping, unless the last one is still unanswered,
+ * in which case the peer is gone. */
+int
+http_ws_timeout(struct nd_conn *c, struct http_conn *h, struct http_conf *cf)
+{
+    struct ws_conn *w = h->ws;
+
+    if (w->closing)
+        return ND_ABORT;
+    if (w->ping_out)
+        return ws_close_with(c, w, WS_CLOSE_GOING_AWAY);
+    w->ping_out = 1;
+    if (send_frame(c, WS_PING, "netdemo", 7) < 0)
+        return ND_ABORT;
+    nd_conn_set_deadline(c, cf->ws_ping_interval);
+    return ND_KEEP;
+}
+
+void
+http_ws_close(struct nd_conn *c, struct http_conn *h, struct http_conf *cf)
+{
+    struct ws_conn *w = h->ws;
+
+    ND_UNUSED(c);
+    leave(w, cf);
+    nd_buf_free(w->msg);
+    free(w);
+    h->ws = NULL;
+}
+
+/* The handshake (RFC 6455 4.2): answers 101 and switches the connection,
+ * or answers 400/426 and leaves it HTTP. */
+int
+http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+              const struct http_request *req, const char *path, const char *query)
+{
+    const struct http_header *up, *conn, *key, *ver;
+    char accept[29], extra[160], name[65], room[65];
+    struct ws_conn *w;
+    int chat = strcmp(path, "/ws/chat") == 0;
+
+    if (!chat && strcmp(path, "/ws/echo") != 0)
+        return PROBE_NO;
+    up = http_header_find(req, "upgrade");
+    conn = http_header_find(req, "connection");
+    key = http_header_find(req, "sec-websocket-key");
+    ver = http_header_find(req, "sec-websocket-version");
+    if (req->method != HTTP_GET)
+        return http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
+    if (up == NULL || !http_list_has(up->value, up->value_len, "websocket") ||
+        conn == NULL || !http_list_has(conn->value, conn->value_len, "upgrade"))
+        return http_error(c, h, 426, 1, "Upgrade: websocket\r\n") < 0 ? -1 : PROBE_DONE;
+    if (ver == NULL || ver->value_len != 2 || memcmp(ver->value, "13", 2) != 0)
+        return http_error(c, h, 426, 1, "Sec-WebSocket-Version: 13\r\n") < 0 ? -1 : PROBE_DONE;
+    if (key == NULL || ws_accept_key(key->value, key->value_len, accept) < 0 ||
+        req->body != HTTP_BODY_NONE)
+        return http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
+    if (chat) {
+        /* The query lies inside the target, which is not NUL-terminated. */
+        size_t qlen = query ? (size_t)(req->target + req->target_len - query) : 0;
+
+        int rl = query ? http_query_get(query, qlen, "room", 0, room, sizeof(room)) : -1;
+        int nl = query ? http_query_get(query, qlen, "name", 0, name, 33) : -1;
+
+        if (rl <= 0 || (size_t)rl != strlen(room))
+            return http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
+        if (nl <= 0 || (size_t)nl != strlen(name))
+            snprintf(name, 33, "guest");
+    }
+    w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return -1;
+    w->conn = c;
+    if (chat) {
+        snprintf(w->name, sizeof(w->name), "%s", name);
+        w->room = room_get(nd_service_name(nd_conn_service(c)), room);
+        if (w->room == NULL) {
+            free(w);
+            return -1;
+        }
+    }
+    snprintf(extra, sizeof(extra), "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Accept: %s\r\n", accept);
+    if (http_head(c, h, 101, NULL, -1, extra) < 0) {
+        if (w->room)
+            room_free_if_empty(w->room);
+        free(w);
+        return -1;
+    }
+    h->ws = w;
+    if (w->room) {
+        struct ws_room *r = w->room;
+
+        w->next = r->members;
+        if (r->members)
+            r->members->prev = w;
+        r->members = w;
+        r->n++;
+        if (http_out_flush(c) < 0)
+            return -1;
+        notice(r, cf, "join", w);
+    }
+    nd_conn_set_deadline(c, cf->ws_ping_interval);
+    return PROBE_DONE;
+}
