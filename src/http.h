@@ -49,6 +49,7 @@ enum http_stream {
     S_BYTES,        /* /bytes/N: pseudo-random bytes */
     S_DRIP,         /* /drip: bytes spread over a duration */
     S_DELAY,        /* /delay/MS: the whole answer, later */
+    S_POLL,         /* /chat/poll: held until a message or a timeout */
 };
 
 /* What the connection waits for, which decides its deadline. */
@@ -76,7 +77,15 @@ struct http_conn {
     unsigned char minor;        /* of the current request */
     unsigned char head_only;    /* the current request is HEAD */
     struct ws_conn *ws;         /* upgraded to WebSocket, else NULL */
+    unsigned char whole;        /* PH_WHOLE: which answer wants the body */
+    uint64_t poll_since;        /* S_POLL: the last sequence number seen */
+    struct ws_room *poll_room;  /* S_POLL: the room waited on */
+    struct http_conn *poll_prev, *poll_next;
+    struct nd_conn *conn;       /* S_POLL: for the room to answer it */
 };
+
+/* Answers that need the whole body first (PH_WHOLE). */
+enum { WHOLE_ECHO = 0, WHOLE_CHAT_SEND = 1 };
 
 /* ---- http_response.c ---- */
 
@@ -124,9 +133,46 @@ int http_probe_bytes(struct nd_conn *c, struct http_conn *h);
  * answer is complete, 0 when more is to come, -1 on error. */
 int http_probe_tick(struct nd_conn *c, struct http_conn *h);
 
-/* ---- http_ws.c ---- */
+/* ---- http_chat.c: rooms ---- */
 
 struct ws_conn;
+struct chat_msg;
+
+/* A chat room: WebSocket members, held long polls, and the last messages
+ * (bounded in count and bytes) so that a poll can ask for what it missed. */
+struct ws_room {
+    char key[160];                  /* service NUL room */
+    struct ws_conn *members;
+    size_t n;
+    struct http_conn *pollers;
+    uint64_t seq;                   /* of the last message */
+    struct chat_msg *first, *last;  /* history, oldest first */
+    size_t hist_n, hist_bytes;
+    struct ws_room *next;
+};
+
+/* The room called name in this service, made if new; NULL if memory or
+ * the room count runs out. */
+struct ws_room *chat_room(const char *service, const char *name);
+
+/* Frees the room once nobody is in it or waiting on it. */
+void chat_room_release(struct ws_room *r);
+
+/* Publishes an event to everyone in the room: fmt is the JSON object
+ * without its braces, after "seq":N, (so every event carries its number). */
+void chat_publish(struct ws_room *r, struct http_conf *cf, const char *json, size_t n);
+
+/* Sends one text frame to every WebSocket member (http_ws.c). */
+void http_ws_broadcast(struct ws_room *r, const char *p, size_t n);
+
+/* Drops members whose unread output passed ws_max_queue (http_ws.c). */
+void http_ws_drop_slow(struct ws_room *r, struct http_conf *cf);
+
+/* A poll answered from outside its own callback goes on to its next
+ * request (mod_http.c). */
+void http_stream_finished(struct nd_conn *c, struct http_conn *h);
+
+/* ---- http_ws.c ---- */
 
 /* The handshake for /ws/echo and /ws/chat: PROBE_NO, PROBE_DONE or -1. */
 int http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
@@ -135,5 +181,19 @@ int http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                   struct nd_buf *in);
 int http_ws_timeout(struct nd_conn *c, struct http_conn *h, struct http_conf *cf);
 void http_ws_close(struct nd_conn *c, struct http_conn *h, struct http_conf *cf);
+
+/* GET /chat (the page), GET /chat/poll, POST /chat/send: PROBE_NO,
+ * PROBE_DONE, PROBE_NEED_BODY (for send) or -1. */
+int http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+                    const struct http_request *req, const char *path, const char *query);
+
+/* POST /chat/send with its body. */
+int http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+                   const struct http_request *req, const char *body, size_t len);
+
+/* A held poll: its deadline passed (answer what there is), or the
+ * connection is closing (forget it). */
+int http_chat_poll_timeout(struct nd_conn *c, struct http_conn *h);
+void http_chat_poll_forget(struct http_conn *h);
 
 #endif

@@ -16,6 +16,12 @@
 #include "nd/util.h"
 #include "nd/ws.h"
 
+static int
+put(struct nd_buf **b, const char *s)
+{
+    return nd_buf_append(b, s, strlen(s));
+}
+
 struct ws_room;
 
 struct ws_conn {
@@ -34,15 +40,6 @@ struct ws_conn {
     char name[33];
 };
 
-struct ws_room {
-    char key[160];                  /* service NUL room */
-    struct ws_conn *members;
-    size_t n;
-    uint64_t seq;
-    struct ws_room *next;
-};
-
-static struct ws_room *rooms;
 
 /* ---- sending ---- */
 
@@ -74,60 +71,31 @@ ws_close_with(struct nd_conn *c, struct ws_conn *w, unsigned code)
 
 /* ---- rooms ---- */
 
-static struct ws_room *
-room_get(const char *service, const char *name)
+void
+http_ws_broadcast(struct ws_room *r, const char *p, size_t n)
 {
-    char key[160];
-    struct ws_room *r;
-    size_t sl = strlen(service);
+    struct ws_conn *m;
 
-    if (sl + strlen(name) + 2 > sizeof(key))
-        return NULL;
-    memcpy(key, service, sl + 1);
-    strcpy(key + sl + 1, name);
-    for (r = rooms; r; r = r->next)
-        if (memcmp(r->key, key, sl + 1) == 0 && strcmp(r->key + sl + 1, name) == 0)
-            return r;
-    r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        return NULL;
-    memcpy(r->key, key, sizeof(key));
-    r->next = rooms;
-    rooms = r;
-    return r;
-}
-
-static void
-room_free_if_empty(struct ws_room *r)
-{
-    struct ws_room **pp;
-
-    if (r->n > 0)
-        return;
-    for (pp = &rooms; *pp; pp = &(*pp)->next) {
-        if (*pp == r) {
-            *pp = r->next;
-            free(r);
-            return;
-        }
-    }
-}
-
-/* Sends one text frame to every member. A member over its output bound
- * is dropped (after this loop: dropping it changes the list). */
-static void
-broadcast(struct ws_room *r, struct http_conf *cf, const char *p, size_t n)
-{
-    struct ws_conn *m, *next;
-
-    r->seq++;
     for (m = r->members; m; m = m->next)
         if (!m->closing)
             send_frame(m->conn, WS_TEXT, p, n);
-    for (m = r->members; m; m = next) {
-        next = m->next;
-        if (nd_conn_pending(m->conn) > cf->ws_max_queue)
-            nd_conn_end(m->conn, 1);    /* its close() leaves the room */
+}
+
+/* Drops members whose unread output passed the bound. Ending one runs its
+ * close(), which changes the list (and may publish): look again from the
+ * start each time rather than hold a pointer into it. */
+void
+http_ws_drop_slow(struct ws_room *r, struct http_conf *cf)
+{
+    for (;;) {
+        struct ws_conn *m;
+
+        for (m = r->members; m; m = m->next)
+            if (nd_conn_pending(m->conn) > cf->ws_max_queue)
+                break;
+        if (m == NULL)
+            return;
+        nd_conn_end(m->conn, 1);    /* its close() leaves the room */
     }
 }
 
@@ -135,14 +103,12 @@ static void
 notice(struct ws_room *r, struct http_conf *cf, const char *type, const struct ws_conn *who)
 {
     struct nd_buf *b = NULL;
-    char head[128];
+    char head[96];
 
-    snprintf(head, sizeof(head), "{\"type\":\"%s\",\"seq\":%llu,\"members\":%zu,\"name\":",
-             type, (unsigned long long)r->seq + 1, r->n);
+    snprintf(head, sizeof(head), "\"type\":\"%s\",\"members\":%zu,\"name\":", type, r->n);
     if (nd_buf_append(&b, head, strlen(head)) == 0 &&
-        nd_json_string(&b, who->name, strlen(who->name)) == 0 &&
-        nd_buf_append(&b, "}", 1) == 0)
-        broadcast(r, cf, nd_buf_head(b), nd_buf_len(b));
+        nd_json_string(&b, who->name, strlen(who->name)) == 0)
+        chat_publish(r, cf, nd_buf_head(b), nd_buf_len(b));
     nd_buf_free(b);
 }
 
@@ -161,9 +127,9 @@ leave(struct ws_conn *w, struct http_conf *cf)
         w->next->prev = w->prev;
     r->n--;
     w->room = NULL;
-    if (r->n > 0)
+    if (r->n > 0 || r->pollers)
         notice(r, cf, "leave", w);
-    room_free_if_empty(r);
+    chat_room_release(r);
 }
 
 /* ---- messages ---- */
@@ -179,17 +145,13 @@ deliver(struct nd_conn *c, struct ws_conn *w, struct http_conf *cf)
         rc = send_frame(c, w->msg_op, p, n);       /* echo */
     } else if (w->msg_op == WS_TEXT) {
         struct nd_buf *b = NULL;
-        char head[96];
 
-        snprintf(head, sizeof(head), "{\"type\":\"message\",\"seq\":%llu,\"name\":",
-                 (unsigned long long)w->room->seq + 1);
-        if (nd_buf_append(&b, head, strlen(head)) < 0 ||
+        if (put(&b, "\"type\":\"message\",\"name\":") < 0 ||
             nd_json_string(&b, w->name, strlen(w->name)) < 0 ||
-            nd_buf_append(&b, ",\"text\":", 8) < 0 || nd_json_string(&b, p, n) < 0 ||
-            nd_buf_append(&b, "}", 1) < 0)
+            put(&b, ",\"text\":") < 0 || nd_json_string(&b, p, n) < 0)
             rc = -1;
         else
-            broadcast(w->room, cf, nd_buf_head(b), nd_buf_len(b));
+            chat_publish(w->room, cf, nd_buf_head(b), nd_buf_len(b));
         nd_buf_free(b);
     }
     nd_buf_free(w->msg);
@@ -370,7 +332,7 @@ http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     w->conn = c;
     if (chat) {
         snprintf(w->name, sizeof(w->name), "%s", name);
-        w->room = room_get(nd_service_name(nd_conn_service(c)), room);
+        w->room = chat_room(nd_service_name(nd_conn_service(c)), room);
         if (w->room == NULL) {
             free(w);
             return -1;
@@ -380,7 +342,7 @@ http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
              "Sec-WebSocket-Accept: %s\r\n", accept);
     if (http_head(c, h, 101, NULL, -1, extra) < 0) {
         if (w->room)
-            room_free_if_empty(w->room);
+            chat_room_release(w->room);
         free(w);
         return -1;
     }

@@ -279,7 +279,10 @@ route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         return http_error(c, h, 501, 1, NULL) < 0 ? -1 : PROBE_DONE;
     if (http_path_clean(req->target, req->target_len, path, sizeof(path), &query, &why) < 0)
         return http_error(c, h, 400, 0, NULL) < 0 ? -1 : PROBE_DONE;
+    h->whole = WHOLE_ECHO;
     if ((rc = http_ws_route(c, h, cf, req, path, query)) != PROBE_NO)
+        return rc;
+    if ((rc = http_chat_route(c, h, cf, req, path, query)) != PROBE_NO)
         return rc;
     if (cf->probes && (rc = http_probe(c, h, cf, req, path, query)) != PROBE_NO)
         return rc;
@@ -316,7 +319,7 @@ set_wait(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, int parti
     enum http_wait w;
     uint64_t ms;
 
-    if (h->stream == S_DRIP || h->stream == S_DELAY || h->ws != NULL)
+    if (h->stream == S_DRIP || h->stream == S_DELAY || h->stream == S_POLL || h->ws != NULL)
         return;     /* these own the deadline */
     if (h->phase == PH_STREAM || nd_conn_pending(c) > 0) {
         w = W_SEND;
@@ -351,6 +354,15 @@ request_done(struct nd_conn *c, struct http_conn *h)
     h->wait = W_NONE;
     memset(&h->scan, 0, sizeof(h->scan));
     return h->keep_alive ? ND_KEEP : ND_FINISH;
+}
+
+void
+http_stream_finished(struct nd_conn *c, struct http_conn *h)
+{
+    if (request_done(c, h) == ND_FINISH)
+        nd_conn_end(c, 0);
+    else
+        set_wait(c, h, nd_service_conf(nd_conn_service(c)), 0);
 }
 
 /* Sends file bytes while the socket takes them. */
@@ -390,6 +402,11 @@ stream_step(struct nd_conn *c, struct http_conn *h, int tick)
             return ND_KEEP;     /* the deadline drives these */
         rc = http_probe_tick(c, h);
         break;
+    case S_POLL:
+        if (!tick)
+            return ND_KEEP;
+        rc = http_chat_poll_timeout(c, h);
+        break;
     default:
         return request_done(c, h);
     }
@@ -406,7 +423,7 @@ after_request(struct nd_conn *c, struct http_conn *h)
         return request_done(c, h);
     h->phase = PH_STREAM;
     nd_conn_hold(c, 1);     /* the next request waits for this answer */
-    if (h->stream == S_DELAY || h->stream == S_DRIP) {
+    if (h->stream == S_DELAY || h->stream == S_DRIP || h->stream == S_POLL) {
         nd_conn_set_deadline(c, h->tick_ms ? h->tick_ms : 1);
         return ND_KEEP;
     }
@@ -491,7 +508,9 @@ read_whole(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct 
     }
     /* The buffer may have moved since the head was parsed: parse it again. */
     if (http_parse_request(buf, h->head_len, &scan, &cf->lim, &req, headers) != 1 ||
-        http_probe_echo(c, h, cf, &req, buf + h->head_len, (size_t)h->body_len) < 0)
+        (h->whole == WHOLE_CHAT_SEND
+             ? http_chat_send(c, h, cf, &req, buf + h->head_len, (size_t)h->body_len)
+             : http_probe_echo(c, h, cf, &req, buf + h->head_len, (size_t)h->body_len)) < 0)
         return ND_ABORT;
     nd_buf_consume(in, total);
     return request_done(c, h);
@@ -618,7 +637,8 @@ http_timeout(struct nd_conn *c)
         return ND_FINISH;   /* connected, never sent a byte: just close */
     if (h->ws != NULL)
         return http_ws_timeout(c, h, nd_service_conf(nd_conn_service(c)));
-    if (h->phase == PH_STREAM && (h->stream == S_DRIP || h->stream == S_DELAY)) {
+    if (h->phase == PH_STREAM &&
+        (h->stream == S_DRIP || h->stream == S_DELAY || h->stream == S_POLL)) {
         v = stream_step(c, h, 1);
         if (http_out_flush(c) < 0)
             return ND_ABORT;
@@ -651,7 +671,7 @@ http_eof(struct nd_conn *c)
 
     if (h == NULL || h->phase != PH_STREAM)
         return ND_FINISH;
-    if (h->stream == S_DELAY)
+    if (h->stream == S_DELAY || h->stream == S_POLL)
         return ND_ABORT;
     h->keep_alive = 0;
     return ND_KEEP;
@@ -676,6 +696,7 @@ http_close(struct nd_conn *c)
         return;
     if (h->ws != NULL)
         http_ws_close(c, h, nd_service_conf(nd_conn_service(c)));
+    http_chat_poll_forget(h);
     if (h->file_fd >= 0)
         close(h->file_fd);
     free(h);

@@ -207,6 +207,50 @@ def test_ws_idle_ping_and_timeout():
     check(time.monotonic() - t0 < 2 * nd.SLOW, "slow")
 
 
+def test_long_polling_and_mixed_clients():
+    import threading
+    from t_http import curl
+    port = nd.free_port()
+    nd.Daemon(http_config(port))
+    base = "http://127.0.0.1:%d" % port
+    # A poll with nothing new waits; a message sent meanwhile answers it.
+    got = {}
+
+    def poll():
+        t0 = time.monotonic()
+        got["body"] = curl(base + "/chat/poll?room=p&since=0&timeout=5000").stdout
+        got["dt"] = time.monotonic() - t0
+    t = threading.Thread(target=poll)
+    t.start()
+    member = ws(port, "/ws/chat?room=p&name=wsuser")     # its join answers the poll
+    t.join(10)
+    ev = json.loads(got["body"])
+    check(ev and ev[0]["type"] == "join" and got["dt"] < 3, "poll answered by the join: %r" % got)
+    seen = ev[-1]["seq"]
+    r = curl("-X", "POST", "--data-binary", "from a poller", base + "/chat/send?room=p&name=poller")
+    check(json.loads(r.stdout)["seq"] == seen + 1, r.stdout)
+    e = json.loads(recv_frame(member)[1])
+    while e["type"] != "message":
+        e = json.loads(recv_frame(member)[1])
+    check(e["text"] == "from a poller" and e["name"] == "poller", e)
+    member.sendall(frame(1, b"from websocket"))
+    ev = json.loads(curl(base + "/chat/poll?room=p&since=%d" % (seen + 1)).stdout)
+    check([x["text"] for x in ev if x["type"] == "message"] == ["from websocket"], ev)
+    # A poll with nothing new ends at its timeout with an empty list.
+    t0 = time.monotonic()
+    r = curl(base + "/chat/poll?room=p&since=%d&timeout=300" % ev[-1]["seq"])
+    check(json.loads(r.stdout) == [] and 0.25 < time.monotonic() - t0 < 3, r.stdout)
+    for bad in ("/chat/poll", "/chat/poll?room=", "/chat/poll?room=x&since=abc"):
+        check(curl("-i", base + bad).stdout.startswith(b"HTTP/1.1 400"), bad)
+    import subprocess
+    r = subprocess.run(["curl", "-si", "--data-binary", "@-", base + "/chat/send?room=x"],
+                       input=b"\xff", capture_output=True, timeout=10)
+    check(r.stdout.startswith(b"HTTP/1.1 400"), "invalid UTF-8 in a send: %r" % r.stdout[:40])
+    r = curl("-i", base + "/chat")
+    check(r.stdout.startswith(b"HTTP/1.1 200") and b"new WebSocket(" in r.stdout, "the page")
+
+
 TESTS = [test_ws_echo_text_binary_fragments_ping, test_ws_protocol_errors_close_with_code,
          test_ws_handshake_rejections, test_chat_200_members_same_order,
-         test_chat_drops_a_member_that_does_not_read, test_ws_idle_ping_and_timeout]
+         test_chat_drops_a_member_that_does_not_read, test_ws_idle_ping_and_timeout,
+         test_long_polling_and_mixed_clients]
