@@ -11,6 +11,7 @@ command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v ab >/dev/null 2>&1 || missing="$missing apache2-utils"
 command -v slowhttptest >/dev/null 2>&1 || missing="$missing slowhttptest"
 command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v prlimit >/dev/null 2>&1 || missing="$missing util-linux"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
