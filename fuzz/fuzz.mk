@@ -19,7 +19,7 @@ FUZZ_ARGS    ?=
 FUZZ_CFLAGS  := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -g -O1 -std=gnu11 -Iinclude -Isrc -D_GNU_SOURCE
 FUZZ_BUILD   := build/fuzz
-FUZZ_TARGETS := fuzz_http_parse fuzz_values fuzz_ini fuzz_http_input
+FUZZ_TARGETS := fuzz_http_parse fuzz_values fuzz_ini fuzz_http_input fuzz_ws
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 FUZZ_HDRS    := $(wildcard include/nd/*.h) src/http.h
 
@@ -27,8 +27,9 @@ FUZZ_HDRS    := $(wildcard include/nd/*.h) src/http.h
 # brings its own fake core instead of conn.c, server.c and loop.c).
 FUZZ_SRC_fuzz_http_parse := src/http_parse.c
 FUZZ_SRC_fuzz_values     := src/addr.c src/http_path.c src/http_parse.c src/http_static.c
+FUZZ_SRC_fuzz_ws         := src/ws.c src/json.c src/buf.c
 FUZZ_SRC_fuzz_ini        := $(filter-out src/main.c,$(wildcard src/*.c))
-FUZZ_SRC_fuzz_http_input := src/mod_http.c src/http_parse.c src/http_path.c \
+FUZZ_SRC_fuzz_http_input := src/mod_http.c src/http_parse.c src/http_path.c src/http_ws.c src/http_chat.c src/ws.c \
                             src/http_static.c src/http_response.c src/http_probe.c \
                             src/json.c src/addr.c src/buf.c
 

@@ -297,6 +297,14 @@ nd_conn_pending(const struct nd_conn *c)
     return c->pending;
 }
 
+/* Only one connection here, and the module may end only others: reaching
+ * this is a bug in the module, and the sanitizers will say where. */
+void
+nd_conn_end(struct nd_conn *c, int abort)
+{
+    verdict(c, abort ? ND_ABORT : ND_FINISH);
+}
+
 void
 nd_conn_want_drain(struct nd_conn *c)
 {

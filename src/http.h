@@ -158,15 +158,18 @@ struct ws_room *chat_room(const char *service, const char *name);
 /* Frees the room once nobody is in it or waiting on it. */
 void chat_room_release(struct ws_room *r);
 
-/* Publishes an event to everyone in the room: fmt is the JSON object
- * without its braces, after "seq":N, (so every event carries its number). */
-void chat_publish(struct ws_room *r, struct http_conf *cf, const char *json, size_t n);
+/* Publishes an event to everyone in the room: json is the object's
+ * members, without braces; "seq":N comes first. self, when not NULL, is the
+ * connection whose callback publishes: it is never ended from here. */
+void chat_publish(struct ws_room *r, struct http_conf *cf, const char *json, size_t n,
+                  struct nd_conn *self);
 
 /* Sends one text frame to every WebSocket member (http_ws.c). */
 void http_ws_broadcast(struct ws_room *r, const char *p, size_t n);
 
-/* Drops members whose unread output passed ws_max_queue (http_ws.c). */
-void http_ws_drop_slow(struct ws_room *r, struct http_conf *cf);
+/* Drops members whose unread output passed ws_max_queue (http_ws.c), all
+ * but self: the connection whose callback is running decides for itself. */
+void http_ws_drop_slow(struct ws_room *r, struct http_conf *cf, struct nd_conn *self);
 
 /* A poll answered from outside its own callback goes on to its next
  * request (mod_http.c). */

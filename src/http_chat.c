@@ -155,7 +155,8 @@ unlink_poller(struct http_conn *h)
 }
 
 void
-chat_publish(struct ws_room *r, struct http_conf *cf, const char *json, size_t n)
+chat_publish(struct ws_room *r, struct http_conf *cf, const char *json, size_t n,
+             struct nd_conn *self)
 {
     struct chat_msg *m = malloc(sizeof(*m) + n + 32);
     struct http_conn *p, *next;
@@ -196,7 +197,7 @@ chat_publish(struct ws_room *r, struct http_conf *cf, const char *json, size_t n
         else
             http_stream_finished(p->conn, p);
     }
-    http_ws_drop_slow(r, cf);
+    http_ws_drop_slow(r, cf, self);
 }
 
 /* ---- long polling ---- */
@@ -288,7 +289,7 @@ http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         chat_room_release(r);
         return -1;
     }
-    chat_publish(r, cf, nd_buf_head(b), nd_buf_len(b));
+    chat_publish(r, cf, nd_buf_head(b), nd_buf_len(b), NULL);
     nd_buf_free(b);
     n = snprintf(ack, sizeof(ack), "{\"seq\":%llu}\n", (unsigned long long)r->seq);
     chat_room_release(r);

@@ -85,13 +85,13 @@ http_ws_broadcast(struct ws_room *r, const char *p, size_t n)
  * close(), which changes the list (and may publish): look again from the
  * start each time rather than hold a pointer into it. */
 void
-http_ws_drop_slow(struct ws_room *r, struct http_conf *cf)
+http_ws_drop_slow(struct ws_room *r, struct http_conf *cf, struct nd_conn *self)
 {
     for (;;) {
         struct ws_conn *m;
 
         for (m = r->members; m; m = m->next)
-            if (nd_conn_pending(m->conn) > cf->ws_max_queue)
+            if (m->conn != self && nd_conn_pending(m->conn) > cf->ws_max_queue)
                 break;
         if (m == NULL)
             return;
@@ -100,7 +100,8 @@ http_ws_drop_slow(struct ws_room *r, struct http_conf *cf)
 }
 
 static void
-notice(struct ws_room *r, struct http_conf *cf, const char *type, const struct ws_conn *who)
+notice(struct ws_room *r, struct http_conf *cf, const char *type, const struct ws_conn *who,
+       struct nd_conn *self)
 {
     struct nd_buf *b = NULL;
     char head[96];
@@ -108,7 +109,7 @@ notice(struct ws_room *r, struct http_conf *cf, const char *type, const struct w
     snprintf(head, sizeof(head), "\"type\":\"%s\",\"members\":%zu,\"name\":", type, r->n);
     if (nd_buf_append(&b, head, strlen(head)) == 0 &&
         nd_json_string(&b, who->name, strlen(who->name)) == 0)
-        chat_publish(r, cf, nd_buf_head(b), nd_buf_len(b));
+        chat_publish(r, cf, nd_buf_head(b), nd_buf_len(b), self);
     nd_buf_free(b);
 }
 
@@ -128,7 +129,7 @@ leave(struct ws_conn *w, struct http_conf *cf)
     r->n--;
     w->room = NULL;
     if (r->n > 0 || r->pollers)
-        notice(r, cf, "leave", w);
+        notice(r, cf, "leave", w, NULL);
     chat_room_release(r);
 }
 
@@ -151,7 +152,7 @@ deliver(struct nd_conn *c, struct ws_conn *w, struct http_conf *cf)
             put(&b, ",\"text\":") < 0 || nd_json_string(&b, p, n) < 0)
             rc = -1;
         else
-            chat_publish(w->room, cf, nd_buf_head(b), nd_buf_len(b));
+            chat_publish(w->room, cf, nd_buf_head(b), nd_buf_len(b), c);
         nd_buf_free(b);
     }
     nd_buf_free(w->msg);
@@ -250,6 +251,9 @@ http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, stru
                 if (w->msg_op == WS_TEXT && !ws_utf8_complete(&w->utf8))
                     return ws_close_with(c, w, WS_CLOSE_BAD_DATA);
                 if (deliver(c, w, cf) != ND_KEEP)
+                    return ND_ABORT;
+                /* A member that sends but does not read is dropped too. */
+                if (nd_conn_pending(c) > cf->ws_max_queue)
                     return ND_ABORT;
             }
         }
@@ -357,7 +361,7 @@ http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         r->n++;
         if (http_out_flush(c) < 0)
             return -1;
-        notice(r, cf, "join", w);
+        notice(r, cf, "join", w, c);
     }
     nd_conn_set_deadline(c, cf->ws_ping_interval);
     return PROBE_DONE;
