@@ -66,6 +66,7 @@ test: deps
 # against $(BUILD)/netdemo.
 check: all $(UNIT_BIN)
 	ASAN_OPTIONS=detect_leaks=1 $(UNIT_BIN) --jobs 2
+	$(PYTHON) tests/e2e/run.py --binary $(BUILD)/netdemo
 	$(PYTHON) tests/integration/run.py --binary $(BUILD)/netdemo
 	$(PYTHON) tests/faults/run.py --binary $(BUILD)/netdemo
 

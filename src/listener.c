@@ -132,6 +132,12 @@ nd_listener_kick(struct nd_listener *l)
         nd_loop_pend(l->loop, &l->w);
 }
 
+static void
+listener_free(struct nd_defer *d)
+{
+    free(nd_container_of(d, struct nd_listener, defer));
+}
+
 void
 nd_listener_close(struct nd_listener *l)
 {
@@ -140,17 +146,24 @@ nd_listener_close(struct nd_listener *l)
             nd_timer_stop(l->loop, &l->retry);
             nd_loop_del(l->loop, &l->w);
         }
-        free(l);
-        return;
+    } else {
+        if (l->loop) {
+            nd_timer_stop(l->loop, &l->retry);
+            nd_loop_forget(l->loop, &l->w);
+        }
+        close(l->w.fd);
+        if (is_unix_file(&l->addr))
+            unlink(((const struct sockaddr_un *)&l->addr.sa)->sun_path);
     }
+    /* An event for it may still be ahead in this batch: the loop skips a
+     * watcher whose fd is -1, and the memory outlives the batch. */
+    l->w.fd = -1;
     if (l->loop) {
-        nd_timer_stop(l->loop, &l->retry);
-        nd_loop_forget(l->loop, &l->w);
+        l->defer.fn = listener_free;
+        nd_loop_defer(l->loop, &l->defer);
+    } else {
+        free(l);
     }
-    close(l->w.fd);
-    if (is_unix_file(&l->addr))
-        unlink(((const struct sockaddr_un *)&l->addr.sa)->sun_path);
-    free(l);
 }
 
 static void

@@ -23,6 +23,7 @@ struct nd_listener {
     int starved;                /* accept failed for lack of fds or memory */
     int inherited;              /* from socket activation: never closed */
     struct nd_listener *next;
+    struct nd_defer defer;      /* freed after the current iteration */
 };
 
 /* Creates, binds and (for streams) listens. Not yet watched. On failure
@@ -40,8 +41,10 @@ int nd_listener_start(struct nd_listener *l, struct nd_loop *loop,
 /* Asks it to try accepting again (a slot was freed, or settings changed). */
 void nd_listener_kick(struct nd_listener *l);
 
-/* Closes the socket (removing a unix socket file) and frees it. An
- * inherited socket is only unwatched: it stays open for a later reload. */
+/* Closes the socket (removing a unix socket file) and frees it once the
+ * current loop iteration is over: a signal handled earlier in a batch may
+ * close a listener whose own event comes later in it. An inherited socket
+ * is only unwatched: it stays open for a later reload. */
 void nd_listener_close(struct nd_listener *l);
 
 #endif
