@@ -1,1 +1,39 @@
-# Installation targets; see systemd/README (filled in by the systemd work).
+# make install / uninstall, and make test-systemd (tests/systemd/run.sh).
+# Paths follow the GNU conventions; DESTDIR stages a package.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+MANDIR     ?= $(PREFIX)/share/man
+INSTALL    ?= install
+
+UNITS := netdemo@.service netdemo-http.socket
+
+.PHONY: install uninstall test-systemd
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/netdemo \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 755 $(BUILD)/netdemo $(DESTDIR)$(BINDIR)/netdemo
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    systemd/netdemo@.service.in > $(DESTDIR)$(UNITDIR)/netdemo@.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/netdemo@.service
+	$(INSTALL) -m 644 systemd/netdemo-http.socket $(DESTDIR)$(UNITDIR)/netdemo-http.socket
+	$(INSTALL) -m 644 man/netdemo.8 $(DESTDIR)$(MANDIR)/man8/netdemo.8
+	$(INSTALL) -m 644 man/netdemo.ini.5 $(DESTDIR)$(MANDIR)/man5/netdemo.ini.5
+	@# The configuration is the operator's: installed only if there is none.
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/netdemo/netdemo.ini ]; then \
+	    echo "keeping $(DESTDIR)$(SYSCONFDIR)/netdemo/netdemo.ini"; \
+	else \
+	    $(INSTALL) -m 644 conf/netdemo.ini $(DESTDIR)$(SYSCONFDIR)/netdemo/netdemo.ini; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/netdemo $(DESTDIR)$(UNITDIR)/netdemo@.service \
+	    $(DESTDIR)$(UNITDIR)/netdemo-http.socket $(DESTDIR)$(MANDIR)/man8/netdemo.8 \
+	    $(DESTDIR)$(MANDIR)/man5/netdemo.ini.5
+	@echo "left $(DESTDIR)$(SYSCONFDIR)/netdemo/netdemo.ini in place"
+
+test-systemd: all
+	@sh tests/systemd/run.sh
