@@ -32,6 +32,7 @@
 #define SENDFILE_BUDGET (256 * 1024)
 
 static void conn_io(struct nd_loop *loop, struct nd_watcher *w);
+static void conn_read(struct nd_conn *c);
 static void conn_idle(struct nd_loop *loop, struct nd_timer *t);
 
 static struct nd_loop *
@@ -213,6 +214,14 @@ discard(struct nd_conn *c)
         nd_conn_close(c);   /* the peer's FIN, or an error: done */
         return;
     }
+}
+
+void
+nd_conn_stop(struct nd_conn *c)
+{
+    if (c->state == ND_CONN_OPEN && !c->held && (c->w.readable || c->in != NULL))
+        conn_read(c);
+    nd_conn_finish(c);
 }
 
 void

@@ -389,7 +389,7 @@ nd_server_stop(struct nd_server *s)
     close_listeners(s);
     for (c = s->conns; c; c = next) {
         next = c->next;     /* c may close, and unlink itself, right here */
-        nd_conn_finish(c);
+        nd_conn_stop(c);
     }
     if (s->nconns == 0) {
         nd_loop_stop(s->loop);

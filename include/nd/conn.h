@@ -49,7 +49,12 @@ int nd_conn_open(struct nd_loop *loop, struct nd_service *svc, int fd);
 /* Ends a connection at once, dropping unsent output. */
 void nd_conn_close(struct nd_conn *c);
 
-/* For a graceful stop: read no more, close once output is sent. */
+/* Read no more; close once output is sent. */
 void nd_conn_finish(struct nd_conn *c);
+
+/* For a graceful stop: what the peer already sent is read and answered
+ * first (one budgeted pass), then the connection finishes. A restart under
+ * socket activation thus loses no request that had reached us. */
+void nd_conn_stop(struct nd_conn *c);
 
 #endif

@@ -1,0 +1,169 @@
+#!/bin/bash
+# tests/systemd/checks.sh: runs inside the container booted by run.sh, as
+# root, from a copy of the tree. Installs netdemo and checks its units under
+# a real systemd, one PASS or FAIL line per check. Every wait is bounded.
+set -u
+cd "$(dirname "$0")/../.."
+passed=0 failed=0
+pass() { echo "PASS systemd.$1"; passed=$((passed + 1)); }
+fail() { echo "FAIL systemd.$1: $2"; failed=$((failed + 1)); }
+
+# Ports of our own: the container shares the host's network.
+P_ECHO=17711 P_WEB=17712 P_WEB2=17713 P_HTTP=17714
+
+wait_for() {    # wait_for SECONDS CMD...: until CMD succeeds
+    local end=$((SECONDS + $1)); shift
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -ge $end ] && return 1
+        sleep 0.1
+    done
+}
+
+make -s install PREFIX=/usr/local >/tmp/install.log 2>&1 ||
+    { echo "FAIL systemd.install: $(tail -5 /tmp/install.log)"; echo "systemd: 0 passed, 1 failed"; exit 1; }
+conf=/etc/netdemo/netdemo.ini
+write_conf() {
+    cat >$conf <<INI
+[echo]
+module = echo
+listen = tcp://127.0.0.1:$P_ECHO
+
+[web]
+module = http
+listen = tcp://127.0.0.1:$P_WEB$1
+
+[http]
+module = http
+listen = tcp://127.0.0.1:$P_HTTP
+INI
+}
+write_conf ""
+# The example socket unit listens on 8080; here it must match [http] above.
+mkdir -p /etc/systemd/system/netdemo-http.socket.d /etc/systemd/system/netdemo@.service.d
+cat >/etc/systemd/system/netdemo-http.socket.d/ports.conf <<INI
+[Socket]
+ListenStream=
+ListenStream=127.0.0.1:$P_HTTP
+INI
+# A short watchdog so that two intervals fit in the test.
+cat >/etc/systemd/system/netdemo@.service.d/watchdog.conf <<INI
+[Service]
+WatchdogSec=2s
+INI
+systemctl daemon-reload
+
+# 1. start returns only when the port answers
+if systemctl start netdemo@echo; then
+    out=$(printf ready | timeout 5 nc -q1 127.0.0.1 $P_ECHO)
+    if [ "$out" = ready ]; then pass start_is_ready; else fail start_is_ready "probe got '$out'"; fi
+else
+    fail start_is_ready "systemctl start failed: $(journalctl -u netdemo@echo -n 5 --no-pager)"
+fi
+status=$(systemctl show -p StatusText --value netdemo@echo)
+if [ -n "$status" ]; then pass status_text; else fail status_text "empty StatusText"; fi
+
+# 2. http answers; a reload adds a listener while a keep-alive connection
+#    opened before it still gets answers; a broken file leaves it serving.
+systemctl start netdemo@web
+if curl -sf http://127.0.0.1:$P_WEB/health | grep -q ok; then pass web_answers; else fail web_answers "no /health"; fi
+python3 - $P_WEB >/tmp/keepalive.log 2>&1 <<'PY' &
+import http.client, sys, time, os
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+ok = 0
+for i in range(40):                       # about 4 s, across the reloads
+    c.request("GET", "/health"); r = c.getresponse(); r.read()
+    ok += r.status == 200
+    time.sleep(0.1)
+print("ok", ok)
+PY
+ka=$!
+write_conf ", tcp://127.0.0.1:$P_WEB2"
+systemctl reload netdemo@web
+if wait_for 10 curl -sf http://127.0.0.1:$P_WEB2/health; then pass reload_adds_listener
+else fail reload_adds_listener "new port $P_WEB2 does not answer"; fi
+line=$(wc -l <$conf)
+echo "bogus_key = 1" >>$conf
+systemctl reload netdemo@web
+sleep 0.5   # let the reload's log lines reach the journal (the file check follows)
+if systemctl is-active -q netdemo@web && curl -sf http://127.0.0.1:$P_WEB/health >/dev/null; then
+    pass bad_reload_keeps_serving
+else
+    fail bad_reload_keeps_serving "unit $(systemctl is-active netdemo@web)"
+fi
+if wait_for 5 sh -c "journalctl -u netdemo@web -p err --no-pager | grep -q 'netdemo.ini:$((line + 1)):'"; then
+    pass journal_err_has_file_line
+else
+    fail journal_err_has_file_line "$(journalctl -u netdemo@web -p err --no-pager | tail -3)"
+fi
+wait $ka
+if grep -q "ok 40" /tmp/keepalive.log; then pass keepalive_across_reload
+else fail keepalive_across_reload "$(cat /tmp/keepalive.log | tail -2)"; fi
+write_conf ", tcp://127.0.0.1:$P_WEB2"
+
+# 3. socket activation: the first connection starts the service; a restart
+#    refuses no connection attempt.
+systemctl start netdemo-http.socket
+if systemctl is-active -q netdemo@http; then
+    fail socket_activation "service running before any connection"
+elif curl -sf --max-time 10 http://127.0.0.1:$P_HTTP/health | grep -q ok &&
+     systemctl is-active -q netdemo@http; then
+    pass socket_activation
+else
+    fail socket_activation "$(journalctl -u netdemo@http -n 5 --no-pager)"
+fi
+python3 - $P_HTTP >/tmp/restart.log 2>&1 <<'PY' &
+import socket, sys, time
+refused = ok = 0
+kinds = {}
+end = time.time() + 4
+while time.time() < end:
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            d = s.recv(4096)
+            if not d: break
+            data += d
+        ok += data.startswith(b"HTTP/1.1 200")
+        s.close()
+    except OSError as e:
+        refused += 1
+        kinds[type(e).__name__] = kinds.get(type(e).__name__, 0) + 1
+print("ok", ok, "refused", refused, kinds)
+PY
+loop=$!
+sleep 1
+systemctl restart netdemo@http
+wait $loop
+if grep -q "refused 0" /tmp/restart.log; then pass restart_refuses_nothing
+else fail restart_refuses_nothing "$(cat /tmp/restart.log)"; fi
+
+# 4. watchdog: set, and no restart during two intervals of normal running
+wd=$(systemctl show -p WatchdogUSec --value netdemo@echo)
+pid=$(systemctl show -p MainPID --value netdemo@echo)
+sleep 4.5   # two 2 s watchdog intervals of normal running: the check itself
+if [ "$wd" != 0 ] && [ -n "$wd" ] &&
+   [ "$(systemctl show -p NRestarts --value netdemo@echo)" = 0 ] &&
+   [ "$(systemctl show -p MainPID --value netdemo@echo)" = "$pid" ]; then
+    pass watchdog
+else
+    fail watchdog "WatchdogUSec=$wd NRestarts=$(systemctl show -p NRestarts --value netdemo@echo)"
+fi
+
+# 5. stop ends with Result=success
+systemctl stop netdemo@echo netdemo@web netdemo@http netdemo-http.socket
+r=$(systemctl show -p Result --value netdemo@echo)
+if [ "$r" = success ]; then pass stop_success; else fail stop_success "Result=$r"; fi
+
+# 6. systemd-analyze: verify prints nothing; exposure at most 1.5
+out=$(systemd-analyze verify /usr/local/lib/systemd/system/netdemo@.service \
+      /usr/local/lib/systemd/system/netdemo-http.socket 2>&1)
+if [ -z "$out" ]; then pass analyze_verify; else fail analyze_verify "$out"; fi
+exp=$(systemd-analyze security netdemo@echo.service 2>/dev/null |
+      sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+if [ -n "$exp" ] && awk "BEGIN { exit !($exp <= 1.5) }"; then pass "security_exposure_$exp"
+else fail security_exposure "exposure '$exp'"; fi
+
+echo "systemd: $passed passed, $failed failed"
+[ $failed = 0 ]
