@@ -487,12 +487,16 @@ conn_io(struct nd_loop *loop, struct nd_watcher *w)
             verdict(c, c->svc->module->drained(c)) && c->state == ND_CONN_CLOSED)
             return;
     }
-    if (c->state == ND_CONN_LINGERING)
+    if (c->state == ND_CONN_LINGERING) {
         discard(c);
-    else if (c->state == ND_CONN_OPEN && c->held && w->hup && !c->eof)
-        peek_hup(c);
-    else if (c->state == ND_CONN_OPEN)
+        return;
+    }
+    if (c->state == ND_CONN_OPEN && !c->held)
         conn_read(c);
+    /* Reading is held (now, or since this very read): a FIN or reset that
+     * came with the bytes just read raises no new edge, so look now. */
+    if (c->state == ND_CONN_OPEN && c->held && w->hup && !c->eof)
+        peek_hup(c);
 }
 
 static void

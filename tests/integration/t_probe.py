@@ -166,6 +166,19 @@ def test_delay_clients_leaving_free_everything():
     check(st["connections"]["current"] == 1, st)
 
 
+def test_delay_request_and_fin_together():
+    """The FIN arrives with the request: no later edge will report it, so
+    the connection must be freed without waiting for the delay."""
+    port = nd.free_port()
+    d = nd.Daemon(http_config(port))
+    base = d.fds()
+    for _ in range(300):
+        s = nd.connect(port)
+        s.sendall(b"GET /delay/10000 HTTP/1.1\r\nHost: a\r\n\r\n")
+        s.close()
+    nd.wait_until(lambda: d.fds() <= base, 3, "fds back to %d (now %d)" % (base, d.fds()))
+
+
 def test_probes_off():
     port = nd.free_port()
     nd.Daemon(http_config(port, "probes = off\n"))
@@ -178,4 +191,5 @@ def test_probes_off():
 
 TESTS = [test_echo_reflects_request, test_echo_post_bodies, test_status_and_headers,
          test_bytes_and_drip, test_2000_delays_while_root_stays_fast,
-         test_delay_clients_leaving_free_everything, test_probes_off]
+         test_delay_clients_leaving_free_everything, test_delay_request_and_fin_together,
+         test_probes_off]
