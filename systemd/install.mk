@@ -36,4 +36,4 @@ uninstall:
 	@echo "left $(DESTDIR)$(SYSCONFDIR)/netdemo/netdemo.ini in place"
 
 test-systemd: all
-	@sh tests/systemd/run.sh
+	@bash tests/systemd/run.sh
