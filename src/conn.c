@@ -28,6 +28,10 @@
 /* How long a finished connection waits for the peer's FIN. */
 #define LINGER_MS 2000
 
+/* How long a stop waits for the first request of a connection that was
+ * accepted but has not sent a byte yet. */
+#define STOP_GRACE_MS 1000
+
 /* File bytes per sendfile() before other peers get their turn. */
 #define SENDFILE_BUDGET (256 * 1024)
 
@@ -221,6 +225,14 @@ nd_conn_stop(struct nd_conn *c)
 {
     if (c->state == ND_CONN_OPEN && !c->held && (c->w.readable || c->in != NULL))
         conn_read(c);
+    if (c->state == ND_CONN_OPEN && !c->got_input) {
+        /* conn_read finishes it after the answer; a request on its way
+         * comes within a round trip, so the wait is short. */
+        c->stopping = 1;
+        c->deadline = nd_loop_now(loop_of(c)) + STOP_GRACE_MS;
+        arm(c);
+        return;
+    }
     nd_conn_finish(c);
 }
 
@@ -409,6 +421,7 @@ conn_read(struct nd_conn *c)
         n = recv(c->w.fd, c->in->data + c->in->end, room, 0);
         if (n > 0) {
             c->in->end += (size_t)n;
+            c->got_input = 1;
             c->svc->stats->bytes_in += (uint64_t)n;
             c->last_active = nd_loop_now(loop);
             /* A short read drained the socket, unless a FIN or an error is
@@ -431,6 +444,10 @@ conn_read(struct nd_conn *c)
             }
             if (verdict(c, v))
                 return;
+            if (c->stopping && !c->held && (c->in == NULL || nd_buf_len(c->in) == 0)) {
+                nd_conn_finish(c);      /* its request is answered: done */
+                return;
+            }
             if (c->out != NULL && nd_buf_len(c->out) >= c->svc->hwm)
                 c->read_paused = 1;     /* flush() resumes us below hwm/2 */
             continue;

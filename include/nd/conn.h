@@ -41,6 +41,8 @@ struct nd_conn {
     unsigned char held;         /* the module asked us not to read */
     unsigned char want_drain;   /* a short sendfile waits for room */
     unsigned char streaming;    /* the last read filled the buffer */
+    unsigned char got_input;    /* the peer has sent at least one byte */
+    unsigned char stopping;     /* graceful stop: finish once answered */
 };
 
 /* Takes an accepted fd for svc. On failure the fd is closed. */
@@ -53,8 +55,11 @@ void nd_conn_close(struct nd_conn *c);
 void nd_conn_finish(struct nd_conn *c);
 
 /* For a graceful stop: what the peer already sent is read and answered
- * first (one budgeted pass), then the connection finishes. A restart under
- * socket activation thus loses no request that had reached us. */
+ * first (one budgeted pass), then the connection finishes. One that has
+ * not sent a byte yet was accepted for a request still on its way: it
+ * finishes once that is answered (or at shutdown_timeout). So a restart,
+ * under socket activation or of one reuseport instance, answers every
+ * connection it accepted. */
 void nd_conn_stop(struct nd_conn *c);
 
 #endif

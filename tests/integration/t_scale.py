@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -253,4 +254,25 @@ def test_haproxy_drain_and_kill():
         hp.stop()
 
 
-TESTS = [test_haproxy_drain_and_kill]
+def test_reuseport_rolling_restart():
+    """Two reuseport instances restarted one at a time under load: every
+    connection is answered. The kernel hands a closing listener's queued
+    connections to its siblings only with net.ipv4.tcp_migrate_req=1, a
+    per-namespace setting: so the whole test runs in a network namespace
+    it makes (loopback only), never touching the host's settings."""
+    if os.geteuid() != 0:
+        print("    skipped: a network namespace needs root", flush=True)
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    r = subprocess.run(["unshare", "--net", "sh", "-c",
+                        "ip link set lo up && sysctl -qw net.ipv4.tcp_migrate_req=1 && "
+                        "exec \"$0\" \"$1\" \"$2\"", sys.executable,
+                        os.path.join(here, "rolling.py"), nd.BINARY],
+                       capture_output=True, text=True, timeout=120 * nd.SLOW)
+    out = r.stdout.strip().splitlines()
+    check(r.returncode == 0 and out and out[-1].endswith("errors {}"),
+          "rolling restart: %r %s" % (out[-1:] if out else out, r.stderr[-500:]))
+    print("    reuseport: " + out[-1], flush=True)
+
+
+TESTS = [test_haproxy_drain_and_kill, test_reuseport_rolling_restart]
