@@ -7,6 +7,9 @@
 #   make fuzz-replay   build, then run each target once over its committed
 #                      corpus (fast, for CI); installs clang-14 with apt-get
 #                      when it is missing and we are root, skips otherwise
+#   make fuzz-crashes  run the reproducers of open bugs (fuzz/crashes/TARGET/)
+#                      and say which still crash; a fixed one moves into
+#                      fuzz/corpus/TARGET/ with its fix
 #
 # FUZZ_ARGS adds libFuzzer options to `make fuzz` (e.g. -jobs=2, -runs=N).
 
@@ -33,7 +36,7 @@ FUZZ_SRC_fuzz_http_input := src/mod_http.c src/http_parse.c src/http_path.c src/
                             src/http_static.c src/http_response.c src/http_probe.c \
                             src/json.c src/addr.c src/buf.c
 
-.PHONY: fuzz fuzz-replay fuzz-build fuzz-deps fuzz-run fuzz-replay-run
+.PHONY: fuzz fuzz-replay fuzz-build fuzz-deps fuzz-run fuzz-replay-run fuzz-crashes
 
 define FUZZ_RULE
 $(FUZZ_BUILD)/$(1): fuzz/$(1).c $(FUZZ_SRC_$(1)) $(FUZZ_HDRS) $(FUZZ_MK)
@@ -88,6 +91,20 @@ fuzz-replay-run: $(FUZZ_BINS)
 	    $(FUZZ_BUILD)/$$t -runs=0 -artifact_prefix=$(FUZZ_BUILD)/replay-$$t- fuzz/corpus/$$t 2>$(FUZZ_BUILD)/$$t.log \
 	        || { cat $(FUZZ_BUILD)/$$t.log; exit 1; }; \
 	done
+
+# Each reproducer of an open bug, alone; fails while any still crashes.
+fuzz-crashes: $(FUZZ_BINS)
+	@bad=0; for t in $(FUZZ_TARGETS); do \
+	    for f in $$(ls fuzz/crashes/$$t/* 2>/dev/null); do \
+	        if $(FUZZ_BUILD)/$$t $$f >$(FUZZ_BUILD)/crash.log 2>&1; then \
+	            echo "fixed:          $$f"; \
+	        else \
+	            bad=1; echo "still crashes:  $$f"; \
+	            grep -m3 -E "invariant failed|ERROR: AddressSanitizer|runtime error" \
+	                $(FUZZ_BUILD)/crash.log | sed 's/^/    /'; \
+	        fi; \
+	    done; \
+	done; exit $$bad
 
 ifneq ($(FUZZ_SAVED_GOAL),)
 .DEFAULT_GOAL := $(FUZZ_SAVED_GOAL)

@@ -3,7 +3,9 @@
  * fed in pieces whose sizes come from the input's first bytes, with the
  * bytes not yet "received" poisoned so that any read past them is caught,
  * and whole; both results must agree and every pointer must lie inside the
- * head. Pipelined requests and their bodies are walked as the module does.
+ * head. Pipelined requests and their bodies are walked as the module does;
+ * http_header_find and http_list_has are checked against plain references
+ * on every complete head.
  *
  * Input: [flags] [step0..step3] data...
  *   flags & 3   limits preset
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "nd/http_parse.h"
 
@@ -132,6 +135,58 @@ check_result(int rc, const struct http_request *req, const struct http_scan *sc,
         check(req->content_length > 0);
     if (req->body == HTTP_BODY_CHUNKED)
         check(req->minor == 1);
+}
+
+static int
+lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+/* The helpers the module routes with, against plain references. */
+static void
+check_helpers(const struct http_request *req)
+{
+    static const char *const tokens[] = { "upgrade", "websocket", "close", "keep-alive",
+                                          "chunked", "a" };
+    size_t i, j, k;
+
+    for (i = 0; i < req->nheaders; i++) {
+        const struct http_header *h = &req->headers[i];
+        char name[64];
+
+        /* find(name) is the first field with that name, any case. */
+        if (h->name_len < sizeof(name)) {
+            for (k = 0; k < h->name_len; k++)
+                name[k] = (char)lower((unsigned char)h->name[k]);
+            name[k] = '\0';
+            for (j = 0; j < req->nheaders; j++)
+                if (req->headers[j].name_len == h->name_len &&
+                    strncasecmp(req->headers[j].name, name, h->name_len) == 0)
+                    break;
+            check(http_header_find(req, name) == &req->headers[j]);
+        }
+        /* list_has(v, t): some comma-separated item, trimmed, is t. */
+        for (j = 0; j < sizeof(tokens) / sizeof(tokens[0]); j++) {
+            size_t tl = strlen(tokens[j]), s = 0, e;
+            int ref = 0;
+
+            while (s <= h->value_len) {
+                size_t a, b;
+
+                for (e = s; e < h->value_len && h->value[e] != ','; e++)
+                    ;
+                for (a = s; a < e && (h->value[a] == ' ' || h->value[a] == '\t'); a++)
+                    ;
+                for (b = e; b > a && (h->value[b - 1] == ' ' || h->value[b - 1] == '\t'); b--)
+                    ;
+                if (b - a == tl && strncasecmp(h->value + a, tokens[j], tl) == 0)
+                    ref = 1;
+                s = e + 1;
+            }
+            check(!!http_list_has(h->value, h->value_len, tokens[j]) == ref);
+        }
+    }
 }
 
 /* Two parses of one request agree (pointers compared as offsets). */
@@ -333,6 +388,7 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
             check(s1.pos == s2.pos && s1.start == s2.start && s1.line_end == s2.line_end);
         if (rc1 != 1)
             break;
+        check_helpers(&r2);
 
         /* The body, then the next request, as the module reads them. */
         off += r1.head_len;
