@@ -43,16 +43,10 @@
 #include "nd/buf.h"
 #include "nd/module.h"
 
+#include "check.h"
+
 extern const struct nd_module nd_mod_http;
 
-#define check(cond)                                                             \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__,  \
-                    __LINE__);                                                  \
-            abort();                                                            \
-        }                                                                       \
-    } while (0)
 
 #define UNLIMITED ((size_t)-1)
 #define SENDFILE_BUDGET (256 * 1024)

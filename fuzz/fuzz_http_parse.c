@@ -20,16 +20,10 @@
 
 #include "nd/http_parse.h"
 
+#include "check.h"
+
 #define MAX_PIPELINED 64
 
-#define check(cond)                                                             \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__,  \
-                    __LINE__);                                                  \
-            abort();                                                            \
-        }                                                                       \
-    } while (0)
 
 static const struct http_limits presets[4] = {
     { 8192, 16384, 100 },       /* the module's defaults */

@@ -12,14 +12,8 @@
 #include "nd/ini.h"
 #include "nd/module.h"
 
-#define check(cond)                                                             \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__,  \
-                    __LINE__);                                                  \
-            abort();                                                            \
-        }                                                                       \
-    } while (0)
+#include "check.h"
+
 
 #define PATH "fuzz.ini"
 

@@ -14,14 +14,8 @@
 #include "nd/http_path.h"
 #include "nd/http_static.h"
 
-#define check(cond)                                                             \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__,  \
-                    __LINE__);                                                  \
-            abort();                                                            \
-        }                                                                       \
-    } while (0)
+#include "check.h"
+
 
 /* A decimal prefix of at most 31 digits (as addr.c takes them), exactly. */
 static int

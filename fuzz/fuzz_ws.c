@@ -11,14 +11,8 @@
 #include "nd/json.h"
 #include "nd/ws.h"
 
-#define check(cond)                                                             \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__,  \
-                    __LINE__);                                                  \
-            abort();                                                            \
-        }                                                                       \
-    } while (0)
+#include "check.h"
+
 
 static int
 whole_valid(const uint8_t *s, size_t n)

@@ -7,7 +7,6 @@ Each test ends by itself, then checks that the daemon still answers a
 fresh client and that its open fds are back to where they started.
 Ends with "faults: N passed, M failed".
 """
-import argparse
 import os
 import random
 import selectors
@@ -18,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -285,41 +283,11 @@ TESTS = [test_slowloris, test_slow_read, test_fd_exhaustion,
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--binary", required=True)
-    ap.add_argument("-k", dest="only", action="append", default=[])
-    opts = ap.parse_args()
-    nd.BINARY = os.path.abspath(opts.binary)
-    nd.SANITIZER = "asan" in nd.BINARY
-    nd.SLOW = 3.0 if nd.SANITIZER else 1.0
-    nd.raise_nofile()
+    opts = nd.setup(__doc__)
     if shutil.which("slowhttptest") is None:
         print("faults: slowhttptest is missing (apt-get install slowhttptest)")
         return 2
-    passed = failed = 0
-    for fn in TESTS:
-        if opts.only and not any(k in fn.__name__ for k in opts.only):
-            continue
-        t0 = time.monotonic()
-        err = None
-        try:
-            fn()
-        except nd.Failure as e:
-            err = str(e)
-        except Exception:
-            err = traceback.format_exc()
-        reports = nd.reap_all()
-        if reports and err is None:
-            err = "sanitizer report:\n" + reports[0][-3000:]
-        if err is None:
-            passed += 1
-            print("PASS faults.%s (%.1fs)" % (fn.__name__, time.monotonic() - t0), flush=True)
-        else:
-            failed += 1
-            print("FAIL faults.%s (%.1fs): %s" % (fn.__name__, time.monotonic() - t0, err),
-                  flush=True)
-    print("faults: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return nd.run_tests("faults", [("faults." + t.__name__, t) for t in TESTS], opts.only)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ writes, waits until the daemon says every listener is open (its
 and stops it by PID. Nothing here sleeps a fixed time where a readiness
 check belongs: waits poll a condition until a deadline.
 """
+import argparse
 import os
 import re
 import resource
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import traceback
 
 BINARY = None           # set by run.py
 SANITIZER = False       # the binary is the ASan/UBSan build
@@ -243,3 +245,47 @@ def reap_all():
 def echo_config(port, extra="", host="127.0.0.1", glob=""):
     return ("[netdemo]\nlog_level = info\n%s\n[echo]\nmodule = echo\n"
             "listen = tcp://%s:%d\n%s" % (glob, host, port, extra))
+
+
+def setup(description):
+    """The command line every runner takes: --binary PATH [-k NAME]..."""
+    global BINARY, SANITIZER, SLOW
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("-k", dest="only", action="append", default=[])
+    opts = ap.parse_args()
+    BINARY = os.path.abspath(opts.binary)
+    SANITIZER = "asan" in BINARY
+    SLOW = 3.0 if SANITIZER else 1.0
+    raise_nofile()
+    return opts
+
+
+def run_tests(label, tests, only):
+    """Runs (name, function) pairs, one PASS/FAIL line each, then
+    "LABEL: N passed, M failed". A test fails on an exception or on a
+    sanitizer report from a daemon it started. Returns the exit status."""
+    passed = failed = 0
+    for name, fn in tests:
+        if only and not any(k in name for k in only):
+            continue
+        t0 = time.monotonic()
+        err = None
+        try:
+            fn()
+        except Failure as e:
+            err = str(e)
+        except Exception:
+            err = traceback.format_exc()
+        reports = reap_all()
+        if reports and err is None:
+            err = "sanitizer report:\n" + reports[0][-3000:]
+        dt = time.monotonic() - t0
+        if err is None:
+            passed += 1
+            print("PASS %s (%.1fs)" % (name, dt), flush=True)
+        else:
+            failed += 1
+            print("FAIL %s (%.1fs): %s" % (name, dt, err), flush=True)
+    print("%s: %d passed, %d failed" % (label, passed, failed))
+    return 1 if failed else 0
