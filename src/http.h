@@ -171,6 +171,10 @@ void http_ws_broadcast(struct ws_room *r, const char *p, size_t n);
  * but self: the connection whose callback is running decides for itself. */
 void http_ws_drop_slow(struct ws_room *r, struct http_conf *cf, struct nd_conn *self);
 
+/* The connection whose module callback is running, if any (mod_http.c):
+ * nothing may end it from inside, not even a nested chat publish. */
+extern struct nd_conn *http_busy;
+
 /* A poll answered from outside its own callback goes on to its next
  * request (mod_http.c). */
 void http_stream_finished(struct nd_conn *c, struct http_conn *h);

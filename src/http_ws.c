@@ -91,7 +91,8 @@ http_ws_drop_slow(struct ws_room *r, struct http_conf *cf, struct nd_conn *self)
         struct ws_conn *m;
 
         for (m = r->members; m; m = m->next)
-            if (m->conn != self && nd_conn_pending(m->conn) > cf->ws_max_queue)
+            if (m->conn != self && m->conn != http_busy &&
+                nd_conn_pending(m->conn) > cf->ws_max_queue)
                 break;
         if (m == NULL)
             return;
@@ -308,7 +309,7 @@ http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     conn = http_header_find(req, "connection");
     key = http_header_find(req, "sec-websocket-key");
     ver = http_header_find(req, "sec-websocket-version");
-    if (req->method != HTTP_GET)
+    if (req->method != HTTP_GET || req->minor != 1)     /* RFC 6455 4.1: GET, 1.1 */
         return http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
     if (up == NULL || !http_list_has(up->value, up->value_len, "websocket") ||
         conn == NULL || !http_list_has(conn->value, conn->value_len, "upgrade"))
@@ -344,6 +345,9 @@ http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     }
     snprintf(extra, sizeof(extra), "Upgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Accept: %s\r\n", accept);
+    /* The connection is no longer HTTP's: its only Connection header is
+     * Upgrade, whatever the request's said about keeping it alive. */
+    h->keep_alive = 1;
     if (http_head(c, h, 101, NULL, -1, extra) < 0) {
         if (w->room)
             chat_room_release(w->room);

@@ -579,7 +579,7 @@ conn_state(struct nd_conn *c)
 }
 
 static int
-http_input(struct nd_conn *c, struct nd_buf *in)
+http_input_inner(struct nd_conn *c, struct nd_buf *in)
 {
     struct http_conn *h = conn_state(c);
     struct http_conf *cf = nd_service_conf(nd_conn_service(c));
@@ -610,7 +610,7 @@ http_input(struct nd_conn *c, struct nd_buf *in)
 }
 
 static int
-http_drained(struct nd_conn *c)
+http_drained_inner(struct nd_conn *c)
 {
     struct http_conn *h = nd_conn_data(c);
     struct http_conf *cf = nd_service_conf(nd_conn_service(c));
@@ -628,7 +628,7 @@ http_drained(struct nd_conn *c)
 }
 
 static int
-http_timeout(struct nd_conn *c)
+http_timeout_inner(struct nd_conn *c)
 {
     struct http_conn *h = nd_conn_data(c);
     int v = ND_FINISH;
@@ -665,7 +665,7 @@ http_timeout(struct nd_conn *c)
 /* The peer sent its FIN. While an answer is delayed, that is a client that
  * left: free it now. While one is streamed, finish it, then close. */
 static int
-http_eof(struct nd_conn *c)
+http_eof_inner(struct nd_conn *c)
 {
     struct http_conn *h = nd_conn_data(c);
 
@@ -676,6 +676,39 @@ http_eof(struct nd_conn *c)
     h->keep_alive = 0;
     return ND_KEEP;
 }
+
+struct nd_conn *http_busy;
+
+/* The entry points the core calls: each marks its connection busy (a
+ * nested callback, a chat member's close say, restores the outer one). */
+static int
+http_input(struct nd_conn *c, struct nd_buf *in)
+{
+    struct nd_conn *outer = http_busy;
+    int v;
+
+    http_busy = c;
+    v = http_input_inner(c, in);
+    http_busy = outer;
+    return v;
+}
+
+#define BUSY_WRAPPER(name)                                                      \
+    static int                                                                  \
+    name(struct nd_conn *c)                                                     \
+    {                                                                           \
+        struct nd_conn *outer = http_busy;                                      \
+        int v;                                                                  \
+                                                                                \
+        http_busy = c;                                                          \
+        v = name##_inner(c);                                                    \
+        http_busy = outer;                                                      \
+        return v;                                                               \
+    }
+
+BUSY_WRAPPER(http_drained)
+BUSY_WRAPPER(http_timeout)
+BUSY_WRAPPER(http_eof)
 
 static int
 http_open(struct nd_conn *c)

@@ -128,6 +128,13 @@ def test_ws_handshake_rejections():
                           ({"Connection": "keep-alive"}, 426)):
         s, resp = handshake(port, "/ws/echo", headers)
         check(statuses(resp) == [want], "%r: %r" % (headers, resp[:60]))
+    s, resp = handshake(port, "/ws/echo", {"Connection": "close, Upgrade"})
+    check(resp.startswith(b"HTTP/1.1 101") and resp.count(b"Connection:") == 1, resp)
+    s = nd.connect(port)                                   # RFC 6455 wants HTTP/1.1
+    s.sendall(b"GET /ws/echo HTTP/1.0\r\nHost: x\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              b"Sec-WebSocket-Version: 13\r\n\r\n")
+    check(s.recv(100).startswith(b"HTTP/1.1 400"), "HTTP/1.0 handshake")
     s, resp = handshake(port, "/ws/chat")                 # no room
     check(statuses(resp) == [400], resp[:60])
     s = nd.connect(port)
