@@ -196,6 +196,9 @@ def input_seeds():
     # Fixed in 6110f2e: memmove from NULL on the framing of a chunked /echo.
     input_seed("crash-chunked-echo-memmove-null", 0, [],
                req("POST /echo HTTP/1.1", H, "Transfer-Encoding: chunked", body="0\r\n\r\n"))
+    # /status may add a Sec-WebSocket-Accept of any length (not a 101).
+    input_seed("status-header-ws-accept", 0, [],
+               req("GET /status/200?header=sec-websocket-accept:vvvvvvv HTTP/1.1", H))
     input_seed("drain", 0, [], req("GET /health HTTP/1.1", H) + GET, drain=True)
     input_seed("probes-off", 1, [], req("GET /echo HTTP/1.1", H) + GET)
     input_seed("small-limits", SMALL, [], req("GET /" + "a" * 300 + " HTTP/1.1", H))
@@ -251,13 +254,12 @@ def ws_seeds():
     input_seed("ws-refused", 0, [], req("GET /ws/echo HTTP/1.1", H) +
                ws_hello("/ws/echo", "Sec-WebSocket-Version: 8") +
                ws_hello("/ws/chat") + req("POST /ws/echo HTTP/1.1", H, "Content-Length: 0"))
-    # Open bugs: a 101 with two Connection fields (Upgrade and close), on an
-    # HTTP/1.0 handshake or one that asks to close.
+    # Fixed in 917cd73: a 101 with two Connection fields (Upgrade and
+    # close), on an HTTP/1.0 handshake or one that asks to close.
     input_seed("crash-ws-101-http10", 0, [],
-               ws_hello("/ws/echo").replace(b"HTTP/1.1", b"HTTP/1.0", 1), where=CRASHES)
+               ws_hello("/ws/echo").replace(b"HTTP/1.1", b"HTTP/1.0", 1))
     input_seed("crash-ws-101-close", 0, [],
-               ws_hello("/ws/echo").replace(b"Connection: Upgrade", b"Connection: close, Upgrade"),
-               where=CRASHES)
+               ws_hello("/ws/echo").replace(b"Connection: Upgrade", b"Connection: close, Upgrade"))
     # Two members of a room: each sees the other's join and message.
     a = ws_hello("/ws/chat?room=r&name=a")
     b = ws_hello("/ws/chat?room=r&name=b") + ws_frame(1, "hi from b")
@@ -277,13 +279,13 @@ def ws_seeds():
     # The sender stops reading too: the leave notices of the members it
     # drops must not end it from inside its own callback.
     input_seed("chat-slow-all", SMALLWS, ops + [0x40], a + a + msgs)
-    # Open bug (heap-use-after-free): the sender is the first member; the
-    # second is dropped from its publish, and that member's leave notice
-    # drops the sender from inside its own input callback.
+    # Fixed in 917cd73 (heap-use-after-free): the sender is the first
+    # member; the second is dropped from its publish, and that member's
+    # leave notice dropped the sender from inside its own input callback.
     b2 = ws_hello("/ws/chat?room=r&name=b")
     ops = deliver(len(a)) + [0x40] + select(1) + deliver(len(b2)) + [0x40] + select(0)
     input_seed("crash-chat-leave-drops-sender", SMALLWS, ops,
-               a + b2 + ws_frame(1, "m" * 100) * 7, where=CRASHES)
+               a + b2 + ws_frame(1, "m" * 100) * 7)
 
 
 def ini_seeds():
