@@ -83,6 +83,23 @@ http_list_has(const char *v, size_t n, const char *token)
     return 0;
 }
 
+/* uri-host [ ":" port ] (RFC 9112 3.2): reg-name or IP-literal characters
+ * only, so "a b", "a, b" (two Host lines merged) and "a/b@c" are refused. */
+static int
+host_valid(const char *h, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)h[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("-._~!$&'()*+;=:[]%", c)))
+            return 0;
+    }
+    return 1;
+}
+
 static int
 fail(struct http_request *req, int status, const char *why)
 {
@@ -395,6 +412,8 @@ http_parse_request(const char *buf, size_t len, struct http_scan *scan,
 
     if (req->minor == 1 && f.hosts == 0)
         return fail(req, 400, "missing Host");
+    if (req->host != NULL && !host_valid(req->host, req->host_len))
+        return fail(req, 400, "invalid Host");
     if (f.te_seen) {
         if (req->minor == 0)
             return fail(req, 400, "Transfer-Encoding in an HTTP/1.0 request");
@@ -451,7 +470,7 @@ http_chunked_feed(struct http_chunked *ch, const char *buf, size_t len,
         switch (ch->state) {
         case CH_SIZE:
             if ((h = hexval(c)) < 0)
-                return -1;
+                goto bad;
             ch->size = (uint64_t)h;
             ch->line = 1;
             ch->state = CH_SIZE_MORE;
@@ -459,27 +478,27 @@ http_chunked_feed(struct http_chunked *ch, const char *buf, size_t len,
         case CH_SIZE_MORE:
             if ((h = hexval(c)) >= 0) {
                 if (ch->size >> 59)
-                    return -1;      /* over 2^63: no real body is that big */
+                    goto bad;      /* over 2^63: no real body is that big */
                 ch->size = ch->size * 16 + (uint64_t)h;
             } else if (c == ';' || IS_OWS(c)) {
                 ch->state = CH_EXT;
             } else if (c == '\r') {
                 ch->state = CH_SIZE_LF;
             } else {
-                return -1;
+                goto bad;
             }
             if (++ch->line > MAX_SIZE_LINE)
-                return -1;
+                goto bad;
             break;
         case CH_EXT:
             if (c == '\r')
                 ch->state = CH_SIZE_LF;
             else if (!IS_FIELD_CHAR(c) || ++ch->line > MAX_SIZE_LINE)
-                return -1;
+                goto bad;
             break;
         case CH_SIZE_LF:
             if (c != '\n')
-                return -1;
+                goto bad;
             ch->state = ch->size ? CH_DATA : CH_TRAILER;
             break;
         case CH_DATA: {
@@ -497,39 +516,39 @@ http_chunked_feed(struct http_chunked *ch, const char *buf, size_t len,
         }
         case CH_DATA_CR:
             if (c != '\r')
-                return -1;
+                goto bad;
             ch->state = CH_DATA_LF;
             break;
         case CH_DATA_LF:
             if (c != '\n')
-                return -1;
+                goto bad;
             ch->state = CH_SIZE;
             break;
         case CH_TRAILER:
             if (c == '\r') {
                 ch->state = CH_END_LF;
             } else if (!IS_TCHAR(c)) {
-                return -1;
+                goto bad;
             } else {
                 ch->state = CH_TRAILER_LINE;
             }
             if (++ch->trailer > MAX_TRAILER)
-                return -1;
+                goto bad;
             break;
         case CH_TRAILER_LINE:
             if (c == '\r')
                 ch->state = CH_TRAILER_LF;
             else if (!IS_FIELD_CHAR(c) || ++ch->trailer > MAX_TRAILER)
-                return -1;
+                goto bad;
             break;
         case CH_TRAILER_LF:
             if (c != '\n')
-                return -1;
+                goto bad;
             ch->state = CH_TRAILER;
             break;
         case CH_END_LF:
             if (c != '\n')
-                return -1;
+                goto bad;
             ch->state = CH_DONE;
             *used = i + 1;
             return 1;
@@ -541,4 +560,8 @@ http_chunked_feed(struct http_chunked *ch, const char *buf, size_t len,
     }
     *used = i;
     return 0;
+
+bad:
+    *used = i;      /* the bytes before the malformed one */
+    return -1;
 }

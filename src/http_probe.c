@@ -23,6 +23,7 @@
 
 #define MAX_EXTRA 4096          /* headers added by /status?header= */
 #define DRIP_MAX_PENDING (1024 * 1024)
+#define DRIP_TICK_MAX (64 * 1024)   /* bytes per 10 ms tick at most */
 
 static int
 put(struct nd_buf **b, const char *s)
@@ -343,6 +344,11 @@ drip(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, const char *q
     h->tick_ms = (uint32_t)((uint64_t)ms / (uint64_t)n > 10 ? (uint64_t)ms / (uint64_t)n : 10);
     ticks = (uint64_t)ms / h->tick_ms ? (uint64_t)ms / h->tick_ms : 1;
     h->per_tick = (uint32_t)(((uint64_t)n + ticks - 1) / ticks);
+    /* A drip is slow by definition: however short the duration asked,
+     * a tick writes at most DRIP_TICK_MAX, so a client that does not read
+     * costs at most DRIP_MAX_PENDING and a tick before it is dropped. */
+    if (h->per_tick > DRIP_TICK_MAX)
+        h->per_tick = DRIP_TICK_MAX;
     h->stream = S_DRIP;
     h->left = (uint64_t)n;
     return 0;

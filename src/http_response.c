@@ -110,7 +110,7 @@ http_head(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
           int64_t length, const char *extra)
 {
     const char *reason = http_reason(status);
-    char buf[1024], clen[48] = "";
+    char buf[8192], clen[48] = "";  /* extra may be 4 KiB (/status) or a long Location */
     int n;
 
     if (length >= 0)

@@ -71,6 +71,9 @@ parse_line(char *s, int line, char *section, nd_ini_fn *fn, void *ud)
             if (!is_name_char((unsigned char)*p))
                 return header_error(fn, ud, line, section,
                     "section names use only letters, digits, '_', '-' and '.'");
+        if (strlen(name) > 64)
+            return header_error(fn, ud, line, section,
+                                "section names are at most 64 characters");
         strcpy(section, name);
         ev = (struct nd_ini_event){ ND_INI_SECTION, line, section, NULL, NULL, 0 };
         return fn(ud, &ev);

@@ -447,10 +447,12 @@ read_body(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
             size_t used, dlen;
             int rc = http_chunked_feed(&h->chunk, nd_buf_head(in), len, &used, &data, &dlen);
 
+            if (rc < 0)
+                return ND_ABORT;    /* the answer is out already: just stop */
             nd_buf_consume(in, used);
             len -= used;
             h->body_len += dlen;
-            if (rc < 0 || h->body_len > cf->max_body)
+            if (h->body_len > cf->max_body)
                 return ND_ABORT;    /* the answer is out already: just stop */
             if (rc == 1) {
                 h->chunked = 0;

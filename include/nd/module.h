@@ -97,8 +97,9 @@ void nd_conn_hold(struct nd_conn *c, int hold);
 
 /* Ends a connection other than the one whose callback is running (a chat
  * member that stopped reading, say): finish sends what is queued first,
- * abort drops it. Its close() is called at once; its memory is freed after
- * the current loop iteration. */
+ * abort drops it. With abort its close() is called at once; with finish,
+ * once the queued output is out. Its memory is freed after the current
+ * loop iteration either way. */
 void nd_conn_end(struct nd_conn *c, int abort);
 
 /* The peer's and our own address (getpeername/getsockname). 0 or -1. */

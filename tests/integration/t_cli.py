@@ -40,6 +40,7 @@ BAD_CONFIGS = [
     ("[echo\nmodule = echo\n", 1, "missing ']'"),
     ("[echo]\nmodule = echo\nlisten tcp://127.0.0.1:7\n", 3, "expected 'key = value'"),
     ("[web]\nmodule = http\nlisten = udp://127.0.0.1:7\n", 3, "does not serve udp"),
+    ("[" + "s" * 65 + "]\nmodule = echo\nlisten = tcp://127.0.0.1:7\n", 1, "at most 64"),
     ("[netdemo]\nlog_level = loud\n[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\n", 2,
      "unknown level"),
 ]

@@ -160,6 +160,7 @@ MALFORMED = [
     (b"GET /../etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     (b"GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     (b"GET relative HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a, b\r\n\r\n", 400),
 ]
 
 
@@ -306,6 +307,12 @@ def test_docroot():
         check(r.stdout.startswith(b"HTTP/1.1 304") and r.stdout.endswith(b"\r\n\r\n"), r.stdout)
         r = curl("-i", base + "/dir")
         check(r.stdout.startswith(b"HTTP/1.1 301") and b"Location: /dir/\r\n" in r.stdout, r.stdout)
+        long_dir = "d" * 200
+        os.makedirs(os.path.join(root, long_dir, long_dir, long_dir, long_dir, long_dir))
+        deep = "/" + "/".join([long_dir] * 5)
+        r = curl("-i", base + deep)
+        check(r.stdout.startswith(b"HTTP/1.1 301") and
+              ("Location: %s/\r\n" % deep).encode() in r.stdout, "long Location: %r" % r.stdout[:80])
         check(curl(base + "/dir/").stdout == b"<p>index</p>\n", "index.html")
         check(curl(base + "/good").stdout == b"hello file\n", "symlink inside the root")
         big = curl(base + "/big.bin").stdout

@@ -179,6 +179,29 @@ def test_delay_request_and_fin_together():
     nd.wait_until(lambda: d.fds() <= base, 3, "fds back to %d (now %d)" % (base, d.fds()))
 
 
+def test_large_reply_headers_and_a_non_reading_drip():
+    port = nd.free_port()
+    d = nd.Daemon(http_config(port))
+    base = "http://127.0.0.1:%d" % port
+    # 16 headers of 180 bytes: near the 4 KiB /status allows; answered whole.
+    q = "&".join("header=X-H%d:%s" % (i, "v" * 180) for i in range(16))
+    r = curl("-i", base + "/status/200?" + q)
+    check(r.stdout.startswith(b"HTTP/1.1 200") and r.stdout.count(b"\r\nX-H") == 16,
+          "long header set: %r" % r.stdout[:80])
+    # A drip asked to be instant still trickles: a non-reader stays bounded.
+    rss0 = d.rss_kb()
+    socks = []
+    for _ in range(4):
+        s = nd.connect(port)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET /drip?bytes=67108864&duration=0 HTTP/1.1\r\nHost: a\r\n\r\n")
+        socks.append(s)
+    time.sleep(1.5)     # let the ticks run: the bound is on what they queue
+    check(d.rss_kb() - rss0 < 16 * 1024, "RSS grew %d KiB" % (d.rss_kb() - rss0))
+    for s in socks:
+        s.close()
+
+
 def test_probes_off():
     port = nd.free_port()
     nd.Daemon(http_config(port, "probes = off\n"))
@@ -192,4 +215,4 @@ def test_probes_off():
 TESTS = [test_echo_reflects_request, test_echo_post_bodies, test_status_and_headers,
          test_bytes_and_drip, test_2000_delays_while_root_stays_fast,
          test_delay_clients_leaving_free_everything, test_delay_request_and_fin_together,
-         test_probes_off]
+         test_large_reply_headers_and_a_non_reading_drip, test_probes_off]

@@ -39,7 +39,11 @@ static const struct want table[] = {
     { "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 1, HTTP_GET, 1, 1, HTTP_BODY_NONE, 0, 1 },
     { "GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9 \xff  \r\n\r\n", 1, HTTP_GET, 1, 1,
       HTTP_BODY_NONE, 0, 2 },
+    { "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 1, HTTP_GET, 1, 1, HTTP_BODY_NONE, 0, 1 },
     /* rejections */
+    { "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, HTTP_OTHER, 0, 0, HTTP_BODY_NONE, 0, 0 },
+    { "GET / HTTP/1.1\r\nHost: a, b\r\n\r\n", 400, HTTP_OTHER, 0, 0, HTTP_BODY_NONE, 0, 0 },
+    { "GET / HTTP/1.1\r\nHost: a/b@c\r\n\r\n", 400, HTTP_OTHER, 0, 0, HTTP_BODY_NONE, 0, 0 },
     { "GET / HTTP/1.1\r\n\r\n", 400, HTTP_OTHER, 0, 0, HTTP_BODY_NONE, 0, 0 },
     { "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, HTTP_OTHER, 0, 0, HTTP_BODY_NONE, 0, 0 },
     { "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400, HTTP_OTHER, 0, 0, HTTP_BODY_NONE, 0, 0 },
