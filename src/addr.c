@@ -318,3 +318,35 @@ nd_addr_equal(const struct nd_addr *a, const struct nd_addr *b)
     return a->transport == b->transport && a->len == b->len &&
            memcmp(&a->sa, &b->sa, a->len) == 0;
 }
+
+int
+nd_parse_value(enum nd_value t, const char *s, uint64_t min, uint64_t max,
+               uint64_t *v, char *err, size_t errlen)
+{
+    const char *unit = t == ND_VAL_DURATION ? "ms" : "";
+    int rc = 0, b = 0;
+
+    switch (t) {
+    case ND_VAL_COUNT:
+        rc = nd_parse_uint(s, v, err, errlen);
+        break;
+    case ND_VAL_SIZE:
+        rc = nd_parse_size(s, v, err, errlen);
+        break;
+    case ND_VAL_DURATION:
+        rc = nd_parse_duration(s, v, err, errlen);
+        break;
+    case ND_VAL_BOOL:
+        rc = nd_parse_bool(s, &b, err, errlen);
+        *v = (uint64_t)b;
+        break;
+    }
+    if (rc < 0)
+        return -1;
+    if (*v < min || *v > max) {
+        snprintf(err, errlen, "%s is out of range (%llu%s to %llu%s)", s,
+                 (unsigned long long)min, unit, (unsigned long long)max, unit);
+        return -2;
+    }
+    return 0;
+}

@@ -182,7 +182,13 @@ reader_free(struct reader *r)
 
 /* ---- phase two: meaning ---- */
 
-enum key_type { K_LEVEL, K_COUNT, K_SIZE, K_DURATION, K_BOOL };
+enum key_type {
+    K_COUNT = ND_VAL_COUNT,
+    K_SIZE = ND_VAL_SIZE,
+    K_DURATION = ND_VAL_DURATION,
+    K_BOOL = ND_VAL_BOOL,
+    K_LEVEL,            /* a log level name */
+};
 
 struct key {
     const char *name;
@@ -218,31 +224,17 @@ find_key(const struct key *keys, size_t n, const char *name)
     return NULL;
 }
 
-static void
-range_text(const struct key *k, uint64_t v, char *out, size_t len)
-{
-    switch (k->type) {
-    case K_DURATION:
-        snprintf(out, len, "%llums", (unsigned long long)v);
-        break;
-    default:
-        snprintf(out, len, "%llu", (unsigned long long)v);
-        break;
-    }
-}
-
 /* Parses one value into the struct at base; reports an error and returns -1
  * on a bad value. */
 static int
 set_key(const struct key *k, void *base, const struct raw_pair *p,
         const char *path, struct nd_errors *errs)
 {
-    char err[256], lo[32], hi[32];
+    char err[256];
     uint64_t v = 0;
-    int rc = 0;
+    int rc;
 
-    switch (k->type) {
-    case K_LEVEL: {
+    if (k->type == K_LEVEL) {
         int level = nd_log_level_parse(p->value);
 
         if (level < 0) {
@@ -254,32 +246,12 @@ set_key(const struct key *k, void *base, const struct raw_pair *p,
         *(int *)(void *)((char *)base + k->offset) = level;
         return 0;
     }
-    case K_COUNT:
-        rc = nd_parse_uint(p->value, &v, err, sizeof(err));
-        break;
-    case K_SIZE:
-        rc = nd_parse_size(p->value, &v, err, sizeof(err));
-        break;
-    case K_DURATION:
-        rc = nd_parse_duration(p->value, &v, err, sizeof(err));
-        break;
-    case K_BOOL: {
-        int b = 0;
-
-        rc = nd_parse_bool(p->value, &b, err, sizeof(err));
-        v = (uint64_t)b;
-        break;
-    }
-    }
+    rc = nd_parse_value((enum nd_value)k->type, p->value, k->min, k->max, &v, err,
+                        sizeof(err));
     if (rc < 0) {
-        nd_errors_add(errs, "%s:%d: %s: %s", path, p->line, k->name, err);
-        return -1;
-    }
-    if (v < k->min || v > k->max) {
-        range_text(k, k->min, lo, sizeof(lo));
-        range_text(k, k->max, hi, sizeof(hi));
-        nd_errors_add(errs, "%s:%d: %s = %s is out of range (%s to %s)",
-                      path, p->line, k->name, p->value, lo, hi);
+        /* "key: reason", or for a value out of range "key = value is ..." */
+        nd_errors_add(errs, "%s:%d: %s%s%s", path, p->line, k->name,
+                      rc == -2 ? " = " : ": ", err);
         return -1;
     }
     *(uint64_t *)(void *)((char *)base + k->offset) = v;

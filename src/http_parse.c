@@ -444,12 +444,12 @@ enum {
 #define MAX_SIZE_LINE 4096
 #define MAX_TRAILER 16384
 
-static int
-hexval(char c)
+int
+http_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
-    c = (char)lower((unsigned char)c);
+    c = lower(c);
     if (c >= 'a' && c <= 'f')
         return c - 'a' + 10;
     return -1;
@@ -469,14 +469,14 @@ http_chunked_feed(struct http_chunked *ch, const char *buf, size_t len,
 
         switch (ch->state) {
         case CH_SIZE:
-            if ((h = hexval(c)) < 0)
+            if ((h = http_hexval((unsigned char)c)) < 0)
                 goto bad;
             ch->size = (uint64_t)h;
             ch->line = 1;
             ch->state = CH_SIZE_MORE;
             break;
         case CH_SIZE_MORE:
-            if ((h = hexval(c)) >= 0) {
+            if ((h = http_hexval((unsigned char)c)) >= 0) {
                 if (ch->size >> 59)
                     goto bad;      /* over 2^63: no real body is that big */
                 ch->size = ch->size * 16 + (uint64_t)h;

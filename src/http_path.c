@@ -6,18 +6,6 @@
 #include "nd/http_parse.h"
 
 static int
-hex(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int
 refuse(const char **why, const char *reason)
 {
     *why = reason;
@@ -59,7 +47,8 @@ http_path_clean(const char *target, size_t len, char *out, size_t outlen,
         if (c == '%') {
             int h, l;
 
-            if (end - p < 2 || (h = hex(p[0])) < 0 || (l = hex(p[1])) < 0)
+            if (end - p < 2 || (h = http_hexval((unsigned char)p[0])) < 0 ||
+                (l = http_hexval((unsigned char)p[1])) < 0)
                 return refuse(why, "malformed percent-encoding");
             c = h * 16 + l;
             p += 2;
@@ -142,7 +131,8 @@ http_query_get(const char *query, size_t len, const char *name, size_t index,
                 } else if (c == '%') {
                     int h, l;
 
-                    if (e - k < 2 || (h = hex(query[k])) < 0 || (l = hex(query[k + 1])) < 0)
+                    if (e - k < 2 || (h = http_hexval((unsigned char)query[k])) < 0 ||
+                        (l = http_hexval((unsigned char)query[k + 1])) < 0)
                         return -2;
                     c = h * 16 + l;
                     k += 2;

@@ -50,26 +50,24 @@ http_conf_new(void)
     return cf;
 }
 
-enum ktype { K_SIZE, K_COUNT, K_DURATION };
-
 static const struct {
     const char *name;
-    enum ktype type;
+    enum nd_value type;
     size_t off;
     uint64_t min, max;
 } keys[] = {
-    { "max_request_line",  K_SIZE,     offsetof(struct http_conf, max_request_line),  256, 1024 * 1024 },
-    { "max_header_size",   K_SIZE,     offsetof(struct http_conf, max_header_size),   1024, 1024 * 1024 },
-    { "max_headers",       K_COUNT,    offsetof(struct http_conf, max_headers),       1, MAX_HEADERS_LIMIT },
-    { "max_body",          K_SIZE,     offsetof(struct http_conf, max_body),          0, 1024ULL * 1024 * 1024 },
-    { "header_timeout",    K_DURATION, offsetof(struct http_conf, header_timeout),    100, 3600 * 1000 },
-    { "keepalive_timeout", K_DURATION, offsetof(struct http_conf, keepalive_timeout), 0, 3600 * 1000 },
-    { "send_timeout",      K_DURATION, offsetof(struct http_conf, send_timeout),      100, 3600 * 1000 },
-    { "max_delay",         K_DURATION, offsetof(struct http_conf, max_delay),         0, 3600 * 1000 },
-    { "max_bytes",         K_SIZE,     offsetof(struct http_conf, max_bytes),         0, 1024ULL * 1024 * 1024 },
-    { "ws_max_message",    K_SIZE,     offsetof(struct http_conf, ws_max_message),    125, 64 * 1024 * 1024 },
-    { "ws_max_queue",      K_SIZE,     offsetof(struct http_conf, ws_max_queue),      1024, 64 * 1024 * 1024 },
-    { "ws_ping_interval",  K_DURATION, offsetof(struct http_conf, ws_ping_interval),  100, 3600 * 1000 },
+    { "max_request_line",  ND_VAL_SIZE,     offsetof(struct http_conf, max_request_line),   256, 1024 * 1024 },
+    { "max_header_size",   ND_VAL_SIZE,     offsetof(struct http_conf, max_header_size),    1024, 1024 * 1024 },
+    { "max_headers",       ND_VAL_COUNT,    offsetof(struct http_conf, max_headers),        1, MAX_HEADERS_LIMIT },
+    { "max_body",          ND_VAL_SIZE,     offsetof(struct http_conf, max_body),           0, 1024ULL * 1024 * 1024 },
+    { "header_timeout",    ND_VAL_DURATION, offsetof(struct http_conf, header_timeout),     100, 3600 * 1000 },
+    { "keepalive_timeout", ND_VAL_DURATION, offsetof(struct http_conf, keepalive_timeout),  0, 3600 * 1000 },
+    { "send_timeout",      ND_VAL_DURATION, offsetof(struct http_conf, send_timeout),       100, 3600 * 1000 },
+    { "max_delay",         ND_VAL_DURATION, offsetof(struct http_conf, max_delay),          0, 3600 * 1000 },
+    { "max_bytes",         ND_VAL_SIZE,     offsetof(struct http_conf, max_bytes),          0, 1024ULL * 1024 * 1024 },
+    { "ws_max_message",    ND_VAL_SIZE,     offsetof(struct http_conf, ws_max_message),     125, 64 * 1024 * 1024 },
+    { "ws_max_queue",      ND_VAL_SIZE,     offsetof(struct http_conf, ws_max_queue),       1024, 64 * 1024 * 1024 },
+    { "ws_ping_interval",  ND_VAL_DURATION, offsetof(struct http_conf, ws_ping_interval),   100, 3600 * 1000 },
 };
 
 static int
@@ -78,7 +76,6 @@ http_conf_set(void *conf, const char *key, const char *value, char *err, size_t 
     struct http_conf *cf = conf;
     uint64_t v;
     size_t i;
-    int rc;
 
     if (strcmp(key, "probes") == 0)
         return nd_parse_bool(value, &cf->probes, err, errlen) < 0 ? ND_CONF_BAD : 0;
@@ -96,20 +93,9 @@ http_conf_set(void *conf, const char *key, const char *value, char *err, size_t 
     for (i = 0; i < ND_ARRAY_LEN(keys); i++) {
         if (strcmp(key, keys[i].name) != 0)
             continue;
-        if (keys[i].type == K_SIZE)
-            rc = nd_parse_size(value, &v, err, errlen);
-        else if (keys[i].type == K_COUNT)
-            rc = nd_parse_uint(value, &v, err, errlen);
-        else
-            rc = nd_parse_duration(value, &v, err, errlen);
-        if (rc < 0)
+        if (nd_parse_value(keys[i].type, value, keys[i].min, keys[i].max, &v, err,
+                           errlen) < 0)
             return ND_CONF_BAD;
-        if (v < keys[i].min || v > keys[i].max) {
-            snprintf(err, errlen, "%s is out of range (%llu to %llu%s)", value,
-                     (unsigned long long)keys[i].min, (unsigned long long)keys[i].max,
-                     keys[i].type == K_DURATION ? " ms" : "");
-            return ND_CONF_BAD;
-        }
         *(uint64_t *)(void *)((char *)cf + keys[i].off) = v;
         return 0;
     }

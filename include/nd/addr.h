@@ -56,4 +56,18 @@ int nd_parse_uint(const char *s, uint64_t *v, char *err, size_t errlen);
 /* "on"/"off", "yes"/"no", "true"/"false", "1"/"0". */
 int nd_parse_bool(const char *s, int *v, char *err, size_t errlen);
 
+/* The kinds of value a settings table holds. */
+enum nd_value {
+    ND_VAL_COUNT,       /* nd_parse_uint */
+    ND_VAL_SIZE,        /* nd_parse_size */
+    ND_VAL_DURATION,    /* nd_parse_duration, in ms */
+    ND_VAL_BOOL,        /* nd_parse_bool, as 0 or 1 */
+};
+
+/* Parses s as a value of type t within [min, max]. Returns 0; -1 when s is
+ * not such a value; -2 when it is out of range, err then reading
+ * "S is out of range (MIN to MAX)" (durations in ms). */
+int nd_parse_value(enum nd_value t, const char *s, uint64_t min, uint64_t max,
+                   uint64_t *v, char *err, size_t errlen);
+
 #endif

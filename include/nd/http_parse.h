@@ -75,6 +75,9 @@ int http_parse_request(const char *buf, size_t len, struct http_scan *scan,
                        const struct http_limits *lim, struct http_request *req,
                        struct http_header *headers);
 
+/* The value of a hex digit (either case), or -1. */
+int http_hexval(int c);
+
 /* Case-insensitive comparison of a header name or token. */
 int http_token_eq(const char *s, size_t n, const char *lit);
 
