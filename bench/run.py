@@ -624,6 +624,9 @@ def main():
     ap.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", 2)),
                     help="length of each run (wrk takes whole seconds)")
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 3)))
+    ap.add_argument("--echo-rounds", type=int, default=None,
+                    help="rounds of the ping-pong workloads, whose targets are the tightest "
+                         "(default: --rounds, and at least 5 when that is 3 or more)")
     ap.add_argument("--idle-rounds", type=int, default=None,
                     help="rounds of the idle-memory workloads (default: --rounds, at most 2)")
     ap.add_argument("--idle-conns", type=int, default=int(os.environ.get("BENCH_IDLE_CONNS", 10000)))
@@ -636,6 +639,10 @@ def main():
     if not 1 <= args.seconds <= 60 or not 1 <= args.rounds <= 20 or not 1 <= args.idle_conns <= 15000:
         ap.error("--seconds in [1, 60], --rounds in [1, 20], --idle-conns in [1, 15000]")
     idle_rounds = args.idle_rounds or min(args.rounds, 2)
+    # a measured run (3 rounds or more) gives ping-pong at least 5; a smoke run stays short
+    echo_rounds = args.echo_rounds or (max(args.rounds, 5) if args.rounds >= 3 else args.rounds)
+    if not 1 <= idle_rounds <= 20 or not 1 <= echo_rounds <= 20:
+        ap.error("--echo-rounds and --idle-rounds in [1, 20]")
     only = {w for w in args.only.split(",") if w}
     unknown = only - {w[0] for w in WORKLOADS}
     if unknown:
@@ -710,7 +717,7 @@ def main():
 
         for wl in workloads:
             name, title, wl_peers, how = wl
-            rounds = idle_rounds if how[0] == "idle" else args.rounds
+            rounds = {"idle": idle_rounds, "pingpong": echo_rounds}.get(how[0], args.rounds)
             for r in range(rounds):
                 order = wl_peers if r % 2 == 0 else list(reversed(wl_peers))
                 for p in order:
@@ -742,7 +749,8 @@ def main():
     meta = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "kernel": platform.release(), "cpu": cpu_model(),
         "cpus": os.cpu_count(), "server_cpu": server_cpu, "load_cpu": load_cpu,
-        "seconds_per_run": args.seconds, "rounds": args.rounds, "idle_rounds": idle_rounds,
+        "seconds_per_run": args.seconds, "rounds": args.rounds, "echo_rounds": echo_rounds,
+        "idle_rounds": idle_rounds,
         "idle_conns": args.idle_conns, "page_bytes": len(page), "elapsed_s": round(elapsed, 1),
         "netdemo": tool_version([ctx.netdemo, "--version"]), "nginx": tool_version([ctx.nginx, "-v"]),
         "wrk": tool_version(["wrk", "-v"]),
@@ -750,9 +758,9 @@ def main():
         "cpu_time_source": "/proc/PID/stat utime+stime, %d ticks/s" % os.sysconf("SC_CLK_TCK"),
     }
     header = ("%s, %s, %d CPUs (server on CPU %d, load on CPU %d); %gs per run; medians of "
-              "rounds: %d (idle memory: %d, with %d connections); whole run %.0f s."
+              "rounds: %d (echo ping-pong: %d; idle memory: %d, with %d connections); whole run %.0f s."
               % (stamp, meta["cpu"], meta["cpus"], server_cpu, load_cpu, args.seconds, args.rounds,
-                 idle_rounds, args.idle_conns, elapsed))
+                 echo_rounds, idle_rounds, args.idle_conns, elapsed))
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"meta": meta, "workloads": {w[0]: w[1] for w in workloads}, "medians": med,
                    "ratios": ratios, "runs": results}, f, indent=2)
