@@ -19,9 +19,11 @@
  *   op     (op >> 6, op & 63 = n), on the current connection:
  *          0: n + 1 more bytes arrive;  1: the kernel's room becomes n * 97
  *          (63: unlimited);  2: the deadline passes (if one is set);
- *          3: n < 8 the peer's FIN; n < 16 connection (n - 8) % 3 becomes
- *          current (a closed one is opened anew); else (n - 15) * 128
- *          more bytes arrive
+ *          3: n < 7 the peer's FIN; 7 the server stops gracefully (stop()
+ *          on each connection that has sent something, as conn.c does, and
+ *          no new connections after); n < 16 connection (n - 8) % 3
+ *          becomes current (a closed one is opened anew, unless stopping);
+ *          else (n - 15) * 128 more bytes arrive
  *   When the ops run out the rest of the data arrives on the current
  *   connection, then whatever is under way (queued output, streams, delays,
  *   polls) is run to its end, and every connection is closed. */
@@ -384,7 +386,7 @@ struct nd_conn {
     int family;
     int has_deadline;
     int state;
-    unsigned char held, kick, want_drain, read_paused, eof, broken, streaming;
+    unsigned char held, kick, want_drain, read_paused, eof, broken, streaming, got_input;
     int in_cb;              /* its callbacks running now (they nest) */
     struct nd_conn *next_free;
 };
@@ -771,6 +773,7 @@ conn_read(struct nd_conn *c)
         c->sock_off += n;
         c->sock_len -= n;
         c->streaming = n == room;
+        c->got_input = 1;
         v = CALL(c, nd_mod_http.input(c, c->in));
         progress = 1;
         if (c->state == CLOSED)
@@ -818,6 +821,29 @@ conn_io(struct nd_conn *c)
 }
 
 static struct nd_conn *conns[NCONN];
+static int stopping;
+
+/* A graceful stop, as nd_conn_stop(): what arrived is read first; one
+ * that never sent a byte finishes (conn.c gives it a moment for a request
+ * on its way); the module decides for the others. */
+static void
+stop_all(void)
+{
+    size_t i;
+
+    stopping = 1;
+    for (i = 0; i < NCONN; i++) {
+        struct nd_conn *c = conns[i];
+
+        if (c == NULL || c->state != OPEN)
+            continue;
+        if (!c->held)
+            conn_read(c);
+        if (c->state != OPEN)
+            continue;
+        verdict(c, c->got_input ? CALL(c, nd_mod_http.stop(c)) : ND_FINISH);
+    }
+}
 
 static void
 forget_closed(void)
@@ -1029,6 +1055,7 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 
     if (size < 3)
         return 0;
+    stopping = 0;
     flags = in[0];
     family = in[1] & 3;
     nops = in[2] < size - 3 ? in[2] : size - 3;
@@ -1069,12 +1096,15 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
             fire_deadline(c);
             break;
         case 3:
-            if (n < 8) {
+            if (n < 7) {
                 if (c != NULL)
                     c->peer_fin = 1;
+            } else if (n == 7) {
+                if (!stopping)
+                    stop_all();
             } else if (n < 16) {
                 cur = (n - 8) % NCONN;
-                if (conns[cur] == NULL)
+                if (conns[cur] == NULL && !stopping)
                     conns[cur] = conn_new(&svc, family);
             } else {
                 more = (size_t)(n - 15) * 128;
@@ -1110,6 +1140,8 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
                 moved = 1;
             } else {
                 check(!k->read_paused);
+                /* Stopping, the module ends what it kept by itself. */
+                check(!stopping || k->state != OPEN || k->has_deadline);
             }
         }
         if (!moved)

@@ -230,6 +230,20 @@ def input_seeds():
                                                  for i in range(20)) + " HTTP/1.1", H))
     input_seed("file-301-long-location", ROOT, [],
                req("GET " + "/." * 450 + "/sub HTTP/1.1", H))
+    # A graceful stop (op 0xc7) with an answer under way on each of three
+    # connections: a file the kernel takes slowly, a drip, a long poll;
+    # then a WebSocket, and a body still to come.
+    STOP = 0xc7
+    big = req("GET /big.bin HTTP/1.1", H) + GET
+    drip = req("GET /drip?bytes=5&duration=100 HTTP/1.1", H)
+    poll = req("GET /chat/poll?room=s&timeout=5000 HTTP/1.1", H)
+    input_seed("stop-file-drip-poll", ROOT,
+               [0x41] + deliver(len(big)) + select(1) + deliver(len(drip)) + select(2) +
+               deliver(len(poll)) + [STOP, 0x7f], big + drip + poll)
+    hello = ws_hello("/ws/chat?room=s&name=a")
+    post = req("POST /echo HTTP/1.1", H, "Content-Length: 10", body="abcdefghij")
+    input_seed("stop-ws-and-body", 0,
+               deliver(len(hello)) + select(1) + deliver(len(post) - 6) + [STOP], hello + post)
     input_seed("unix-peer", 0, [], family=2, data=req("GET /echo HTTP/1.1", H) +
                req("GET /echo?format=text HTTP/1.1", H))
     input_seed("ipv6-peer", 0, [], family=1, data=req("GET /echo?format=text HTTP/1.1", H))

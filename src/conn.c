@@ -233,7 +233,8 @@ nd_conn_stop(struct nd_conn *c)
         arm(c);
         return;
     }
-    nd_conn_finish(c);
+    if (c->state == ND_CONN_OPEN)
+        verdict(c, c->svc->module->stop ? c->svc->module->stop(c) : ND_FINISH);
 }
 
 void

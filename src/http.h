@@ -187,6 +187,7 @@ int http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 int http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                   struct nd_buf *in);
 int http_ws_timeout(struct nd_conn *c, struct http_conn *h, struct http_conf *cf);
+int http_ws_stop(struct nd_conn *c, struct http_conn *h);
 void http_ws_close(struct nd_conn *c, struct http_conn *h, struct http_conf *cf);
 
 /* GET /chat (the page), GET /chat/poll, POST /chat/send: PROBE_NO,

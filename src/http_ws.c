@@ -280,6 +280,13 @@ http_ws_timeout(struct nd_conn *c, struct http_conn *h, struct http_conf *cf)
     return ND_KEEP;
 }
 
+/* The server is stopping: "going away". */
+int
+http_ws_stop(struct nd_conn *c, struct http_conn *h)
+{
+    return ws_close_with(c, h->ws, WS_CLOSE_GOING_AWAY);
+}
+
 void
 http_ws_close(struct nd_conn *c, struct http_conn *h, struct http_conf *cf)
 {

@@ -665,6 +665,30 @@ http_eof_inner(struct nd_conn *c)
     return ND_KEEP;
 }
 
+/* The server is stopping. An idle connection (or one part way through a
+ * head, as nginx treats it) ends now, a WebSocket with 1001 and a long
+ * poll with its answer; an answer under way is completed first, then the
+ * connection closes. */
+static int
+http_stop_inner(struct nd_conn *c)
+{
+    struct http_conn *h = nd_conn_data(c);
+    int v;
+
+    if (h == NULL)
+        return ND_FINISH;
+    if (h->ws != NULL)
+        return http_ws_stop(c, h);
+    if (h->phase == PH_HEAD)
+        return ND_FINISH;
+    h->keep_alive = 0;
+    if (h->phase == PH_STREAM && h->stream == S_POLL) {
+        v = stream_step(c, h, 1);
+        return http_out_flush(c) < 0 ? ND_ABORT : v;
+    }
+    return ND_KEEP;
+}
+
 struct nd_conn *http_busy;
 
 /* The entry points the core calls: each marks its connection busy (a
@@ -697,6 +721,7 @@ http_input(struct nd_conn *c, struct nd_buf *in)
 BUSY_WRAPPER(http_drained)
 BUSY_WRAPPER(http_timeout)
 BUSY_WRAPPER(http_eof)
+BUSY_WRAPPER(http_stop)
 
 static int
 http_open(struct nd_conn *c)
@@ -737,5 +762,6 @@ const struct nd_module nd_mod_http = {
     .drained = http_drained,
     .eof = http_eof,
     .timeout = http_timeout,
+    .stop = http_stop,
     .close = http_close,
 };

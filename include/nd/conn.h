@@ -55,11 +55,12 @@ void nd_conn_close(struct nd_conn *c);
 void nd_conn_finish(struct nd_conn *c);
 
 /* For a graceful stop: what the peer already sent is read and answered
- * first (one budgeted pass), then the connection finishes. One that has
- * not sent a byte yet was accepted for a request still on its way: it
- * finishes once that is answered (or at shutdown_timeout). So a restart,
- * under socket activation or of one reuseport instance, answers every
- * connection it accepted. */
+ * first (one budgeted pass), then the module's stop() says whether the
+ * connection finishes now or once the answer under way is complete. One
+ * that has not sent a byte yet was accepted for a request still on its
+ * way: it finishes once that is answered (or STOP_GRACE_MS passes). So a
+ * restart, under socket activation or of one reuseport instance, answers
+ * every connection it accepted, whole. shutdown_timeout bounds it all. */
 void nd_conn_stop(struct nd_conn *c);
 
 #endif

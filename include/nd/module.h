@@ -54,6 +54,11 @@ struct nd_module {
     /* The deadline set with nd_conn_set_deadline() has passed. NULL means
      * ND_ABORT. */
     int (*timeout)(struct nd_conn *c);
+    /* The server is stopping gracefully and this connection has sent
+     * something. ND_FINISH (and NULL) ends it once its queued output is
+     * out; ND_KEEP leaves the module to end it when the exchange under way
+     * is over (shutdown_timeout bounds the wait); ND_ABORT closes it now. */
+    int (*stop)(struct nd_conn *c);
     void (*close)(struct nd_conn *c);
 
     /* Datagrams. */

@@ -1,9 +1,12 @@
 """Signals: graceful stop and reload; instances sharing an address."""
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import signal
 import socket
+import tempfile
 import time
 
 import nd
@@ -212,3 +215,81 @@ def test_drain_fails_health():
 
 
 TESTS += [test_reuseport_instances_share_an_address, test_drain_fails_health]
+
+
+def read_head(s):
+    """Reads one response head; returns (status line and headers, Content-Length)."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        d = s.recv(1)
+        check(d, "EOF inside a response head: %r" % head)
+        head += d
+    length = None
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    return head, length
+
+
+def test_sigterm_completes_answers_under_way():
+    """A graceful stop finishes what it started: a file half sent, a drip
+    and a delayed answer complete, a long poll is answered now, a WebSocket
+    gets 1001, and an idle keep-alive connection is closed at once."""
+    from t_ws import ws, close_code     # t_ws imports t_http, not us
+    root = tempfile.mkdtemp(prefix="nd-it-stop-")
+    try:
+        body = os.urandom(24 << 20)
+        with open(os.path.join(root, "big.bin"), "wb") as f:
+            f.write(body)
+        port = nd.free_port()
+        d = nd.Daemon("[netdemo]\nshutdown_timeout = 30s\n[web]\nmodule = http\n"
+                      "listen = tcp://127.0.0.1:%d\nroot = %s\n" % (port, root))
+        base = d.fds()
+        big = nd.connect(port, timeout=30 * nd.SLOW)
+        big.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        big.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, length = read_head(big)
+        check(head.startswith(b"HTTP/1.1 200") and length == len(body), head)
+        first = nd.recv_exact(big, 4096)
+        drip = nd.connect(port, timeout=30 * nd.SLOW)
+        drip.sendall(b"GET /drip?bytes=8&duration=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        dhead, dlen = read_head(drip)
+        check(dhead.startswith(b"HTTP/1.1 200"), dhead)
+        delay = nd.connect(port, timeout=30 * nd.SLOW)
+        delay.sendall(b"GET /delay/1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        idle = nd.connect(port)
+        idle.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        ihead, ilen = read_head(idle)
+        nd.recv_exact(idle, ilen)
+        poll = nd.connect(port, timeout=30 * nd.SLOW)
+        poll.sendall(b"GET /chat/poll?room=stop&since=1&timeout=60000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock = ws(port, "/ws/echo")
+        # Every connection accepted (six, and the file's fd): one still in
+        # the backlog when the listener closes would be reset instead.
+        nd.wait_until(lambda: d.fds() >= base + 7, 10, "six connections accepted")
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        check(nd.expect_eof(idle, 5), "the idle keep-alive connection stays open")
+        check(close_code(sock) == 1001, "WebSocket close code")
+        phead, plen = read_head(poll)
+        check(phead.startswith(b"HTTP/1.1 200") and b"Connection: close" in phead, phead)
+        check(json.loads(nd.recv_exact(poll, plen)) == [], "the poll's answer")
+        check(time.monotonic() - t0 < 5 * nd.SLOW, "the poll waited for its timeout")
+        rest = nd.recv_all(big)
+        check(len(first) + len(rest) == len(body), "file cut at %d of %d bytes"
+              % (len(first) + len(rest), len(body)))
+        check(hashlib.sha256(first + rest).digest() == hashlib.sha256(body).digest(),
+              "file bytes differ")
+        got = nd.recv_all(drip)
+        check(len(got) == dlen == 8, "drip cut: %r of %r" % (got, dlen))
+        dh, dl = read_head(delay)
+        check(dh.startswith(b"HTTP/1.1 200") and b"Connection: close" in dh, dh)
+        check(json.loads(nd.recv_exact(delay, dl)) == {"delay_ms": 1500}, "delay's answer")
+        rc = d.proc.wait(30 * nd.SLOW)
+        check(rc == 0, "exit %d" % rc)
+        check("shutdown_timeout reached" not in d.log(), d.log())
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+TESTS += [test_sigterm_completes_answers_under_way]
