@@ -388,6 +388,7 @@ def values_seeds():
         "path-climb": "/a/../..", "path-dots": "/a/.", "path-pct": "/%41%2",
         "query": "a=1&a=%41+b&header=X:%00&format", "date": "Sun, 06 Nov 1994 08:49:37 GMT",
         "date-feb31": "Mon, 31 Feb 2000 23:59:60 GMT", "date-bad": "Sun, 06 Nov 1994 08:49:37 UTC",
+        "date-rfc850": "Sunday, 06-Nov-94 08:49:37 GMT", "date-asctime": "Sun Nov  6 08:49:37 1994",
     }
     for name, s in seeds.items():
         write(t, name, s)

@@ -40,31 +40,101 @@ digits(const char *s, int n, int *v)
     return 0;
 }
 
+/* A day name, "Sun" or (whole) "Sunday": which one is not checked against
+ * the date. */
+static int
+is_day(const char *s, size_t len)
+{
+    static const char *const whole[] = {
+        "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+    };
+    int i;
+
+    for (i = 0; i < 7; i++)
+        if (len == 3 ? memcmp(s, days[i], 3) == 0
+                     : len == strlen(whole[i]) && memcmp(s, whole[i], len) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+month_of(const char *s)
+{
+    int i;
+
+    for (i = 0; i < 12; i++)
+        if (memcmp(s, months[i], 3) == 0)
+            return i;
+    return -1;
+}
+
+/* "08:49:37" */
+static int
+clock_of(const char *s, struct tm *tm)
+{
+    if (s[2] != ':' || s[5] != ':' || digits(s, 2, &tm->tm_hour) ||
+        digits(s + 3, 2, &tm->tm_min) || digits(s + 6, 2, &tm->tm_sec))
+        return -1;
+    return tm->tm_hour > 23 || tm->tm_min > 59 || tm->tm_sec > 60 ? -1 : 0;
+}
+
+static int
+to_time(struct tm *tm, int mon, int year, time_t *t)
+{
+    if (mon < 0 || tm->tm_mday < 1 || tm->tm_mday > 31)
+        return -1;
+    tm->tm_mon = mon;
+    tm->tm_year = year - 1900;
+    *t = timegm(tm);
+    return 0;
+}
+
 int
 nd_http_date_parse(const char *s, size_t len, time_t *t)
 {
-    /* "Sun, 06 Nov 1994 08:49:37 GMT": 29 bytes, fixed positions. */
     struct tm tm;
-    int i, mon = -1;
+    const char *p;
+    int year;
 
-    if (len != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
-        s[16] != ' ' || s[19] != ':' || s[22] != ':' || memcmp(s + 25, " GMT", 4) != 0)
-        return -1;
-    for (i = 0; i < 12; i++)
-        if (memcmp(s + 8, months[i], 3) == 0)
-            mon = i;
     memset(&tm, 0, sizeof(tm));
-    if (mon < 0 || digits(s + 5, 2, &tm.tm_mday) || digits(s + 12, 4, &tm.tm_year) ||
-        digits(s + 17, 2, &tm.tm_hour) || digits(s + 20, 2, &tm.tm_min) ||
-        digits(s + 23, 2, &tm.tm_sec))
-        return -1;
-    if (tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-        tm.tm_sec > 60)
-        return -1;
-    tm.tm_mon = mon;
-    tm.tm_year -= 1900;
-    *t = timegm(&tm);
-    return 0;
+    /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT", 29 fixed bytes. */
+    if (len == 29 && s[3] == ',') {
+        if (!is_day(s, 3) || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+            memcmp(s + 25, " GMT", 4) != 0 || digits(s + 5, 2, &tm.tm_mday) ||
+            digits(s + 12, 4, &year) || clock_of(s + 17, &tm) < 0)
+            return -1;
+        return to_time(&tm, month_of(s + 8), year, t);
+    }
+    /* asctime: "Sun Nov  6 08:49:37 1994", the day as two digits or a
+     * space and one. */
+    if (len == 24 && s[3] == ' ') {
+        if (!is_day(s, 3) || s[7] != ' ' || s[10] != ' ' || s[19] != ' ' ||
+            (s[8] == ' ' ? digits(s + 9, 1, &tm.tm_mday) : digits(s + 8, 2, &tm.tm_mday)) ||
+            digits(s + 20, 4, &year) || clock_of(s + 11, &tm) < 0)
+            return -1;
+        return to_time(&tm, month_of(s + 4), year, t);
+    }
+    /* rfc850: "Sunday, 06-Nov-94 08:49:37 GMT", a whole day name and a
+     * two-digit year, read as the one within 50 years of now: one more than
+     * 50 years ahead is the last such year past (RFC 9110 5.6.7). */
+    p = memchr(s, ',', len < 10 ? len : 10);
+    if (p != NULL && p - s > 3 && len - (size_t)(p - s) == 24) {
+        time_t now = time(NULL);
+        struct tm today;
+
+        if (!is_day(s, (size_t)(p - s)) || p[1] != ' ' || p[4] != '-' || p[8] != '-' ||
+            p[11] != ' ' || memcmp(p + 20, " GMT", 4) != 0 || digits(p + 2, 2, &tm.tm_mday) ||
+            digits(p + 9, 2, &year) || clock_of(p + 12, &tm) < 0 ||
+            gmtime_r(&now, &today) == NULL)
+            return -1;
+        year += (today.tm_year + 1900) / 100 * 100;
+        if (year > today.tm_year + 1900 + 50)
+            year -= 100;
+        else if (year <= today.tm_year + 1900 - 50)
+            year += 100;
+        return to_time(&tm, month_of(p + 5), year, t);
+    }
+    return -1;
 }
 
 const char *

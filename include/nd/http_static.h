@@ -30,7 +30,9 @@ const char *nd_static_type(const char *name);
 /* IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT". */
 void nd_http_date(char *buf, size_t len, const struct tm *tm);
 
-/* Parses an IMF-fixdate. Returns 0 and the time, or -1. */
+/* Parses an HTTP-date in any of its three forms (RFC 9110 5.6.7):
+ * IMF-fixdate, and the obsolete rfc850 and asctime ones. The day name is
+ * not checked against the date. Returns 0 and the time, or -1. */
 int nd_http_date_parse(const char *s, size_t len, time_t *t);
 
 #endif

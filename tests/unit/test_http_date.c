@@ -1,8 +1,10 @@
 /* test_http_date.c: IMF-fixdate formatting and parsing (nd_http_date,
- * nd_http_date_parse), round trips over two centuries, malformed dates, and
- * the Content-Type table (nd_static_type). */
+ * nd_http_date_parse), round trips over two centuries, the obsolete rfc850
+ * and asctime forms, malformed dates, and the Content-Type table
+ * (nd_static_type). */
 #include <criterion/criterion.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -101,6 +103,47 @@ Test(http_date, round_trips)
     cr_assert_gt(n, 3000);
 }
 
+/* RFC 9110 5.6.7: a recipient accepts all three forms. */
+Test(http_date, parses_the_obsolete_forms)
+{
+    time_t fix = 0, t = 0;
+    struct tm now;
+    time_t sec = time(NULL);
+    char buf[64];
+    int year;
+
+    cr_assert_eq(nd_http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT", 29, &fix), 0);
+    cr_assert_eq(nd_http_date_parse("Sun Nov  6 08:49:37 1994", 24, &t), 0);
+    cr_expect_eq(t, fix);
+    t = 0;
+    cr_assert_eq(nd_http_date_parse("Sun Nov 06 08:49:37 1994", 24, &t), 0);
+    cr_expect_eq(t, fix);
+    t = 0;
+    cr_assert_eq(nd_http_date_parse("Sunday, 06-Nov-94 08:49:37 GMT", 30, &t), 0);
+    cr_expect_eq(t, fix);
+    cr_assert_eq(nd_http_date_parse("Wednesday, 09-Nov-94 08:49:37 GMT", 33, &t), 0);
+    cr_expect_eq(t, fix + 3 * 86400);
+    cr_assert_eq(nd_http_date_parse("Thu Jan  1 00:00:00 1970", 24, &t), 0);
+    cr_expect_eq(t, 0);
+    cr_assert_eq(nd_http_date_parse("Mon Dec 31 23:59:59 2001", 24, &t), 0);
+    cr_expect_eq(t, 1009843199);
+
+    /* Two digits: a year up to 50 ahead of this one is ahead, further is
+     * a century back; and so, going back, down to 49 behind. */
+    gmtime_r(&sec, &now);
+    for (int ahead = -49; ahead <= 52; ahead++) {
+        struct tm tm;
+        int want = now.tm_year + 1900 + ahead - (ahead > 50 ? 100 : 0);
+
+        snprintf(buf, sizeof(buf), "Monday, 01-Jan-%02d 00:00:00 GMT",
+                 (now.tm_year + 1900 + ahead) % 100);
+        cr_assert_eq(nd_http_date_parse(buf, strlen(buf), &t), 0, "%s", buf);
+        gmtime_r(&t, &tm);
+        year = tm.tm_year + 1900;
+        cr_expect_eq(year, want, "%s read as %d, not %d", buf, year, want);
+    }
+}
+
 Test(http_date, rejects_malformed)
 {
     static const struct { const char *s; size_t len; } bad[] = {
@@ -132,8 +175,31 @@ Test(http_date, rejects_malformed)
         L("Sun; 06 Nov 1994 08:49:37 GMT"),
         L("Sun, 06 Nov 1994 08.49.37 GMT"),
         L("Sun, 06 Nov 1994T08:49:37 GMT"),
-        L("Sunday, 06-Nov-94 08:49:37 GMT"),
-        L("Sun Nov  6 08:49:37 1994"),
+        L("Sunday, 06-Nov-1994 08:49:37 GMT"),
+        L("Sun, 06-Nov-94 08:49:37 GMT"),
+        L("Sundae, 06-Nov-94 08:49:37 GMT"),
+        L("sunday, 06-Nov-94 08:49:37 GMT"),
+        L("Sunday, 06 Nov 94 08:49:37 GMT"),
+        L("Sunday, 06-Nov-94 08:49:37 UTC"),
+        L("Sunday, 6-Nov-94 08:49:37 GMT "),
+        L("Sunday, 06-Nov-9x 08:49:37 GMT"),
+        L("Sunday, 06-Nov-94 08:49:37 GMT "),
+        L("Sunday,06-Nov-94 08:49:37 GMT "),
+        L("Wednesdays, 06-Nov-94 08:49:37 GMT"),
+        L("Sun Nov  6 08:49:37 1994 "),
+        L("Sun Nov 6 08:49:37 1994 "),
+        L("Sun Nov  6 08:49:37 94  "),
+        L("Sun Nov  6 08:49:37  1994"),
+        L("Sun Nov 6  08:49:37 1994"),
+        L("Sun Nov  0 08:49:37 1994"),
+        L("Sun Nov 32 08:49:37 1994"),
+        L("Sun Nov  x 08:49:37 1994"),
+        L("Sun Nov  6 08:49:37 199x"),
+        L("Sun Nov  6 25:49:37 1994"),
+        L("Xyz Nov  6 08:49:37 1994"),
+        L("Sun Now  6 08:49:37 1994"),
+        L("Xyz, 06 Nov 1994 08:49:37 GMT"),
+        L("sun, 06 Nov 1994 08:49:37 GMT"),
         L("Sun, 00 Nov 1994 08:49:37 GMT"),
         L("Sun, 32 Nov 1994 08:49:37 GMT"),
         L("Sun, 06 Nov 1994 24:00:00 GMT"),
