@@ -56,11 +56,14 @@ run: all
 	$(BUILD)/netdemo -c conf/netdemo.ini
 
 # The whole suite: dependencies, a warning-free build, unit tests and the
-# end-to-end tests, first on the plain build, then on the sanitizer build.
+# end-to-end tests, first on the plain build, then on the sanitizer build;
+# last, the fuzz targets' committed corpora (clang-14 is installed when
+# missing and we are root; skipped with a notice otherwise).
 test: deps
 	$(MAKE) clean-objs
 	$(MAKE) EXTRA_CFLAGS=-Werror check
 	$(MAKE) SAN=1 EXTRA_CFLAGS=-Werror check
+	$(MAKE) fuzz-replay
 
 # One flavour: unit tests, then the integration and hostile-client tests
 # against $(BUILD)/netdemo.
