@@ -581,17 +581,19 @@ def make_chart(med, outdir, stamp):
 
 
 def update_readme(table, header):
-    path = os.path.join(ROOT, "bench", "README.md")
+    """Puts the table between the markers of README.md and bench/README.md."""
     begin, end = "<!-- bench-table:begin -->", "<!-- bench-table:end -->"
-    with open(path) as f:
-        text = f.read()
-    if begin not in text or end not in text:
-        log("bench: no table markers in bench/README.md; not updated")
-        return
-    pre, rest = text.split(begin, 1)
-    _, post = rest.split(end, 1)
-    with open(path, "w") as f:
-        f.write(pre + begin + "\n" + header + "\n\n" + table + end + post)
+    for path in (os.path.join(ROOT, "README.md"), os.path.join(ROOT, "bench", "README.md")):
+        with open(path) as f:
+            text = f.read()
+        if begin not in text or end not in text:
+            log("bench: no table markers in %s; not updated" % path)
+            continue
+        pre, rest = text.split(begin, 1)
+        _, post = rest.split(end, 1)
+        with open(path, "w") as f:
+            f.write(pre + begin + "\n" + header + "\n\n" + table + end + post)
+        log("bench: table written to %s" % path)
 
 
 # ---------------------------------------------------------------- main
@@ -634,7 +636,7 @@ def main():
                     help="comma-separated workloads (%s)" % ",".join(w[0] for w in WORKLOADS))
     ap.add_argument("--update-readme", action="store_true",
                     default=os.environ.get("BENCH_UPDATE_README") == "1",
-                    help="put the table at the end of bench/README.md")
+                    help="put the table in README.md and bench/README.md")
     args = ap.parse_args()
     if not 1 <= args.seconds <= 60 or not 1 <= args.rounds <= 20 or not 1 <= args.idle_conns <= 15000:
         ap.error("--seconds in [1, 60], --rounds in [1, 20], --idle-conns in [1, 15000]")
