@@ -666,9 +666,10 @@ http_eof_inner(struct nd_conn *c)
 }
 
 /* The server is stopping. An idle connection (or one part way through a
- * head, as nginx treats it) ends now, a WebSocket with 1001 and a long
- * poll with its answer; an answer under way is completed first, then the
- * connection closes. */
+ * head, as nginx treats it, or through the body of a request answered
+ * already) ends now, a WebSocket with 1001 and a long poll with its
+ * answer; an answer under way is completed first, then the connection
+ * closes. */
 static int
 http_stop_inner(struct nd_conn *c)
 {
@@ -679,7 +680,7 @@ http_stop_inner(struct nd_conn *c)
         return ND_FINISH;
     if (h->ws != NULL)
         return http_ws_stop(c, h);
-    if (h->phase == PH_HEAD)
+    if (h->phase == PH_HEAD || (h->phase == PH_BODY && h->stream == S_NONE))
         return ND_FINISH;
     h->keep_alive = 0;
     if (h->phase == PH_STREAM && h->stream == S_POLL) {
