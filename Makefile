@@ -29,7 +29,7 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/unit-tests
 
-.PHONY: all asan run test check unit e2e deps clean
+.PHONY: all asan run test check unit soak e2e deps clean
 
 all: $(BUILD)/netdemo
 
@@ -75,6 +75,12 @@ check: all $(UNIT_BIN)
 
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
+
+# Every kind of client at once for SOAK_SECONDS, then checks that memory
+# stayed flat and fds came back (tests/soak/run.py). Not part of `make test`.
+SOAK_SECONDS ?= 120
+soak: all bench-deps bench-bin
+	$(PYTHON) tests/soak/run.py --binary $(BUILD)/netdemo --seconds $(SOAK_SECONDS)
 
 deps:
 	@sh tests/deps.sh
