@@ -19,7 +19,7 @@ FUZZ_SAVED_GOAL := $(.DEFAULT_GOAL)
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS    ?=
-FUZZ_CFLAGS  := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+FUZZ_CFLAGS  := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
                 -g -O1 -std=gnu11 -Iinclude -Isrc -D_GNU_SOURCE
 FUZZ_BUILD   := build/fuzz
 FUZZ_TARGETS := fuzz_http_parse fuzz_values fuzz_ini fuzz_http_input fuzz_ws
