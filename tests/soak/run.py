@@ -25,13 +25,11 @@ back to where they started once the clients stop, the daemon still
 answers, and SIGTERM ends it with 0 and no sanitizer report.
 """
 import argparse
-import base64
 import http.client
 import json
 import os
 import random
 import re
-import signal
 import socket
 import struct
 import subprocess
@@ -44,7 +42,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 import nd  # noqa: E402
-from nd import check  # noqa: E402
+from t_ws import ws, frame, recv_frame  # noqa: E402
 
 CONFIG = """[netdemo]
 log_level = notice
@@ -111,57 +109,21 @@ def http_churn(load, port):
         load.count("http_churn")
 
 
-def ws_connect(port, path):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall(("GET %s HTTP/1.1\r\nHost: soak\r\nUpgrade: websocket\r\n"
-               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-               "Sec-WebSocket-Version: 13\r\n\r\n" % (path, key)).encode())
-    head = b""
-    while not head.endswith(b"\r\n\r\n"):
-        d = s.recv(1)
-        if not d:
-            raise OSError("EOF in the handshake")
-        head += d
-    if not head.startswith(b"HTTP/1.1 101"):
-        raise OSError("handshake: %r" % head[:60])
-    return s
-
-
-def ws_send(s, text):
-    data = text.encode()
-    mask = os.urandom(4)
-    head = bytes([0x81])
-    head += bytes([0x80 | len(data)]) if len(data) < 126 else \
-        bytes([0x80 | 126]) + struct.pack(">H", len(data))
-    s.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
-
-
-def ws_recv(s):
-    h = nd.recv_exact(s, 2)
-    n = h[1] & 127
-    if n == 126:
-        n = struct.unpack(">H", nd.recv_exact(s, 2))[0]
-    elif n == 127:
-        n = struct.unpack(">Q", nd.recv_exact(s, 8))[0]
-    return h[0] & 15, nd.recv_exact(s, n)
-
-
 def chat_rooms(load, port, size=20, nrooms=4):
     """A few rooms in turn: a room keeps its history after its members
     leave (up to 1024 rooms), so new names would measure that, not leaks."""
     room = 0
     while load.live():
         room += 1
-        members = [ws_connect(port, "/ws/chat?room=soak%d&name=m%d" % (room % nrooms, i))
+        members = [ws(port, "/ws/chat?room=soak%d&name=m%d" % (room % nrooms, i))
                    for i in range(size)]
         for i, s in enumerate(members):
-            ws_send(s, "r%d from %d" % (room, i))
+            s.sendall(frame(1, b"r%d from %d" % (room, i)))
         orders = []
         for s in members:
             seen = []
             while len(seen) < size:
-                op, data = ws_recv(s)
+                op, data = recv_frame(s)
                 if op == 1:
                     e = json.loads(data)
                     if e["type"] == "message":
@@ -174,7 +136,7 @@ def chat_rooms(load, port, size=20, nrooms=4):
             if i % 2:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             else:
-                s.sendall(bytes([0x88, 0x82]) + b"\0\0\0\0" + struct.pack(">H", 1000))
+                s.sendall(frame(8, struct.pack(">H", 1000)))
             s.close()
         load.count("chat_rooms")
         load.count("chat_messages", size * size)
