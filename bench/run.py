@@ -627,8 +627,8 @@ def main():
                     help="length of each run (wrk takes whole seconds)")
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 3)))
     ap.add_argument("--echo-rounds", type=int, default=None,
-                    help="rounds of the ping-pong workloads, whose targets are the tightest "
-                         "(default: --rounds, and at least 5 when that is 3 or more)")
+                    help="rounds of the echo workloads (ping-pong and bulk), measured against "
+                         "the ceiling (default: --rounds, and at least 5 when that is 3 or more)")
     ap.add_argument("--idle-rounds", type=int, default=None,
                     help="rounds of the idle-memory workloads (default: --rounds, at most 2)")
     ap.add_argument("--idle-conns", type=int, default=int(os.environ.get("BENCH_IDLE_CONNS", 10000)))
@@ -719,7 +719,8 @@ def main():
 
         for wl in workloads:
             name, title, wl_peers, how = wl
-            rounds = {"idle": idle_rounds, "pingpong": echo_rounds}.get(how[0], args.rounds)
+            rounds = {"idle": idle_rounds, "pingpong": echo_rounds,
+                      "bulk": echo_rounds}.get(how[0], args.rounds)
             for r in range(rounds):
                 order = wl_peers if r % 2 == 0 else list(reversed(wl_peers))
                 for p in order:
@@ -760,7 +761,7 @@ def main():
         "cpu_time_source": "/proc/PID/stat utime+stime, %d ticks/s" % os.sysconf("SC_CLK_TCK"),
     }
     header = ("%s, %s, %d CPUs (server on CPU %d, load on CPU %d); %gs per run; medians of "
-              "rounds: %d (echo ping-pong: %d; idle memory: %d, with %d connections); whole run %.0f s."
+              "rounds: %d (echo ping-pong and bulk: %d; idle memory: %d, with %d connections); whole run %.0f s."
               % (stamp, meta["cpu"], meta["cpus"], server_cpu, load_cpu, args.seconds, args.rounds,
                  echo_rounds, idle_rounds, args.idle_conns, elapsed))
     with open(os.path.join(args.out, "results.json"), "w") as f:
