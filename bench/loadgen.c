@@ -1,7 +1,8 @@
 /* loadgen.c: the benchmark's load generator for stream echo servers on
  * 127.0.0.1. One thread, level-triggered epoll, non-blocking sockets, and
  * every phase bounded in time.
- *   pingpong  N connections, one 64-byte message outstanding on each
+ *   pingpong  N connections, one 64-byte message outstanding on each; with
+ *             -q, N more to a second server, the two driven in turns
  *   bulk      one connection streaming both ways, every byte verified
  *   idle      N connections held open until stdin closes or SIGTERM
  * Results are one line of key=value pairs on stdout. */
@@ -26,6 +27,8 @@
 #define CONNECT_WINDOW 256      /* connects in progress at once */
 
 static int port;
+static int port2;               /* pingpong -q: a second server, in turns */
+static double turn_s = 0.25;    /* pingpong -T: the length of a turn */
 static int nconns = 1;
 static double seconds = 2.0;
 static double warmup = 0.25;
@@ -45,7 +48,8 @@ static void
 usage(void)
 {
     fprintf(stderr,
-            "usage: loadgen pingpong -p PORT [-c CONNS] [-d SECONDS] [-s BYTES] [-w WARMUP]\n"
+            "usage: loadgen pingpong -p PORT [-q PORT2 [-T TURN]] [-c CONNS] [-d SECONDS]\n"
+            "                        [-s BYTES] [-w WARMUP]\n"
             "       loadgen bulk     -p PORT [-d SECONDS]\n"
             "       loadgen idle     -p PORT [-c CONNS] [-t MAX_HOLD_SECONDS]\n"
             "  traffic goes to 127.0.0.1:PORT only\n");
@@ -78,9 +82,9 @@ on_term(int sig)
 }
 
 static int
-open_socket(void)
+open_socket(int to)
 {
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)to),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -98,7 +102,7 @@ open_socket(void)
  * connect_limit seconds. A failed attempt is retried, n failures in all at
  * most. Returns how many were established (fds[0..ret)). */
 static int
-establish(int n, int *fds)
+establish(int n, int *fds, int to)
 {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     int done = 0, pending = 0, started = 0, failures = 0, last_err = 0;
@@ -109,7 +113,7 @@ establish(int n, int *fds)
         die("epoll_create1");
     while (done < n && now_s() < deadline && failures <= n && !stop) {
         while (pending < CONNECT_WINDOW && done + pending < n && failures <= n) {
-            int fd = open_socket();
+            int fd = open_socket(to);
             if (fd < 0) {
                 failures++;
                 last_err = -fd;
@@ -160,15 +164,15 @@ raise_nofile(void)
     }
 }
 
-/* ---- latency histogram: 1 µs steps below 1024 µs, then 512 steps per
- * power of two (0.2% precision) up to 2^31 µs. */
+/* ---- latency histograms, one per server: 1 µs steps below 1024 µs, then
+ * 512 steps per power of two (0.2% precision) up to 2^31 µs. */
 #define SUB 512
 #define HIST_SIZE (1024 + 22 * SUB)
 
-static uint64_t hist[HIST_SIZE];
+static uint64_t hist[2][HIST_SIZE];
 
 static void
-hist_add(uint64_t us)
+hist_add(int side, uint64_t us)
 {
     size_t idx;
 
@@ -180,7 +184,7 @@ hist_add(uint64_t us)
             e = 31, us = (1ull << 32) - 1;
         idx = 1024 + (size_t)(e - 10) * SUB + (size_t)((us >> (e - 9)) - SUB);
     }
-    hist[idx]++;
+    hist[side][idx]++;
 }
 
 static double
@@ -193,25 +197,31 @@ hist_value(size_t idx)
 }
 
 static double
-hist_pct(uint64_t total, double p)
+hist_pct(int side, uint64_t total, double p)
 {
     uint64_t want = (uint64_t)ceil((double)total * p), seen = 0;
 
     if (total == 0)
         return 0;
     for (size_t i = 0; i < HIST_SIZE; i++) {
-        seen += hist[i];
+        seen += hist[side][i];
         if (seen >= want)
             return hist_value(i);
     }
     return hist_value(HIST_SIZE - 1);
 }
 
-/* ---- pingpong */
+/* ---- pingpong. With a second server (-q), its connections and the
+ * first's take turns of turn_s: a turn ends by sending no new message and
+ * waiting for the last replies, then the other side sends on all of its
+ * connections. Both see the same moments of a noisy machine, so their ratio
+ * is steadier than that of two runs, even adjacent ones. Each side's rate
+ * is its replies over the time of its turns (their draining tails
+ * included, alike for both). */
 
 struct pp {
     int fd;
-    int dead;
+    uint8_t dead, side, busy;   /* busy: a message is out */
     uint32_t got, sent;
     uint64_t seq, t0;
     unsigned char msg[256];
@@ -244,20 +254,75 @@ pp_send(struct pp *c, int ep)
     return 0;
 }
 
+struct side {
+    uint64_t msgs, errors, inflight, busy_ns;
+};
+
+/* Time of [from, to) inside the measured window [lo, hi). */
+static uint64_t
+overlap(uint64_t from, uint64_t to, uint64_t lo, uint64_t hi)
+{
+    from = from > lo ? from : lo;
+    to = to < hi ? to : hi;
+    return to > from ? to - from : 0;
+}
+
+/* Sends the next message on c; -1 when its connection broke. */
+static int
+pp_next(struct pp *c, struct pp *cs, struct side *sd, int ep, uint64_t now)
+{
+    pp_fill(c, (int)(c - cs));
+    c->t0 = now;
+    c->busy = 1;
+    sd[c->side].inflight++;
+    return pp_send(c, ep) < 0 ? -1 : 0;
+}
+
+static void
+pp_break(struct pp *c, struct side *sd, int *alive)
+{
+    sd[c->side].errors++;
+    if (c->busy)
+        sd[c->side].inflight--;
+    c->dead = 1;
+    c->busy = 0;
+    (*alive)--;
+    close(c->fd);
+    c->fd = -1;
+}
+
+static void
+pp_print(const char *prefix, int n, struct side *sd, int side, uint64_t span)
+{
+    double secs = (double)span / 1e9;
+
+    if (secs <= 0)
+        secs = 1e-9;
+    printf("%sconns=%d %ssecs=%.3f %smsgs=%llu %smsg_per_s=%.0f %sp50_us=%.0f %sp99_us=%.0f "
+           "%serrors=%llu", prefix, n, prefix, secs, prefix, (unsigned long long)sd[side].msgs,
+           prefix, (double)sd[side].msgs / secs, prefix, hist_pct(side, sd[side].msgs, 0.50),
+           prefix, hist_pct(side, sd[side].msgs, 0.99), prefix,
+           (unsigned long long)sd[side].errors);
+}
+
 static int
 run_pingpong(void)
 {
-    int *fdv = calloc((size_t)nconns, sizeof(int));
-    struct pp *cs = calloc((size_t)nconns, sizeof(struct pp));
+    int sides = port2 ? 2 : 1, total = nconns * sides;
+    int *fdv = calloc((size_t)total, sizeof(int));
+    struct pp *cs = calloc((size_t)total, sizeof(struct pp));
     struct epoll_event evs[MAX_EVENTS];
-    int ep = epoll_create1(EPOLL_CLOEXEC), one = 1, n, alive;
-    uint64_t msgs = 0, errors = 0, t_start, t_end, t_measure, t_now;
+    struct side sd[2] = { { 0 }, { 0 } };
+    int ep = epoll_create1(EPOLL_CLOEXEC), one = 1, n, alive, active = 0, draining = 0;
+    uint64_t t_start, t_end, t_measure, t_now, turn_start, turn_end, turn = (uint64_t)(turn_s * 1e9);
 
     if (fdv == NULL || cs == NULL || ep < 0)
         die("setup");
-    n = establish(nconns, fdv);
-    if (n < nconns) {
-        printf("pingpong conns=%d established=%d error=connect\n", nconns, n);
+    n = establish(nconns, fdv, port);
+    if (port2 && n == nconns)
+        n += establish(nconns, fdv + nconns, port2);
+    if (n < total) {
+        printf("pingpong conns=%d established=%d error=connect\n", total, n);
         for (int i = 0; i < n; i++)
             close(fdv[i]);
         free(cs);
@@ -273,23 +338,23 @@ run_pingpong(void)
         struct pp *c = &cs[i];
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
         c->fd = fdv[i];
+        c->side = (uint8_t)(i / nconns);
         setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
             die("epoll_ctl");
-        pp_fill(c, i);
-        c->t0 = now_ns();
-        if (pp_send(c, ep) < 0) {
-            c->dead = 1;
-            alive--;
-            errors++;
-        }
     }
+    turn_start = now_ns();
+    turn_end = sides == 2 ? turn_start + turn : UINT64_MAX;
+    for (int i = 0; i < nconns; i++)
+        if (pp_next(&cs[i], cs, sd, ep, turn_start) < 0)
+            pp_break(&cs[i], sd, &alive);
 
     while (alive > 0 && !stop && (t_now = now_ns()) < t_end) {
-        int k = epoll_wait(ep, evs, MAX_EVENTS, (int)((t_end - t_now) / 1000000 + 1));
+        uint64_t until = turn_end < t_end ? turn_end : t_end;
+        int k = epoll_wait(ep, evs, MAX_EVENTS,
+                           draining ? 100 : (int)((until > t_now ? until - t_now : 0) / 1000000 + 1));
         for (int i = 0; i < k; i++) {
             struct pp *c = evs[i].data.ptr;
-            int idx = (int)(c - cs);
             if (c->dead)
                 continue;
             if (c->sent < (uint32_t)msg_size) {
@@ -316,39 +381,56 @@ run_pingpong(void)
                 goto broken;    /* more than was sent, or other bytes */
             t_now = now_ns();
             if (c->t0 >= t_measure && t_now <= t_end) {
-                msgs++;
-                hist_add((t_now - c->t0) / 1000);
+                sd[c->side].msgs++;
+                hist_add(c->side, (t_now - c->t0) / 1000);
             }
             c->got = c->sent = 0;
+            c->busy = 0;
+            sd[c->side].inflight--;
             c->seq++;
-            pp_fill(c, idx);
-            c->t0 = t_now;
-            if (pp_send(c, ep) < 0)
+            if (c->side != active || draining)
+                continue;       /* its turn is over: wait for the next */
+            if (pp_next(c, cs, sd, ep, t_now) < 0)
                 goto broken;
             continue;
 broken:
-            errors++;
-            c->dead = 1;
-            alive--;
-            close(c->fd);
-            c->fd = -1;
+            pp_break(c, sd, &alive);
+        }
+        if (sides < 2)
+            continue;
+        t_now = now_ns();
+        if (!draining && t_now >= turn_end)
+            draining = 1;
+        if (draining && sd[active].inflight == 0) {
+            sd[active].busy_ns += overlap(turn_start, t_now, t_measure, t_end);
+            active ^= 1;
+            draining = 0;
+            turn_start = t_now;
+            turn_end = t_now + turn;
+            for (int i = active * nconns; i < (active + 1) * nconns; i++)
+                if (!cs[i].dead && pp_next(&cs[i], cs, sd, ep, t_now) < 0)
+                    pp_break(&cs[i], sd, &alive);
         }
     }
     t_now = now_ns();
-    double span = (double)((t_now < t_end ? t_now : t_end) - t_measure) / 1e9;
-    if (span <= 0)
-        span = 1e-9;
-    printf("pingpong conns=%d size=%d secs=%.3f msgs=%llu msg_per_s=%.0f p50_us=%.0f "
-           "p99_us=%.0f errors=%llu\n",
-           n, msg_size, span, (unsigned long long)msgs, (double)msgs / span,
-           hist_pct(msgs, 0.50), hist_pct(msgs, 0.99), (unsigned long long)errors);
+    if (sides == 2)
+        sd[active].busy_ns += overlap(turn_start, t_now, t_measure, t_end);
+    else
+        sd[0].busy_ns = overlap(t_measure, t_now, t_measure, t_end);
+    printf("pingpong size=%d ", msg_size);
+    pp_print("", nconns, sd, 0, sd[0].busy_ns);
+    if (sides == 2) {
+        printf(" ");
+        pp_print("b_", nconns, sd, 1, sd[1].busy_ns);
+    }
+    printf("\n");
     for (int i = 0; i < n; i++)
         if (!cs[i].dead)
             close(cs[i].fd);
     free(cs);
     free(fdv);
     close(ep);
-    return errors ? 2 : 0;
+    return sd[0].errors || sd[1].errors ? 2 : 0;
 }
 
 /* ---- bulk: the byte at stream offset i is pattern[i % PERIOD]; PERIOD is
@@ -374,7 +456,7 @@ run_bulk(void)
     }
     if (ep < 0)
         die("epoll_create1");
-    if (establish(1, &fd) < 1) {
+    if (establish(1, &fd, port) < 1) {
         printf("bulk error=connect\n");
         return 1;
     }
@@ -458,7 +540,7 @@ run_idle(void)
 
     if (fdv == NULL)
         die("calloc");
-    n = establish(nconns, fdv);
+    n = establish(nconns, fdv, port);
     printf("established=%d wanted=%d\n", n, nconns);
     fflush(stdout);
     deadline = now_s() + hold_limit;
@@ -500,6 +582,8 @@ main(int argc, char **argv)
         const char *v = argv[++i];
         switch (argv[i - 1][1]) {
         case 'p': port = atoi(v); break;
+        case 'q': port2 = atoi(v); break;
+        case 'T': turn_s = atof(v); break;
         case 'c': nconns = atoi(v); break;
         case 'd': seconds = atof(v); break;
         case 's': msg_size = atoi(v); break;
@@ -508,7 +592,8 @@ main(int argc, char **argv)
         default: usage();
         }
     }
-    if (port <= 0 || port > 65535 || nconns < 1 || nconns > 1000000 || seconds <= 0 ||
+    if (port <= 0 || port > 65535 || port2 < 0 || port2 > 65535 || turn_s < 0.01 ||
+        turn_s > 60 || nconns < 1 || nconns > 1000000 || seconds <= 0 ||
         seconds > 3600 || msg_size < 8 || msg_size > 256 || warmup < 0 || warmup > 60 ||
         hold_limit <= 0)
         usage();

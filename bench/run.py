@@ -318,10 +318,32 @@ def run_loadgen(ctx, peer, mode, conns=None):
             raise BenchError("bulk against %s: %s" % (peer.name, lines[-1]))
         return {"gbps": float(kv["gbps"]), "bytes": int(kv["bytes"]),
                 "cpu_us_per_mb": (t1 - t0) * TICK_US / (int(kv["sent"]) / 1e6 or 1)}
-    msgs = int(kv.get("msgs", 0))
-    return {"msg_s": float(kv["msg_per_s"]), "p50_us": float(kv["p50_us"]),
-            "p99_us": float(kv["p99_us"]), "msgs": msgs, "errors": int(kv["errors"]),
-            "cpu_us_per_msg": (t1 - t0) * TICK_US / msgs if msgs else None}
+    return pingpong_result(kv, "", t1 - t0)
+
+
+def pingpong_result(kv, prefix, cpu_ticks_used):
+    msgs = int(kv.get(prefix + "msgs", 0))
+    return {"msg_s": float(kv[prefix + "msg_per_s"]), "p50_us": float(kv[prefix + "p50_us"]),
+            "p99_us": float(kv[prefix + "p99_us"]), "msgs": msgs,
+            "errors": int(kv[prefix + "errors"]),
+            "cpu_us_per_msg": cpu_ticks_used * TICK_US / msgs if msgs else None}
+
+
+def run_pingpong_pair(ctx, a, b, conns):
+    """a and b driven in turns by one loadgen (-q), for twice the run
+    length: each gets its turns' worth, in the same moments of the machine."""
+    argv = ctx.pin_load + [os.path.join(ctx.bin, "loadgen"), "pingpong",
+                           "-p", str(a.ports["echo"]), "-q", str(b.ports["echo"]),
+                           "-c", str(conns), "-d", "%g" % (2 * ctx.seconds)]
+    ta, tb = cpu_ticks(a.pid), cpu_ticks(b.pid)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=2 * ctx.seconds + 120)
+    ta, tb = cpu_ticks(a.pid) - ta, cpu_ticks(b.pid) - tb
+    lines = [l for l in out.stdout.splitlines() if l.startswith("pingpong")]
+    kv = parse_kv(lines[-1]) if lines else {}
+    if "b_msg_per_s" not in kv:
+        raise BenchError("loadgen pingpong %s/%s failed (%d): %s%s"
+                         % (a.name, b.name, out.returncode, out.stdout, out.stderr))
+    return pingpong_result(kv, "", ta), pingpong_result(kv, "b_", tb)
 
 
 def read_line(pipe, timeout):
@@ -456,6 +478,9 @@ ROWS = [
     ("idle_echo", "kb_per_conn", "RSS KB/conn", "low", [("tornado", None, None)]),
 ]
 IDLE_TARGET_KB = 0.25
+# Workloads whose netdemo and ceiling figures come from the same runs, in
+# turns: their ratio is the median of the per-run ratios.
+PAIRED = {"echo_50", "echo_1000"}
 
 
 def fmt(v):
@@ -482,7 +507,17 @@ def medians(results):
     return med
 
 
-def build_table(med, titles):
+def paired_ratio(runs, wl, metric, peer):
+    """The median of per-run ratios when netdemo and peer were measured in
+    the same runs (the ping-pong pairs), else None."""
+    if wl not in PAIRED or peer != "ceiling":
+        return None
+    a, b = runs.get(wl, {}).get("netdemo", []), runs.get(wl, {}).get(peer, [])
+    rs = [x[metric] / y[metric] for x, y in zip(a, b) if x.get(metric) and y.get(metric)]
+    return statistics.median(rs) if rs and len(a) == len(b) else None
+
+
+def build_table(med, titles, runs):
     ratios, lines = [], []
     head = ["workload", "metric"] + [PEER_TITLE[p] for p in PEERS] + ["netdemo's ratio (target)"]
     lines.append("| " + " | ".join(head) + " |")
@@ -498,13 +533,15 @@ def build_table(med, titles):
             other = vals.get(peer)
             if nd is None or not other:
                 continue
-            r = nd / other
+            pr = paired_ratio(runs, wl, metric, peer)
+            r = pr if pr is not None else nd / other
             verdict = None
             if op:
                 verdict = r <= target if op == "<=" else r >= target
             ratios.append({"workload": wl, "metric": metric, "vs": peer, "ratio": r,
+                           "paired": pr is not None,
                            "target": ("%s %g" % (op, target)) if op else None, "met": verdict})
-            cell = "%.2fx %s" % (r, PEER_TITLE[peer])
+            cell = "%.2fx %s%s" % (r, PEER_TITLE[peer], " (paired)" if pr is not None else "")
             if op:
                 cell += " (%s %g: %s)" % (op, target, "met" if verdict else "MISSED")
             cells.append(cell)
@@ -723,12 +760,22 @@ def main():
                       "bulk": echo_rounds}.get(how[0], args.rounds)
             for r in range(rounds):
                 order = wl_peers if r % 2 == 0 else list(reversed(wl_peers))
+                if how[0] == "pingpong" and "ceiling" in order:
+                    # netdemo and the ceiling in one run, taking turns; who
+                    # goes first alternates
+                    pair = ("netdemo", "ceiling") if r % 2 == 0 else ("ceiling", "netdemo")
+                    order = [pair if p == "netdemo" else p for p in order if p != "ceiling"]
                 for p in order:
                     t0 = time.monotonic()
-                    res = run_one(ctx, peers, wl, p)
-                    results[name].setdefault(p, []).append(res)
-                    log("bench: %5.1fs %-14s round %d %-8s %s (%.1fs)"
-                        % (t0 - started, name, r + 1, p, json.dumps(res), time.monotonic() - t0))
+                    if isinstance(p, tuple):
+                        got = zip(p, run_pingpong_pair(ctx, peers[p[0]], peers[p[1]], how[1]))
+                    else:
+                        got = [(p, run_one(ctx, peers, wl, p))]
+                    for q, res in got:
+                        results[name].setdefault(q, []).append(res)
+                        log("bench: %5.1fs %-14s round %d %-8s %s (%.1fs)"
+                            % (t0 - started, name, r + 1, q, json.dumps(res),
+                               time.monotonic() - t0))
                     if how[0] != "idle":
                         time.sleep(0.2)     # let closed connections go before the next peer
             for p, proc in [(p, peers.get(p)) for p in wl_peers]:
@@ -747,7 +794,7 @@ def main():
     elapsed = time.monotonic() - started
     med = medians(results)
     titles = {w[0]: w[1] for w in WORKLOADS}
-    table, ratios = build_table(med, titles)
+    table, ratios = build_table(med, titles, results)
     stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime())
     meta = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "kernel": platform.release(), "cpu": cpu_model(),
