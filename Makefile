@@ -8,19 +8,28 @@ CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wwrite-strings -Wformat=2 -Wundef -Wvla
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
-ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined
 
-# SAN=1 builds the AddressSanitizer + UBSan flavour in build/asan/.
+# SAN=1 builds the AddressSanitizer + UBSan flavour in build/asan/. Its flags
+# have a variable of their own: `make SAN=1 EXTRA_CFLAGS=...` on the command
+# line would otherwise replace them.
 ifeq ($(SAN),1)
 BUILD := build/asan
-EXTRA_CFLAGS += $(SAN_FLAGS)
-LDFLAGS += $(SAN_FLAGS)
+FLAVOUR := $(SAN_FLAGS)
 else
 BUILD := build
+FLAVOUR :=
 endif
+ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(FLAVOUR) $(EXTRA_CFLAGS)
+
+# The objects depend on the flags they were compiled with: the file holds
+# them, and is rewritten only when they change.
+FLAGS_FILE := $(BUILD)/obj/flags
+$(shell mkdir -p $(BUILD)/obj && echo '$(CC) $(CPPFLAGS) $(ALLCFLAGS)' | \
+        cmp -s - $(FLAGS_FILE) || \
+        echo '$(CC) $(CPPFLAGS) $(ALLCFLAGS)' > $(FLAGS_FILE))
 
 SRCS := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
@@ -34,13 +43,10 @@ UNIT_BIN := $(BUILD)/unit-tests
 all: $(BUILD)/netdemo
 
 $(BUILD)/netdemo: $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+	$(CC) $(FLAVOUR) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c $(FLAGS_FILE)
 	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -MMD -MP -c -o $@ $<
-
-$(BUILD)/obj:
-	mkdir -p $@
 
 $(BUILD)/libnetdemo.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $(LIB_OBJS)

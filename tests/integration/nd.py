@@ -135,7 +135,10 @@ class Daemon:
         e.pop("JOURNAL_STREAM", None)
         e.pop("NOTIFY_SOCKET", None)
         if SANITIZER:
-            e["ASAN_OPTIONS"] = "detect_leaks=1:quarantine_size_mb=16:abort_on_error=0"
+            # Options already in the environment come last, so they win.
+            e["ASAN_OPTIONS"] = ":".join(o for o in (
+                "detect_leaks=1:quarantine_size_mb=16:abort_on_error=0",
+                os.environ.get("ASAN_OPTIONS")) if o)
             e["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
         if env:
             e.update(env)

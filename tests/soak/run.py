@@ -211,6 +211,8 @@ def main():
     ap.add_argument("--binary", required=True)
     ap.add_argument("--loadgen", default=os.path.join(ROOT, "build", "bench", "loadgen"))
     ap.add_argument("--seconds", type=int, default=120)
+    ap.add_argument("--keep-log", metavar="FILE",
+                    help="copy the daemon's stderr there at the end")
     opts = ap.parse_args()
     if not 20 <= opts.seconds <= 3600:
         ap.error("--seconds in [20, 3600]")
@@ -299,6 +301,9 @@ def main():
                 failures.append("exit %d after SIGTERM" % rc)
             if "shutdown_timeout reached" in d.log():
                 failures.append("the stop needed shutdown_timeout")
+        if opts.keep_log:
+            with open(opts.keep_log, "w") as f:
+                f.write(d.log())
         report = d.sanitizer_report()
         if report:
             failures.append("sanitizer report:\n" + report[-3000:])
