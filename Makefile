@@ -7,7 +7,7 @@ PYTHON   ?= python3
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wwrite-strings -Wformat=2 -Wundef -Wvla
-CPPFLAGS += -Iinclude -D_GNU_SOURCE
+ALLCPPFLAGS = -Iinclude -D_GNU_SOURCE $(CPPFLAGS)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined
@@ -27,9 +27,9 @@ ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(FLAVOUR) $(EXTRA_CFLAGS)
 # The objects depend on the flags they were compiled with: the file holds
 # them, and is rewritten only when they change.
 FLAGS_FILE := $(BUILD)/obj/flags
-$(shell mkdir -p $(BUILD)/obj && echo '$(CC) $(CPPFLAGS) $(ALLCFLAGS)' | \
+$(shell mkdir -p $(BUILD)/obj && echo '$(CC) $(ALLCPPFLAGS) $(ALLCFLAGS)' | \
         cmp -s - $(FLAGS_FILE) || \
-        echo '$(CC) $(CPPFLAGS) $(ALLCFLAGS)' > $(FLAGS_FILE))
+        echo '$(CC) $(ALLCPPFLAGS) $(ALLCFLAGS)' > $(FLAGS_FILE))
 
 SRCS := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
@@ -46,13 +46,13 @@ $(BUILD)/netdemo: $(OBJS)
 	$(CC) $(FLAVOUR) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 $(BUILD)/obj/%.o: src/%.c $(FLAGS_FILE)
-	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(ALLCPPFLAGS) $(ALLCFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libnetdemo.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $(LIB_OBJS)
 
 $(UNIT_BIN): $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(BUILD)/libnetdemo.a
-	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) \
+	$(CC) $(ALLCPPFLAGS) $(ALLCFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) \
 	    $(BUILD)/libnetdemo.a $(LDFLAGS) -lcriterion
 
 asan:
