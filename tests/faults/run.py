@@ -24,23 +24,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import nd  # noqa: E402
 from nd import check  # noqa: E402
 
-CONFIG = """[netdemo]
-log_level = notice
-max_connections = 19000
-
-[echo]
-module = echo
-listen = tcp://127.0.0.1:{echo}, udp://127.0.0.1:{echo}
-
-[web]
-module = http
-listen = tcp://127.0.0.1:{http}
-"""
-
 
 def start(**kw):
     ports = {"echo": nd.free_port(udp_too=True), "http": nd.free_port()}
-    d = nd.Daemon(CONFIG.format(**ports), **kw)
+    d = nd.Daemon(nd.echo_and_http_config(ports["echo"], ports["http"], 19000), **kw)
     d.ports = ports
     return d
 

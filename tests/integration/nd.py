@@ -250,6 +250,15 @@ def echo_config(port, extra="", host="127.0.0.1", glob=""):
             "listen = tcp://%s:%d\n%s" % (glob, host, port, extra))
 
 
+def echo_and_http_config(echo, http, max_connections):
+    """Echo on TCP and UDP, http on TCP, all on 127.0.0.1: the daemon the
+    fault tests and the soak start."""
+    return ("[netdemo]\nlog_level = notice\nmax_connections = %d\n\n"
+            "[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d, udp://127.0.0.1:%d\n\n"
+            "[web]\nmodule = http\nlisten = tcp://127.0.0.1:%d\n"
+            % (max_connections, echo, echo, http))
+
+
 def setup(description):
     """The command line every runner takes: --binary PATH [-k NAME]..."""
     global BINARY, SANITIZER, SLOW

@@ -2,7 +2,7 @@
 """run.py: a soak: every kind of client at once against one daemon, for a
 while, on loopback; then checks that nothing grew, leaked or broke.
 
-    python3 tests/soak/run.py --binary build/netdemo [--seconds 120]
+    python3 tests/soak/run.py --binary build/netdemo [--seconds 120] [--keep-log FILE]
 
 `make soak` runs it (SOAK_SECONDS, and SAN=1 for the sanitizer build, whose
 LeakSanitizer report at exit then counts too). Not part of `make test`.
@@ -43,19 +43,6 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 import nd  # noqa: E402
 from t_ws import ws, frame, recv_frame  # noqa: E402
-
-CONFIG = """[netdemo]
-log_level = notice
-max_connections = 5000
-
-[echo]
-module = echo
-listen = tcp://127.0.0.1:{echo}, udp://127.0.0.1:{echo}
-
-[web]
-module = http
-listen = tcp://127.0.0.1:{http}
-"""
 
 SAMPLE_S = 5.0
 
@@ -226,7 +213,7 @@ def main():
     nd.raise_nofile()
 
     http_port, echo_port = nd.free_port(), nd.free_port(udp_too=True)
-    d = nd.Daemon(CONFIG.format(http=http_port, echo=echo_port))
+    d = nd.Daemon(nd.echo_and_http_config(echo_port, http_port, 5000))
     failures = []
     try:
         base_fds = d.fds()
