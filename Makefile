@@ -25,11 +25,12 @@ endif
 ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(FLAVOUR) $(EXTRA_CFLAGS)
 
 # The objects depend on the flags they were compiled with: the file holds
-# them, and is rewritten only when they change.
+# them. Its rule writes it when it is missing; here it is rewritten when the
+# flags differ, and only then, so that its time changes with them.
 FLAGS_FILE := $(BUILD)/obj/flags
-$(shell mkdir -p $(BUILD)/obj && echo '$(CC) $(ALLCPPFLAGS) $(ALLCFLAGS)' | \
-        cmp -s - $(FLAGS_FILE) || \
-        echo '$(CC) $(ALLCPPFLAGS) $(ALLCFLAGS)' > $(FLAGS_FILE))
+FLAGS_LINE = $(CC) $(ALLCPPFLAGS) $(ALLCFLAGS)
+$(shell [ ! -f $(FLAGS_FILE) ] || echo '$(FLAGS_LINE)' | cmp -s - $(FLAGS_FILE) || \
+        echo '$(FLAGS_LINE)' > $(FLAGS_FILE))
 
 SRCS := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
@@ -47,6 +48,9 @@ $(BUILD)/netdemo: $(OBJS)
 
 $(BUILD)/obj/%.o: src/%.c $(FLAGS_FILE)
 	$(CC) $(ALLCPPFLAGS) $(ALLCFLAGS) -MMD -MP -c -o $@ $<
+
+$(FLAGS_FILE):
+	@mkdir -p $(@D) && echo '$(FLAGS_LINE)' > $@
 
 $(BUILD)/libnetdemo.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $(LIB_OBJS)
