@@ -189,7 +189,10 @@ control(struct nd_conn *c, struct ws_conn *w, int op, const uint8_t *p, size_t n
     }
 }
 
-/* Frames from buf, as many as are whole (control) or started (data). */
+/* Frames from buf, as many as are whole (control) or started (data). A
+ * data frame completes the moment its last byte is in: for an empty frame,
+ * that is its header, so the loop goes on after a header even when no byte
+ * is left. */
 int
 http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct nd_buf *in)
 {
@@ -197,14 +200,17 @@ http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, stru
 
     if (http_out_flush(c) < 0)
         return ND_ABORT;
-    while (nd_buf_len(in) > 0 && !w->closing) {
+    while (!w->closing) {
         uint8_t *buf = (uint8_t *)nd_buf_head(in);
-        size_t len = nd_buf_len(in);
+        size_t len = nd_buf_len(in), n;
 
         if (!w->in_frame) {
             struct ws_frame f;
-            int rc = ws_parse_header(buf, len, &f), v;
+            int rc, v;
 
+            if (len == 0)
+                break;
+            rc = ws_parse_header(buf, len, &f);
             if (rc == 0)
                 return ND_KEEP;
             if (rc != 1)
@@ -232,32 +238,34 @@ http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, stru
             w->f_off = 0;
             w->in_frame = 1;
             nd_buf_consume(in, f.header_len);
+            buf = (uint8_t *)nd_buf_head(in);
+            len = nd_buf_len(in);
+        }
+        n = len < w->f_left ? len : (size_t)w->f_left;
+        if (n == 0 && w->f_left > 0)
+            break;                      /* the payload is still to come */
+        ws_unmask(buf, n, w->f.mask, w->f_off);
+        if (w->msg_op == WS_TEXT && ws_utf8_feed(&w->utf8, buf, n) < 0)
+            return ws_close_with(c, w, WS_CLOSE_BAD_DATA);
+        if (n > 0 && nd_buf_append(&w->msg, buf, n) < 0)
+            return ND_ABORT;
+        nd_buf_consume(in, n);
+        w->f_left -= n;
+        w->f_off += n;
+        if (w->f_left > 0)
             continue;
-        }
-        {
-            size_t n = len < w->f_left ? len : (size_t)w->f_left;
-
-            ws_unmask(buf, n, w->f.mask, w->f_off);
-            if (w->msg_op == WS_TEXT && ws_utf8_feed(&w->utf8, buf, n) < 0)
-                return ws_close_with(c, w, WS_CLOSE_BAD_DATA);
-            if (n > 0 && nd_buf_append(&w->msg, buf, n) < 0)
-                return ND_ABORT;
-            nd_buf_consume(in, n);
-            w->f_left -= n;
-            w->f_off += n;
-        }
-        if (w->f_left == 0) {
-            w->in_frame = 0;
-            if (w->f.fin) {
-                if (w->msg_op == WS_TEXT && !ws_utf8_complete(&w->utf8))
-                    return ws_close_with(c, w, WS_CLOSE_BAD_DATA);
-                if (deliver(c, w, cf) != ND_KEEP)
-                    return ND_ABORT;
-                /* A member that sends but does not read is dropped too. */
-                if (nd_conn_pending(c) > cf->ws_max_queue)
-                    return ND_ABORT;
-            }
-        }
+        w->in_frame = 0;
+        if (!w->f.fin)
+            continue;
+        if (w->msg_op == WS_TEXT && !ws_utf8_complete(&w->utf8))
+            return ws_close_with(c, w, WS_CLOSE_BAD_DATA);
+        if (deliver(c, w, cf) != ND_KEEP)
+            return ND_ABORT;
+        /* A chat member that sends but does not read is dropped too. An
+         * echo connection's output is its own backpressure instead: above
+         * buffer_size the core stops reading it until the echo drains. */
+        if (w->room != NULL && nd_conn_pending(c) > cf->ws_max_queue)
+            return ND_ABORT;
     }
     return w->closing ? ND_FINISH : ND_KEEP;
 }

@@ -257,7 +257,64 @@ def test_long_polling_and_mixed_clients():
     check(r.stdout.startswith(b"HTTP/1.1 200") and b"new WebSocket(" in r.stdout, "the page")
 
 
+def test_ws_empty_frames_complete_at_once():
+    """An empty data frame completes with its header: nothing else needs
+    to arrive first (and no ping interval passes) before its echo."""
+    port = nd.free_port()
+    nd.Daemon(http_config(port))
+    s = ws(port, "/ws/echo")
+    s.settimeout(5 * nd.SLOW)
+    s.sendall(frame(1, b""))
+    check(recv_frame(s) == (1, b""), "empty text")
+    s.sendall(frame(2, b""))
+    check(recv_frame(s) == (2, b""), "empty binary")
+    s.sendall(frame(1, b"ab", fin=False) + frame(0, b""))
+    check(recv_frame(s) == (1, b"ab"), "a message ended by an empty continuation")
+    s.sendall(frame(2, b"", fin=False))
+    s.sendall(frame(0, b"", fin=False))
+    s.sendall(frame(0, b"x"))
+    check(recv_frame(s) == (2, b"x"), "a message begun by empty fragments")
+    s.sendall(frame(1, b"", fin=False))
+    s.sendall(frame(0, b""))
+    check(recv_frame(s) == (1, b""), "an empty message in two empty fragments")
+    for k in range(1000):               # one round trip at a time
+        s.sendall(frame(1 + k % 2, b""))
+        check(recv_frame(s) == (1 + k % 2, b""), "empty message %d" % k)
+    s.sendall(frame(8, struct.pack(">H", 1000)))
+    check(close_code(s) == 1000, "close handshake")
+
+
+def test_ws_echo_large_messages_are_backpressure():
+    """An echo connection that sends a message it may send gets it back,
+    however large against ws_max_queue: its own echo stops the daemon from
+    reading it until the echo drains, as TCP echo does."""
+    import threading
+    port = nd.free_port()
+    d = nd.Daemon(http_config(port, "ws_max_message = 64m\nws_max_queue = 1m\n"))
+    s = ws(port, "/ws/echo")
+    s.settimeout(30 * nd.SLOW)
+    text = (b"0123456789abcdef" * 65536) * 16           # 16 MiB
+    s.sendall(frame(1, text))
+    check(recv_frame(s) == (1, text), "16 MiB text")
+    binary = os.urandom(8 * 1024 * 1024)
+    s.sendall(frame(2, binary))
+    check(recv_frame(s) == (2, binary), "8 MiB binary")
+    # Four 8 MiB messages sent while their echoes are read slowly.
+    msgs = [bytes([k]) * (8 * 1024 * 1024) for k in range(4)]
+    sender = threading.Thread(target=lambda: s.sendall(b"".join(frame(2, m) for m in msgs)))
+    sender.start()
+    peak = 0
+    for k, m in enumerate(msgs):
+        peak = max(peak, d.rss_kb())
+        check(recv_frame(s) == (2, m), "pipelined message %d" % k)
+    sender.join(30 * nd.SLOW)
+    s.sendall(frame(8, struct.pack(">H", 1000)))
+    check(close_code(s) == 1000, "close handshake after the large messages")
+    check(peak < 160 * 1024, "RSS %d KiB while echoing 8 MiB messages" % peak)
+
+
 TESTS = [test_ws_echo_text_binary_fragments_ping, test_ws_protocol_errors_close_with_code,
          test_ws_handshake_rejections, test_chat_200_members_same_order,
          test_chat_drops_a_member_that_does_not_read, test_ws_idle_ping_and_timeout,
-         test_long_polling_and_mixed_clients]
+         test_long_polling_and_mixed_clients, test_ws_empty_frames_complete_at_once,
+         test_ws_echo_large_messages_are_backpressure]
