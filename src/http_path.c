@@ -25,6 +25,10 @@ http_path_clean(const char *target, size_t len, char *out, size_t outlen,
         q = memchr(target + 7, '?', len - 7);
         if (p == NULL || (q != NULL && q < p))
             p = q ? q : end;    /* "http://host" or "http://host?x": path "/" */
+        /* RFC 9110 4.2.4: a sender must not put userinfo in an http URI,
+         * and a recipient should treat it as an error. */
+        if (memchr(target + 7, '@', (size_t)(p - target - 7)) != NULL)
+            return refuse(why, "userinfo in the request target");
     } else if (len >= 8 && http_token_eq(target, 8, "https://")) {
         return refuse(why, "https target on a plain connection");
     } else if (len == 0 || *p != '/') {
@@ -148,4 +152,39 @@ http_query_get(const char *query, size_t len, const char *name, size_t index,
         }
     }
     return -1;
+}
+
+/* reg-name and IPv4address characters: unreserved, pct-encoded (checked
+ * loosely: '%' then anything hex), sub-delims (RFC 3986 3.2.2). */
+static int
+reg_name_char(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("-._~%!$&'()*+,;=", c) != NULL);
+}
+
+int
+http_authority_form(const char *t, size_t len)
+{
+    size_t i = 0, port;
+
+    if (len > 0 && t[0] == '[') {
+        for (i = 1; i < len && t[i] != ']'; i++)
+            if (http_hexval((unsigned char)t[i]) < 0 && t[i] != ':' && t[i] != '.')
+                return 0;
+        if (i == len || i == 1)
+            return 0;
+        i++;
+    } else {
+        while (i < len && reg_name_char((unsigned char)t[i]))
+            i++;
+        if (i == 0)
+            return 0;
+    }
+    if (i == len || t[i] != ':')
+        return 0;
+    for (port = ++i; i < len; i++)
+        if (t[i] < '0' || t[i] > '9')
+            return 0;
+    return len - port >= 1 && len - port <= 5;
 }

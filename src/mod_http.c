@@ -253,6 +253,10 @@ serve_file(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     return 0;
 }
 
+/* The methods some resource of this server answers: GET and HEAD
+ * everywhere, POST for /echo and /chat/send, OPTIONS for "*". */
+#define SERVER_ALLOW "Allow: GET, HEAD, POST, OPTIONS\r\n"
+
 /* Answers a complete, valid request head, or sets up its stream. Returns
  * PROBE_DONE, PROBE_NEED_BODY (nothing written yet), or -1. */
 static int
@@ -266,6 +270,16 @@ route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 
     if (req->method == HTTP_OTHER)
         return http_error(c, h, 501, 1, NULL) < 0 ? -1 : PROBE_DONE;
+    /* The two target forms that are not paths (RFC 9112 3.2.3, 3.2.4):
+     * OPTIONS * asks about the server as a whole; CONNECT host:port asks
+     * for a tunnel, which a known method we do not serve answers. */
+    if (req->method == HTTP_OPTIONS && req->target_len == 1 && req->target[0] == '*')
+        return http_respond(c, h, 200, NULL, "", 0, SERVER_ALLOW) < 0 ? -1 : PROBE_DONE;
+    if (req->method == HTTP_CONNECT) {
+        if (!http_authority_form(req->target, req->target_len))
+            return http_error(c, h, 400, 0, NULL) < 0 ? -1 : PROBE_DONE;
+        return http_error(c, h, 405, 1, SERVER_ALLOW) < 0 ? -1 : PROBE_DONE;
+    }
     if (http_path_clean(req->target, req->target_len, path, sizeof(path), &query, &why) < 0)
         return http_error(c, h, 400, 0, NULL) < 0 ? -1 : PROBE_DONE;
     h->whole = WHOLE_ECHO;
@@ -436,13 +450,14 @@ read_body(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
             size_t used, dlen;
             int rc = http_chunked_feed(&h->chunk, nd_buf_head(in), len, &used, &data, &dlen);
 
+            /* The answer is written already: let it go out, then close. */
             if (rc < 0)
-                return ND_ABORT;    /* the answer is out already: just stop */
+                return ND_FINISH;
             nd_buf_consume(in, used);
             len -= used;
             h->body_len += dlen;
             if (h->body_len > cf->max_body)
-                return ND_ABORT;    /* the answer is out already: just stop */
+                return ND_FINISH;
             if (rc == 1) {
                 h->chunked = 0;
                 h->body_left = 0;
@@ -507,6 +522,29 @@ read_whole(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct 
     return request_done(c, h);
 }
 
+/* False when the chunked body bytes at p[0..n), the start of a body, are
+ * already malformed. A resource that ignores the body answers before the
+ * rest arrives: what is in must not be answered as a valid request. */
+static int
+chunked_prefix_valid(const char *p, size_t n)
+{
+    struct http_chunked ch = { 0 };
+
+    while (n > 0) {
+        const char *data;
+        size_t used, dlen;
+        int rc = http_chunked_feed(&ch, p, n, &used, &data, &dlen);
+
+        if (rc < 0)
+            return 0;
+        if (rc == 1)
+            break;
+        p += used;
+        n -= used;
+    }
+    return 1;
+}
+
 /* Parses and answers one request head. Returns ND_KEEP with bytes consumed,
  * 2 when more bytes are needed, or ND_FINISH/ND_ABORT. */
 static int
@@ -530,6 +568,9 @@ read_head(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
     h->head_only = req.method == HTTP_HEAD;
     if (req.body == HTTP_BODY_LENGTH && req.content_length > cf->max_body)
         return http_error(c, h, 413, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
+    if (req.body == HTTP_BODY_CHUNKED &&
+        !chunked_prefix_valid(nd_buf_head(in) + req.head_len, nd_buf_len(in) - req.head_len))
+        return http_error(c, h, 400, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
     rc = route(c, h, cf, &req);
     if (rc < 0)
         return ND_ABORT;

@@ -169,11 +169,7 @@ def test_malformed_requests():
     nd.Daemon(http_config(port))
     for req, status in MALFORMED:
         out, closed = raw(port, req)
-        # A chunked body error comes after a 200 that was already sent.
         got = statuses(out)
-        if b"chunked\r\n\r\n" in req and req.startswith(b"GET"):
-            check(got == [200] and closed, "%r: %r closed=%s" % (req[:60], got, closed))
-            continue
         check(got == [status], "%r: want %d, got %r" % (req[:80], status, out[:200]))
         check(closed, "%r: connection left open after %d" % (req[:60], status))
         check(b"Connection: close" in out, "%r: no Connection: close" % req[:60])
@@ -185,6 +181,103 @@ def test_malformed_requests():
         check(statuses(out) == [status, 200], "%s: %r" % (method, out[:300]))
         if status == 405:
             check(b"Allow: GET, HEAD\r\n" in out, "Allow header")
+
+
+# Chunked bodies malformed in their first bytes, sent in one packet with a
+# head that a resource answers without reading the body (GET /) and with one
+# that needs it (POST /echo): each is a 400 with a close, never a 200.
+BAD_CHUNKED = [
+    b"zz\r\n",                                  # not a size
+    b"0x5\r\nhello\r\n0\r\n\r\n",              # a prefix on the size
+    b"10000000000000000\r\n",                    # a size that overflows
+    b"3\r\nabcX\r\n",                             # chunk data without its CRLF
+    b"3\nabc\r\n0\r\n\r\n",                      # a chunk line ended by a bare LF
+    b"3;a\rb\r\nabc\r\n0\r\n\r\n",               # a bare CR in an extension
+    b"2 erfrferferf\r\nab\r\n0\r\n\r\n",          # an extension without ';'
+    b"2;\r\nab\r\n0\r\n\r\n",                     # an empty extension name
+    b"5;a=\"abc;b=c\r\nhello\r\n0\r\n\r\n",       # an unbalanced quote
+    b"a \r\n0123456789\r\n0\r\n\r\n",             # whitespace and no extension
+    b"1 0\r\nx\r\n0\r\n\r\n",                     # 1 here, 0x10 to a lenient front end
+]
+
+
+def test_chunked_framing_checked_before_the_answer():
+    port = nd.free_port()
+    nd.Daemon(http_config(port))
+    for target in (b"GET / ", b"POST /echo "):
+        for body in BAD_CHUNKED:
+            req = (target + b"HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                   body)
+            out, closed = raw(port, req)
+            check(statuses(out) == [400], "%r: %r" % (req, out[:200]))
+            check(closed and b"Connection: close\r\n" in out, "%r: not closed" % req)
+    # Valid extensions, quoted or not, with the BWS the grammar allows.
+    out, _ = raw(port, b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                       b"Connection: close\r\n\r\n"
+                       b"3 ; a = 1 ;b\r\nabc\r\n2;q=\"x;\\\"y\"\r\nde\r\n0\r\n\r\n")
+    check(statuses(out) == [200] and b'"body":"abcde"' in out, out[-200:])
+    # Body bytes after the answer are read and dropped as they come; a
+    # framing error there ends the connection with nothing more sent.
+    s = nd.connect(port)
+    s.settimeout(5 * nd.SLOW)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"3\r\nabc\r\n")
+    first = s.recv(4096)
+    check(statuses(first) == [200], first)
+    s.sendall(b"4\r\nwxyz\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: a\r\n\r\n")
+    second = s.recv(4096)
+    check(statuses(second) == [200], "the request after a dropped body: %r" % second)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"3\r\nabc\r\n")
+    check(statuses(s.recv(4096)) == [200], "third answer")
+    s.sendall(b"3\r\nabcX")
+    check(nd.expect_eof(s, 5), "a framing error after the answer left the connection open")
+
+
+SERVER_ALLOW = b"Allow: GET, HEAD, POST, OPTIONS\r\n"
+
+
+def test_options_asterisk_form():
+    port = nd.free_port()
+    nd.Daemon(http_config(port))
+    allow = SERVER_ALLOW
+    # OPTIONS * (asterisk-form) asks about the server: 200, Allow, no body.
+    out, closed = raw(port, b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"
+                            b"GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    check(statuses(out) == [200, 200], out)
+    first = out[:out.index(b"HTTP/1.1 200", 1)]
+    check(allow in first and b"Content-Length: 0\r\n" in first and first.endswith(b"\r\n\r\n"),
+          first)
+    # '*' is for OPTIONS only.
+    for m in (b"GET", b"HEAD", b"POST"):
+        out, closed = raw(port, m + b" * HTTP/1.1\r\nHost: a\r\n\r\n")
+        check(statuses(out) == [400] and closed, "%s *: %r" % (m, out[:100]))
+
+
+def test_connect_authority_form():
+    port = nd.free_port()
+    nd.Daemon(http_config(port))
+    allow = SERVER_ALLOW
+    # CONNECT with an authority-form target: a known method not served.
+    for target in (b"host:443", b"127.0.0.1:8080", b"[::1]:443"):
+        out, closed = raw(port, b"CONNECT " + target + b" HTTP/1.1\r\nHost: " + target +
+                          b"\r\n\r\nGET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        check(statuses(out) == [405, 200] and allow in out, "CONNECT %s: %r" % (target, out[:300]))
+    for target in (b"/", b"host", b"host:", b"host:x", b"user@host:443", b"host:443/x"):
+        out, closed = raw(port, b"CONNECT " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n")
+        check(statuses(out) == [400] and closed, "CONNECT %s: %r" % (target, out[:100]))
+
+
+def test_absolute_form_with_userinfo():
+    port = nd.free_port()
+    nd.Daemon(http_config(port))
+    # Absolute-form with userinfo is an error (RFC 9110 4.2.4); without, served.
+    for target in (b"http://user:pw@host/", b"http://user@host", b"http://@host/x?y"):
+        out, closed = raw(port, b"GET " + target + b" HTTP/1.1\r\nHost: host\r\n\r\n")
+        check(statuses(out) == [400] and closed, "%s: %r" % (target, out[:100]))
+    out, _ = raw(port, b"GET http://host/health?x=a@b HTTP/1.1\r\nHost: host\r\n"
+                       b"Connection: close\r\n\r\n")
+    check(statuses(out) == [200] and out.endswith(b"ok\n"), out)
 
 
 def test_ab_keepalive_no_failures():
@@ -338,4 +431,6 @@ TESTS = [test_curl_pages, test_keepalive_200_requests_http_client, test_http10_k
          test_pipelining_in_order, test_malformed_requests, test_ab_keepalive_no_failures,
          test_header_timeout_slow_client, test_keepalive_timeout_closes_quietly,
          test_send_timeout_drops_a_non_reader,
-         test_pipelined_flood_bounded_memory, test_docroot]
+         test_pipelined_flood_bounded_memory, test_docroot,
+         test_chunked_framing_checked_before_the_answer, test_options_asterisk_form,
+         test_connect_authority_form, test_absolute_form_with_userinfo]

@@ -97,6 +97,12 @@ static const struct pcase paths[] = {
     OK("HTTP://Host/a/./b", "/a/b"),
     OK("http://host/a/../b", "/b"),
     OK("http://host:8080/%41", "/A"),
+    NO("http://user:pw@host/"),     /* userinfo: RFC 9110 4.2.4 */
+    NO("http://user@host"),
+    NO("http://@host/x"),
+    NO("http://u@host?x"),
+    OKQ("http://host/p?a@b", "/p", 14),
+    OK("http://host/a@b", "/a@b"),
     NO("http://host/../b"),
     NO("http://host/%2e%2e"),
     NO("https://host/a"),
@@ -215,4 +221,38 @@ Test(http_path, query_get)
     cr_assert_eq(http_query_get(q, sizeof(q) - 1, "empty", 0, out, 0), -2);
     cr_assert_eq(http_query_get("", 0, "a", 0, out, sizeof(out)), -1);
     cr_assert_eq(http_query_get("a=%4", 4, "a", 0, out, sizeof(out)), -2);
+}
+
+/* ---- http_authority_form ---- */
+
+Test(http_path, authority_form)
+{
+    static const char *const good[] = {
+        "host:443", "a:1", "127.0.0.1:8080", "[::1]:443", "[2001:db8::1]:65535",
+        "ex-ample.com:80", "h%41st:1",
+    };
+    static const char *const bad[] = {
+        "", "host", "host:", "host:x", "host:123456", ":443", "[::1]", "[]:1",
+        "[::1]443", "[::g]:1", "user@host:443", "host:443/x", "/", "*", "host:4 43",
+        "http://host:80",
+    };
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        size_t n = strlen(good[i]);
+        char *t = malloc(n);   /* exactly its bytes, for ASan */
+
+        cr_assert_not_null(t);
+        memcpy(t, good[i], n);
+        cr_expect(http_authority_form(t, n), "%s: refused", good[i]);
+        free(t);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t n = strlen(bad[i]);
+        char *t = malloc(n ? n : 1);
+
+        cr_assert_not_null(t);
+        memcpy(t, bad[i], n);
+        cr_expect(!http_authority_form(t, n), "%s: accepted", bad[i]);
+        free(t);
+    }
 }
