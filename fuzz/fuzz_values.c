@@ -146,6 +146,15 @@ path(const char *t, size_t len, size_t small)
     int n, n2;
     size_t i;
 
+    /* An authority-form target is a host, ':' and digits: never a path,
+     * userinfo or a query. */
+    if (http_authority_form(t, len)) {
+        const char *colon = memrchr(t, ':', len);
+
+        check(colon != NULL && colon > t && len - (size_t)(colon - t) - 1 <= 5);
+        check(memchr(t, '@', len) == NULL && memchr(t, '/', len) == NULL &&
+              memchr(t, '?', len) == NULL);
+    }
     n = http_path_clean(t, len, out, sizeof(out), &q, &why);
     n2 = http_path_clean(t, len, out2, small, &q2, &why2);
     if (n < 0) {
@@ -166,6 +175,14 @@ path(const char *t, size_t len, size_t small)
     }
     if (q != NULL)
         check(q > t && q <= t + len && q[-1] == '?');
+    /* No userinfo was let through in an absolute-form target's authority. */
+    if (len >= 7 && t[0] != '/') {
+        size_t end = 7;
+
+        while (end < len && t[end] != '/' && t[end] != '?')
+            end++;
+        check(memchr(t + 7, '@', end - 7) == NULL);
+    }
     if (n2 >= 0) {
         check((size_t)n2 < small && n2 == n && strcmp(out, out2) == 0);
         check(q2 == q);

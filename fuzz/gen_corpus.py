@@ -32,6 +32,16 @@ GET = req("GET / HTTP/1.1", H)
 CHUNKED = req("POST /echo HTTP/1.1", H, "Transfer-Encoding: chunked",
               body="5;x=1\r\nhello\r\n0\r\nX-T: 1\r\n\r\n")
 
+
+def chunked(body):
+    """A chunked POST to /echo with this body."""
+    return req("POST /echo HTTP/1.1", H, "Transfer-Encoding: chunked", body=body)
+
+
+# Chunk extensions as RFC 9112 7.1.1 has them: BWS, a bare name, and a
+# quoted-string holding a quoted-pair and a ';'.
+CHUNKED_EXT = chunked('5 ; a="q\\"uo;ted" ;b\r\nhello\r\n0;c=1\r\n\r\n')
+
 # Requests each malformed in one way (README "Strictness").
 MALFORMED = {
     "bare-lf": b"GET / HTTP/1.1\nHost: a\r\n\r\n",
@@ -69,6 +79,13 @@ MALFORMED = {
                          body="5\r\nhelloXX0\r\n\r\n"),
     "chunk-overflow": req("POST /echo HTTP/1.1", H, "Transfer-Encoding: chunked",
                           body="fffffffffffffffff\r\n"),
+    # Chunk extensions outside the grammar of RFC 9112 7.1.1.
+    "chunk-ext-no-semicolon": chunked("2 erfrferferf\r\nhi\r\n0\r\n\r\n"),
+    "chunk-ext-empty-name": chunked("2;\r\nhi\r\n0\r\n\r\n"),
+    "chunk-ext-unbalanced-quote": chunked('5;a="abc;b=c\r\nhello\r\n0\r\n\r\n'),
+    "chunk-ext-trailing-ws": chunked("2;a \r\nhi\r\n0\r\n\r\n"),
+    "chunk-size-space-digit": chunked("1 0\r\nX\r\n0\r\n\r\n"),
+    "chunk-ext-bare-cr": chunked("2;a\rb\r\nhi\r\n0\r\n\r\n"),
     "path-dotdot": req("GET /../etc/passwd HTTP/1.1", H),
     "path-nul": req("GET /a%00b HTTP/1.1", H),
     "path-slash": req("GET /a%2fb HTTP/1.1", H),
@@ -91,6 +108,7 @@ def parse_seeds():
     write(t, "post-length", mixed + req("POST / HTTP/1.1", H, "Content-Length: 5",
                                         body="hello"))
     write(t, "chunked", bytewise + CHUNKED)
+    write(t, "chunked-ext-quoted", bytewise + CHUNKED_EXT)
     write(t, "pipelined", mixed + GET + req("GET /health HTTP/1.1", H) +
           req("POST / HTTP/1.1", H, "Content-Length: 2", body="ab") + CHUNKED + GET)
     write(t, "limits-small", bytes([1, 7, 7, 7, 7]) + req("GET / HTTP/1.1", H, "A: 1", "B: 2"))
@@ -167,6 +185,7 @@ def input_seeds():
         "echo-post": req("POST /echo HTTP/1.1", H, "Content-Length: 5", body="h\x00llo"),
         "echo-put-empty": req("PUT /echo HTTP/1.1", H),
         "echo-chunked": CHUNKED + GET,
+        "echo-chunked-ext-quoted": CHUNKED_EXT + GET,
         "echo-delete": req("DELETE /echo HTTP/1.1", H),
         "status": req("GET /status/503?header=Retry-After:%2030&header=X-A:b HTTP/1.1", H),
         "status-204": req("GET /status/204 HTTP/1.1", H) + req("HEAD /status/304 HTTP/1.1", H),
@@ -175,6 +194,12 @@ def input_seeds():
         "delay": req("GET /delay/50 HTTP/1.1", H) + GET,
         "bytes": req("GET /bytes/20000?seed=7 HTTP/1.1", H) + GET,
         "drip": req("GET /drip?bytes=5&duration=100 HTTP/1.1", H) + GET,
+        "options-star": req("OPTIONS * HTTP/1.1", H) + GET,
+        "connect-authority": req("CONNECT host:443 HTTP/1.1", "Host: host:443") + GET,
+        "connect-origin-form": req("CONNECT / HTTP/1.1", H),
+        "absolute-userinfo": req("GET http://user:pw@a/ HTTP/1.1", H),
+        "get-chunked-bad-body": req("GET / HTTP/1.1", H, "Transfer-Encoding: chunked",
+                                    body="3\nabc\r\n0\r\n\r\n"),
         "body-discard": req("GET / HTTP/1.1", H, "Content-Length: 4", body="abcd") +
                         req("GET / HTTP/1.1", H, "Transfer-Encoding: chunked",
                             body="3\r\nabc\r\n0\r\n\r\n") + GET,
@@ -385,6 +410,8 @@ def values_seeds():
         "bool-on": "on", "bool-false": "false",
         "path": "/a/b/../c/./d%20e?x=1&format=text&header=A:b",
         "path-abs": "http://host/a/%2e%2e/b?q", "path-abs-query": "http://host?x",
+        "path-userinfo": "http://user:pw@host/", "path-at-in-path": "http://host/a@b?c@d",
+        "authority": "host:443", "authority-v6": "[::1]:443", "authority-userinfo": "u@host:443",
         "path-climb": "/a/../..", "path-dots": "/a/.", "path-pct": "/%41%2",
         "query": "a=1&a=%41+b&header=X:%00&format", "date": "Sun, 06 Nov 1994 08:49:37 GMT",
         "date-feb31": "Mon, 31 Feb 2000 23:59:60 GMT", "date-bad": "Sun, 06 Nov 1994 08:49:37 UTC",

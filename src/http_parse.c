@@ -435,13 +435,36 @@ http_parse_request(const char *buf, size_t len, struct http_scan *scan,
 
 /* ---- chunked ---- */
 
+/* The states of http_chunked_feed. Those of the size line come first (up to
+ * CH_SIZE_LF), so that one comparison tells whether a byte belongs to it.
+ * A size line is, per RFC 9112 7.1 and 7.1.1:
+ *
+ *   chunk-size [ chunk-ext ] CRLF
+ *   chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+ *   chunk-ext-name = token
+ *   chunk-ext-val  = token / quoted-string
+ *
+ * BWS (spaces and tabs) is taken only where the grammar has it, so it must
+ * be followed by ';' or '=' and never ends the line or splits the size. */
 enum {
-    CH_SIZE, CH_SIZE_MORE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR,
-    CH_DATA_LF, CH_TRAILER, CH_TRAILER_LINE, CH_TRAILER_LF, CH_END_LF,
+    CH_SIZE,            /* the first hex digit of a chunk-size */
+    CH_SIZE_MORE,       /* more hex digits, or what ends the size */
+    CH_EXT_WS,          /* BWS after the size or a value: only ';' may follow */
+    CH_EXT_NAME0,       /* after ';': BWS, then the first tchar of a name */
+    CH_EXT_NAME,        /* in a name */
+    CH_EXT_NAME_WS,     /* BWS after a name: only ';' or '=' may follow */
+    CH_EXT_VAL0,        /* after '=': BWS, then a token or a quoted-string */
+    CH_EXT_TOKEN,       /* in a token value */
+    CH_EXT_QUOTED,      /* in a quoted-string value */
+    CH_EXT_QPAIR,       /* after a backslash in a quoted-string */
+    CH_EXT_QEND,        /* after a quoted-string's closing quote */
+    CH_SIZE_LF,         /* the LF of the size line's CRLF */
+    CH_DATA, CH_DATA_CR, CH_DATA_LF,
+    CH_TRAILER, CH_TRAILER_LINE, CH_TRAILER_LF, CH_END_LF,
     CH_DONE,
 };
 
-#define MAX_SIZE_LINE 4096
+#define MAX_SIZE_LINE 4096     /* bytes, CRLF included */
 #define MAX_TRAILER 16384
 
 int
@@ -467,12 +490,18 @@ http_chunked_feed(struct http_chunked *ch, const char *buf, size_t len,
         char c = buf[i];
         int h;
 
+        /* Every byte of a size line counts against its bound, whatever
+         * part of the line it is in. */
+        if (ch->state == CH_SIZE)
+            ch->line = 0;
+        if (ch->state <= CH_SIZE_LF && ++ch->line > MAX_SIZE_LINE)
+            goto bad;
+
         switch (ch->state) {
         case CH_SIZE:
             if ((h = http_hexval((unsigned char)c)) < 0)
                 goto bad;
             ch->size = (uint64_t)h;
-            ch->line = 1;
             ch->state = CH_SIZE_MORE;
             break;
         case CH_SIZE_MORE:
@@ -480,21 +509,97 @@ http_chunked_feed(struct http_chunked *ch, const char *buf, size_t len,
                 if (ch->size >> 59)
                     goto bad;      /* over 2^63: no real body is that big */
                 ch->size = ch->size * 16 + (uint64_t)h;
-            } else if (c == ';' || IS_OWS(c)) {
-                ch->state = CH_EXT;
+            } else if (c == ';') {
+                ch->state = CH_EXT_NAME0;
+            } else if (IS_OWS(c)) {
+                ch->state = CH_EXT_WS;
             } else if (c == '\r') {
                 ch->state = CH_SIZE_LF;
             } else {
                 goto bad;
             }
-            if (++ch->line > MAX_SIZE_LINE)
+            break;
+        case CH_EXT_WS:
+            /* "1 0" is not a size of 1 (or 16), and "5 " alone is not an
+             * extension: after BWS here only an extension may start. */
+            if (c == ';')
+                ch->state = CH_EXT_NAME0;
+            else if (!IS_OWS(c))
                 goto bad;
             break;
-        case CH_EXT:
-            if (c == '\r')
+        case CH_EXT_NAME0:
+            if (IS_TCHAR(c))
+                ch->state = CH_EXT_NAME;
+            else if (!IS_OWS(c))
+                goto bad;       /* an empty name: ";", ";;", ";=x" */
+            break;
+        case CH_EXT_NAME:
+            if (IS_TCHAR(c))
+                break;
+            if (c == '=')
+                ch->state = CH_EXT_VAL0;
+            else if (c == ';')
+                ch->state = CH_EXT_NAME0;
+            else if (IS_OWS(c))
+                ch->state = CH_EXT_NAME_WS;
+            else if (c == '\r')
                 ch->state = CH_SIZE_LF;
-            else if (!IS_FIELD_CHAR(c) || ++ch->line > MAX_SIZE_LINE)
+            else
                 goto bad;
+            break;
+        case CH_EXT_NAME_WS:
+            if (c == '=')
+                ch->state = CH_EXT_VAL0;
+            else if (c == ';')
+                ch->state = CH_EXT_NAME0;
+            else if (!IS_OWS(c))
+                goto bad;       /* CR too: no whitespace before the CRLF */
+            break;
+        case CH_EXT_VAL0:
+            if (c == '"')
+                ch->state = CH_EXT_QUOTED;
+            else if (IS_TCHAR(c))
+                ch->state = CH_EXT_TOKEN;
+            else if (!IS_OWS(c))
+                goto bad;       /* an empty value: "a=", "a=;b" */
+            break;
+        case CH_EXT_TOKEN:
+            if (IS_TCHAR(c))
+                break;
+            if (c == ';')
+                ch->state = CH_EXT_NAME0;
+            else if (IS_OWS(c))
+                ch->state = CH_EXT_WS;
+            else if (c == '\r')
+                ch->state = CH_SIZE_LF;
+            else
+                goto bad;
+            break;
+        case CH_EXT_QUOTED:
+            /* qdtext is HTAB, SP, VCHAR but '"' and '\\', and obs-text:
+             * field characters. A CR or LF here is an unbalanced quote. */
+            if (c == '"')
+                ch->state = CH_EXT_QEND;
+            else if (c == '\\')
+                ch->state = CH_EXT_QPAIR;
+            else if (!IS_FIELD_CHAR(c))
+                goto bad;
+            break;
+        case CH_EXT_QPAIR:
+            /* quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ) */
+            if (!IS_FIELD_CHAR(c))
+                goto bad;
+            ch->state = CH_EXT_QUOTED;
+            break;
+        case CH_EXT_QEND:
+            if (c == ';')
+                ch->state = CH_EXT_NAME0;
+            else if (IS_OWS(c))
+                ch->state = CH_EXT_WS;
+            else if (c == '\r')
+                ch->state = CH_SIZE_LF;
+            else
+                goto bad;       /* "a="x"y": a value is one token or string */
             break;
         case CH_SIZE_LF:
             if (c != '\n')

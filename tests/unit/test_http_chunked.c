@@ -129,7 +129,8 @@ static const struct chunk_ok valid[] = {
       DATA("hello world") },
     { "whitespace before an extension", BODY("5 ;x=1\r\nhello\r\n3\t;y\r\nabc\r\n0\r\n\r\n"),
       DATA("helloabc") },
-    { "obs-text in an extension", BODY("1;x=\xff\xfe\r\nA\r\n0\r\n\r\n"), DATA("A") },
+    { "obs-text in a quoted extension value", BODY("1;x=\"\xff\xfe\"\r\nA\r\n0\r\n\r\n"),
+      DATA("A") },
     { "trailer fields", BODY("5\r\nhello\r\n0\r\nExpires: never\r\nX-Sum: 1\r\n\r\n"),
       DATA("hello") },
     { "trailers after an empty body", BODY("0\r\nX: y\r\n\r\n"), DATA("") },
@@ -152,10 +153,12 @@ check_ok(const void *w, const struct dc_result *res, const char *mode, size_t at
               mode, at, (int)res->outlen, res->out);
 }
 
-Test(http_chunked, valid_bodies)
+/* Every body of t[0..n) must decode to its data, however it is fed. */
+static void
+check_valid(const struct chunk_ok *t, size_t n)
 {
-    for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
-        const struct chunk_ok *c = &valid[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct chunk_ok *c = &t[i];
         size_t len = c->len + sizeof(next_request) - 1;
         char *in = malloc(len);
 
@@ -167,6 +170,11 @@ Test(http_chunked, valid_bodies)
         dc_every_way(in, len, c, check_ok);
         free(in);
     }
+}
+
+Test(http_chunked, valid_bodies)
+{
+    check_valid(valid, sizeof(valid) / sizeof(valid[0]));
 }
 
 Test(http_chunked, large_chunks)
@@ -297,6 +305,141 @@ Test(http_chunked, malformed_framing)
 {
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
         dc_every_way(invalid[i].body, invalid[i].len, &invalid[i], check_bad);
+}
+
+/* ---- chunk extensions, exactly per RFC 9112 7.1.1 ----
+ *
+ *   chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+ *   chunk-ext-name = token, chunk-ext-val = token / quoted-string
+ *
+ * Anything else on a size line is malformed framing: a lenient decoder that
+ * skips to the CR reads "1 0" or "5 junk" differently from a proxy that
+ * does not, and the two then disagree about where the body ends. */
+
+static const struct chunk_ok ext_valid[] = {
+    { "name=token", BODY("5;x=1\r\nhello\r\n0\r\n\r\n"), DATA("hello") },
+    { "BWS around ';' and '='", BODY("5 ; x = 1\r\nhello\r\n0\r\n\r\n"), DATA("hello") },
+    { "tabs as BWS", BODY("5\t;\ta=b\r\nhello\r\n0\r\n\r\n"), DATA("hello") },
+    { "runs of BWS", BODY("5 \t ;  a \t;\t b\t =\t c\r\nhello\r\n0\r\n\r\n"), DATA("hello") },
+    { "a name alone, then name=token", BODY("5;a;b=2\r\nhello\r\n0\r\n\r\n"), DATA("hello") },
+    { "quoted-pair and ';' in a quoted value",
+      BODY("5;a=\"q\\\"uo;ted\"\r\nhello\r\n0\r\n\r\n"), DATA("hello") },
+    { "an empty quoted value", BODY("5;a=\"\"\r\nhello\r\n0\r\n\r\n"), DATA("hello") },
+    { "BWS around a quoted value", BODY("5;a = \"x y\" ;b\r\nhello\r\n0\r\n\r\n"),
+      DATA("hello") },
+    { "quoted-string: HTAB, SP, '=', obs-text, escaped backslash",
+      BODY("5;a=\"\t x=\x80\xff\\\\\"\r\nhello\r\n0\r\n\r\n"), DATA("hello") },
+    { "quoted-pair of HTAB, SP and obs-text", BODY("5;a=\"\\\t\\ \\\xfe\"\r\nhello\r\n0\r\n\r\n"),
+      DATA("hello") },
+    { "every tchar in a name and a token value",
+      BODY("5;!#$%&'*+-.^_`|~09AZaz=!#$%&'*+-.^_`|~09AZaz\r\nhello\r\n0\r\n\r\n"),
+      DATA("hello") },
+    { "extensions on every chunk and the last",
+      BODY("2;a=1\r\nhe\r\n3 ;b;c=\"d\"\r\nllo\r\n0;end=\"\\\"\"\r\nT: v\r\n\r\n"),
+      DATA("hello") },
+};
+
+static const struct chunk_bad ext_invalid[] = {
+    { "no ';' before the text", BODY("2 erfrferferf\r\nhi\r\n0\r\n\r\n") },
+    { "no ';' before a name=value", BODY("2 a=b\r\nhi\r\n0\r\n\r\n") },
+    { "',' instead of ';'", BODY("2,a=b\r\nhi\r\n0\r\n\r\n") },
+    { "an empty name", BODY("2;\r\nhi\r\n0\r\n\r\n") },
+    { "an empty name after BWS", BODY("2 ; \r\nhi\r\n0\r\n\r\n") },
+    { "an empty name between ';'", BODY("2;;a\r\nhi\r\n0\r\n\r\n") },
+    { "an empty name before '='", BODY("2;=x\r\nhi\r\n0\r\n\r\n") },
+    { "a quoted name", BODY("2;\"a\"=b\r\nhi\r\n0\r\n\r\n") },
+    { "obs-text in a name", BODY("2;a\x80\r\nhi\r\n0\r\n\r\n") },
+    { "obs-text in a token value", BODY("1;x=\xff\xfe\r\nA\r\n0\r\n\r\n") },
+    { "an empty value", BODY("2;a=\r\nhi\r\n0\r\n\r\n") },
+    { "an empty value before ';'", BODY("2;a=;b\r\nhi\r\n0\r\n\r\n") },
+    { "an empty value after BWS", BODY("2;a= \r\nhi\r\n0\r\n\r\n") },
+    { "'=' twice", BODY("2;a==b\r\nhi\r\n0\r\n\r\n") },
+    { "'=' in a token value", BODY("2;a=b=c\r\nhi\r\n0\r\n\r\n") },
+    { "'\"' in a token value", BODY("2;a=b\"c\"\r\nhi\r\n0\r\n\r\n") },
+    { "two names with only BWS between", BODY("2;a b\r\nhi\r\n0\r\n\r\n") },
+    { "two tokens with only BWS between", BODY("2;a=b c\r\nhi\r\n0\r\n\r\n") },
+    { "text after a quoted value", BODY("2;a=\"x\"y\r\nhi\r\n0\r\n\r\n") },
+    { "two quoted values", BODY("2;a=\"x\"\"y\"\r\nhi\r\n0\r\n\r\n") },
+    { "an unbalanced quote", BODY("5;a=\"abc;b=c\r\nhello\r\n0\r\n\r\n") },
+    { "an unbalanced quote, escaped", BODY("5;a=\"abc\\\"\r\nhello\r\n0\r\n\r\n") },
+    { "BWS after the size alone", BODY("a \r\n0123456789\r\n0\r\n\r\n") },
+    { "a tab after the size alone", BODY("a\t\r\n0123456789\r\n0\r\n\r\n") },
+    { "a digit after BWS: 1 0", BODY("1 0\r\nX\r\n0\r\n\r\n") },
+    { "a digit after a tab: 1\\t0", BODY("1\t0\r\nX\r\n0\r\n\r\n") },
+    { "a digit after BWS in the last chunk", BODY("0 0\r\n\r\n") },
+    { "BWS after a name", BODY("2;a \r\nhi\r\n0\r\n\r\n") },
+    { "BWS after a token value", BODY("2;a=b\t\r\nhi\r\n0\r\n\r\n") },
+    { "BWS after a quoted value", BODY("2;a=\"b\" \r\nhi\r\n0\r\n\r\n") },
+    { "BWS after '=' at the end", BODY("2;a =\t\r\nhi\r\n0\r\n\r\n") },
+    { "bare CR in a name", BODY("2;a\rb\r\nhi\r\n0\r\n\r\n") },
+    { "bare CR after BWS", BODY("2 \r;a\r\nhi\r\n0\r\n\r\n") },
+    { "bare CR after '='", BODY("2;a=\r\r\nhi\r\n0\r\n\r\n") },
+    { "bare CR in a token value", BODY("2;a=b\rc\r\nhi\r\n0\r\n\r\n") },
+    { "bare CR after a quoted value", BODY("2;a=\"b\"\rc\r\nhi\r\n0\r\n\r\n") },
+    { "CR CR ending an extension", BODY("2;a\r\r\nhi\r\n0\r\n\r\n") },
+    { "bare LF ending a name", BODY("2;a\nhi\r\n0\r\n\r\n") },
+    { "bare LF ending a value", BODY("2;a=b\nhi\r\n0\r\n\r\n") },
+    { "bare LF ending a quoted value", BODY("2;a=\"b\"\nhi\r\n0\r\n\r\n") },
+    { "bare LF in a name", BODY("2;a\nb\r\nhi\r\n0\r\n\r\n") },
+    { "bare LF after the size", BODY("2 ;a\n\r\nhi\r\n0\r\n\r\n") },
+    { "CR in a quoted value", BODY("2;a=\"b\rc\"\r\nhi\r\n0\r\n\r\n") },
+    { "LF in a quoted value", BODY("2;a=\"b\nc\"\r\nhi\r\n0\r\n\r\n") },
+    { "SOH in a quoted value", BODY("2;a=\"b\x01\"\r\nhi\r\n0\r\n\r\n") },
+    { "NUL in a quoted value", BODY("2;a=\"\0\"\r\nhi\r\n0\r\n\r\n") },
+    { "DEL in a quoted value", BODY("2;a=\"\x7f\"\r\nhi\r\n0\r\n\r\n") },
+    { "quoted-pair of a control byte", BODY("2;a=\"\\\x01\"\r\nhi\r\n0\r\n\r\n") },
+    { "quoted-pair of DEL", BODY("2;a=\"\\\x7f\"\r\nhi\r\n0\r\n\r\n") },
+    { "quoted-pair of CR", BODY("2;a=\"\\\r\n\"\r\nhi\r\n0\r\n\r\n") },
+    { "a quoted value with no '='", BODY("2;a\"b\"\r\nhi\r\n0\r\n\r\n") },
+};
+
+Test(http_chunked, extensions_accepted)
+{
+    check_valid(ext_valid, sizeof(ext_valid) / sizeof(ext_valid[0]));
+}
+
+Test(http_chunked, extensions_rejected)
+{
+    for (size_t i = 0; i < sizeof(ext_invalid) / sizeof(ext_invalid[0]); i++)
+        dc_every_way(ext_invalid[i].body, ext_invalid[i].len, &ext_invalid[i], check_bad);
+}
+
+/* MAX_SIZE_LINE (4096) bounds every byte of a size line, CRLF included,
+ * whichever part of the grammar the bytes are in. */
+Test(http_chunked, size_line_bound)
+{
+    /* head, then fill bytes of pad, then tail, then CRLF */
+    static const struct { const char *what, *head; char pad; const char *tail; } kinds[] = {
+        { "leading zeros", "", '0', "5" },
+        { "a token value", "5;x=", 'e', "" },
+        { "a quoted value", "5;x=\"", 'q', "\"" },
+        { "BWS", "5", ' ', ";x" },
+    };
+    char in[4200];
+
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        for (size_t line = 4095; line <= 4097; line++) {
+            size_t hl = strlen(kinds[k].head), tl = strlen(kinds[k].tail);
+            size_t fill = line - hl - tl - 2, len;
+            char what[64];
+
+            memcpy(in, kinds[k].head, hl);
+            memset(in + hl, kinds[k].pad, fill);
+            memcpy(in + hl + fill, kinds[k].tail, tl);
+            len = hl + fill + tl;
+            len += (size_t)sprintf(in + len, "\r\nhello\r\n0\r\n\r\n");
+            snprintf(what, sizeof(what), "%s, a %zu-byte size line", kinds[k].what, line);
+            if (line <= 4096) {
+                struct chunk_ok c = { .what = what, .body = in, .len = len, DATA("hello") };
+
+                dc_every_way(in, len, &c, check_ok);
+            } else {
+                struct chunk_bad c = { .what = what, .body = in, .len = len };
+
+                dc_every_way(in, len, &c, check_bad);
+            }
+        }
+    }
 }
 
 /* Line lengths are bounded: a peer cannot make the decoder scan forever. */
