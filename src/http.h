@@ -139,13 +139,18 @@ struct ws_conn;
 struct chat_msg;
 
 /* A chat room: WebSocket members, held long polls, and the last messages
- * (bounded in count and bytes) so that a poll can ask for what it missed. */
+ * (bounded in count and bytes) so that a poll can ask for what it missed.
+ * Sequence numbers start at 1 in every room made, so they only mean
+ * something together with the room's epoch: a random value, never 0,
+ * chosen when the room is made (a restarted daemon's, or one made again
+ * after the room cap evicted it, differs). */
 struct ws_room {
     char key[160];                  /* service NUL room */
     struct ws_conn *members;
     size_t n;
     struct http_conn *pollers;
     uint64_t seq;                   /* of the last message */
+    uint64_t epoch;                 /* sent as 16 lowercase hex digits */
     struct chat_msg *first, *last;  /* history, oldest first */
     size_t hist_n, hist_bytes;
     struct ws_room *next;
@@ -159,10 +164,16 @@ struct ws_room *chat_room(const char *service, const char *name);
 void chat_room_release(struct ws_room *r);
 
 /* Publishes an event to everyone in the room: json is the object's
- * members, without braces; "seq":N comes first. self, when not NULL, is the
- * connection whose callback publishes: it is never ended from here. */
+ * members, without braces; "seq":N,"epoch":"HEX" come first. self, when not
+ * NULL, is the connection whose callback publishes: it is never ended from
+ * here. */
 void chat_publish(struct ws_room *r, struct http_conf *cf, const char *json, size_t n,
                   struct nd_conn *self);
+
+/* Writes the room's history (oldest first), one WebSocket text frame per
+ * event, to c: for a member that just joined, before its join notice.
+ * Returns 0 or -1. */
+int chat_history_send(struct ws_room *r, struct nd_conn *c);
 
 /* Sends one text frame to every WebSocket member (http_ws.c). */
 void http_ws_broadcast(struct ws_room *r, const char *p, size_t n);

@@ -378,7 +378,8 @@ http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
             r->members->prev = w;
         r->members = w;
         r->n++;
-        if (http_out_flush(c) < 0)
+        /* The room so far, then the join: a page shows history at once. */
+        if (http_out_flush(c) < 0 || chat_history_send(r, c) < 0)
             return -1;
         notice(r, cf, "join", w, c);
     }

@@ -262,7 +262,7 @@ def test_sigterm_completes_answers_under_way():
         ihead, ilen = read_head(idle)
         nd.recv_exact(idle, ilen)
         poll = nd.connect(port, timeout=30 * nd.SLOW)
-        poll.sendall(b"GET /chat/poll?room=stop&since=1&timeout=60000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        poll.sendall(b"GET /chat/poll?room=stop&since=0&timeout=60000 HTTP/1.1\r\nHost: x\r\n\r\n")
         sock = ws(port, "/ws/echo")
         # Every connection accepted (six, and the file's fd): one still in
         # the backlog when the listener closes would be reset instead.
