@@ -56,7 +56,7 @@ $(BUILD)/libnetdemo.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $(LIB_OBJS)
 
 $(UNIT_BIN): $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(BUILD)/libnetdemo.a
-	$(CC) $(ALLCPPFLAGS) $(ALLCFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) \
+	$(CC) $(ALLCPPFLAGS) $(ALLCFLAGS) -Isrc -Itests/unit -o $@ $(UNIT_SRCS) \
 	    $(BUILD)/libnetdemo.a $(LDFLAGS) -lcriterion
 
 asan:

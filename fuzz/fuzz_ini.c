@@ -82,7 +82,7 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     st.lines += size > 0 && in[size - 1] != '\n';
     check(nd_ini_parse(text, size, on_event, &st) == 0);
 
-    cfg = nd_config_parse(PATH, text, size, &errs);
+    cfg = nd_config_parse(PATH, text, size, nd_modules, &errs);
     check((cfg == NULL) == (errs.n > 0));
     for (i = 0; i < errs.n; i++)
         check(strncmp(errs.v[i], PATH ":", strlen(PATH) + 1) == 0);

@@ -360,9 +360,19 @@ read_listen(struct nd_config *cfg, struct nd_service_conf *svc,
     }
 }
 
+static const struct nd_module *
+find_module(const struct nd_module *const *modules, const char *name)
+{
+    for (; *modules != NULL; modules++)
+        if (strcmp((*modules)->name, name) == 0)
+            return *modules;
+    return NULL;
+}
+
 static void
 read_service(struct nd_config *cfg, struct nd_service_conf *svc,
-             const struct raw_section *s, struct nd_errors *errs)
+             const struct raw_section *s, const struct nd_module *const *modules,
+             struct nd_errors *errs)
 {
     const struct raw_pair *mod = find_pair(s, "module");
     const struct raw_pair *listen = find_pair(s, "listen");
@@ -376,7 +386,7 @@ read_service(struct nd_config *cfg, struct nd_service_conf *svc,
     if (mod == NULL) {
         nd_errors_add(errs, "%s:%d: [%s]: missing 'module = NAME'", cfg->path,
                       s->line, s->name);
-    } else if ((svc->module = nd_module_find(mod->value)) == NULL) {
+    } else if ((svc->module = find_module(modules, mod->value)) == NULL) {
         nd_errors_add(errs, "%s:%d: unknown module '%s'", cfg->path, mod->line,
                       mod->value);
     } else if (svc->module->conf_new != NULL) {
@@ -459,7 +469,7 @@ next:;
 
 struct nd_config *
 nd_config_parse(const char *path, const char *text, size_t len,
-                struct nd_errors *errs)
+                const struct nd_module *const *modules, struct nd_errors *errs)
 {
     struct reader r = { .path = path, .errs = errs };
     struct nd_config *cfg;
@@ -501,7 +511,7 @@ nd_config_parse(const char *path, const char *text, size_t len,
         svc = &cfg->services[cfg->nservices++];
         svc->name = strdup(s->name);
         svc->line = s->line;
-        read_service(cfg, svc, s, errs);
+        read_service(cfg, svc, s, modules, errs);
     }
     if (cfg->nservices == 0 && errs->n == before)
         nd_errors_add(errs, "%s: no service defined (add a section such as [echo])",
@@ -518,7 +528,8 @@ out:
 }
 
 struct nd_config *
-nd_config_load(const char *path, struct nd_errors *errs)
+nd_config_load(const char *path, const struct nd_module *const *modules,
+               struct nd_errors *errs)
 {
     struct nd_config *cfg = NULL;
     struct stat st;
@@ -561,7 +572,7 @@ nd_config_load(const char *path, struct nd_errors *errs)
             break;
         got += (size_t)n;
     }
-    cfg = nd_config_parse(path, text, got, errs);
+    cfg = nd_config_parse(path, text, got, modules, errs);
 out:
     free(text);
     close(fd);

@@ -15,8 +15,8 @@
 #include "nd/conn.h"
 #include "nd/log.h"
 #include "nd/module.h"
-#include "nd/server.h"
 #include "nd/util.h"
+#include "service.h"
 
 /* Reads per callback before other peers get their turn. */
 #define READ_BUDGET 4
@@ -39,19 +39,13 @@ static void conn_io(struct nd_loop *loop, struct nd_watcher *w);
 static void conn_read(struct nd_conn *c);
 static void conn_idle(struct nd_loop *loop, struct nd_timer *t);
 
-static struct nd_loop *
-loop_of(const struct nd_conn *c)
-{
-    return c->svc->srv->loop;
-}
-
 /* One timer serves both the idle limit and the module's deadline: it is set
  * for the earlier of the two. Reads and writes only move last_active; a timer
  * that fires early finds the activity and sleeps again for the rest. */
 static void
 arm(struct nd_conn *c)
 {
-    struct nd_loop *loop = loop_of(c);
+    struct nd_loop *loop = c->loop;
     uint64_t when = c->idle_ms ? c->last_active + c->idle_ms : 0;
     uint64_t now = nd_loop_now(loop);
 
@@ -77,9 +71,8 @@ conn_free(struct nd_defer *d)
 }
 
 int
-nd_conn_open(struct nd_loop *loop, struct nd_service *svc, int fd)
+nd_conn_open(struct nd_loop *loop, struct nd_conn_set *set, struct nd_service *svc, int fd)
 {
-    struct nd_server *srv = svc->srv;
     struct nd_conn *c = calloc(1, sizeof(*c));
     int rc;
 
@@ -90,6 +83,8 @@ nd_conn_open(struct nd_loop *loop, struct nd_service *svc, int fd)
     }
     nd_watcher_init(&c->w, fd, conn_io);
     nd_timer_init(&c->idle, conn_idle);
+    c->loop = loop;
+    c->set = set;
     c->svc = svc;
     c->state = ND_CONN_OPEN;
     c->last_active = nd_loop_now(loop);
@@ -103,12 +98,13 @@ nd_conn_open(struct nd_loop *loop, struct nd_service *svc, int fd)
         return rc < 0 ? rc : -ENOMEM;
     }
     nd_service_ref(svc);
-    c->next = srv->conns;
-    if (srv->conns)
-        srv->conns->prev = c;
-    srv->conns = c;
-    srv->nconns++;
-    nd_server_touch(srv);
+    c->next = set->head;
+    if (set->head)
+        set->head->prev = c;
+    set->head = c;
+    set->n++;
+    if (set->changed)
+        set->changed(set);
     svc->stats->conns_cur++;
     svc->stats->conns_total++;
     if (svc->module->open && svc->module->open(c) != ND_KEEP) {
@@ -122,13 +118,11 @@ nd_conn_open(struct nd_loop *loop, struct nd_service *svc, int fd)
 void
 nd_conn_close(struct nd_conn *c)
 {
-    struct nd_server *srv;
-    struct nd_loop *loop;
+    struct nd_conn_set *set = c->set;
+    struct nd_loop *loop = c->loop;
 
     if (c->state == ND_CONN_CLOSED)
         return;
-    srv = c->svc->srv;
-    loop = srv->loop;
     c->state = ND_CONN_CLOSED;
     if (c->svc->module->close)
         c->svc->module->close(c);
@@ -142,13 +136,15 @@ nd_conn_close(struct nd_conn *c)
     if (c->prev)
         c->prev->next = c->next;
     else
-        srv->conns = c->next;
+        set->head = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    set->n--;
     c->svc->stats->conns_cur--;
     c->defer.fn = conn_free;
     nd_loop_defer(loop, &c->defer);
-    nd_server_conn_closed(srv);
+    if (set->changed)
+        set->changed(set);
 }
 
 /* Applies what a module callback returned. Returns 1 when the connection no
@@ -174,7 +170,7 @@ verdict(struct nd_conn *c, int v)
 static void
 linger(struct nd_conn *c)
 {
-    struct nd_loop *loop = loop_of(c);
+    struct nd_loop *loop = c->loop;
 
     if (c->eof || shutdown(c->w.fd, SHUT_WR) < 0) {
         nd_conn_close(c);
@@ -201,7 +197,7 @@ discard(struct nd_conn *c)
         ssize_t n;
 
         if (budget-- == 0) {
-            nd_loop_pend(loop_of(c), &c->w);
+            nd_loop_pend(c->loop, &c->w);
             return;
         }
         n = recv(c->w.fd, sink, sizeof(sink), 0);
@@ -229,7 +225,7 @@ nd_conn_stop(struct nd_conn *c)
         /* conn_read finishes it after the answer; a request on its way
          * comes within a round trip, so the wait is short. */
         c->stopping = 1;
-        c->deadline = nd_loop_now(loop_of(c)) + STOP_GRACE_MS;
+        c->deadline = nd_loop_now(c->loop) + STOP_GRACE_MS;
         arm(c);
         return;
     }
@@ -253,7 +249,7 @@ static void
 sent(struct nd_conn *c, size_t took, size_t asked)
 {
     c->svc->stats->bytes_out += took;
-    c->last_active = nd_loop_now(loop_of(c));
+    c->last_active = nd_loop_now(c->loop);
     if (took < asked)
         c->w.writable = 0;
 }
@@ -284,7 +280,7 @@ send_some(struct nd_conn *c, const void *p, size_t n)
 static int
 flush(struct nd_conn *c)
 {
-    struct nd_loop *loop = loop_of(c);
+    struct nd_loop *loop = c->loop;
     struct nd_buf *out;
 
     while ((out = c->out) != NULL && c->w.writable) {
@@ -355,7 +351,7 @@ static void
 conn_read(struct nd_conn *c)
 {
     const struct nd_module *mod = c->svc->module;
-    struct nd_loop *loop = loop_of(c);
+    struct nd_loop *loop = c->loop;
     int budget = READ_BUDGET;
 
     if (c->kick && !c->held) {
@@ -578,7 +574,7 @@ nd_conn_hold(struct nd_conn *c, int hold)
     c->held = (unsigned char)!!hold;
     if (!hold) {
         c->kick = 1;
-        nd_loop_pend(loop_of(c), &c->w);
+        nd_loop_pend(c->loop, &c->w);
     }
 }
 
@@ -587,7 +583,7 @@ nd_conn_set_deadline(struct nd_conn *c, uint64_t ms)
 {
     if (c->state == ND_CONN_CLOSED)
         return;
-    c->deadline = ms ? nd_loop_now(loop_of(c)) + ms : 0;
+    c->deadline = ms ? nd_loop_now(c->loop) + ms : 0;
     arm(c);
 }
 
@@ -616,7 +612,7 @@ nd_conn_want_drain(struct nd_conn *c)
         return;
     c->want_drain = 1;
     if (c->out == NULL && c->w.writable)
-        nd_loop_pend(loop_of(c), &c->w);
+        nd_loop_pend(c->loop, &c->w);
 }
 
 int

@@ -10,12 +10,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "nd/conn.h"
 #include "nd/listener.h"
 #include "nd/log.h"
 #include "nd/module.h"
-#include "nd/server.h"
 #include "nd/util.h"
+#include "service.h"
 
 #define ACCEPT_BUDGET 64
 #define DGRAM_BUDGET 64
@@ -186,7 +185,7 @@ on_accept(struct nd_loop *loop, struct nd_watcher *w)
     while (w->readable) {
         int fd;
 
-        if (!nd_server_may_accept(l->svc->srv, l->svc)) {
+        if (!l->may_accept(l)) {
             l->blocked = 1;     /* a closing connection kicks us */
             return;
         }
@@ -228,7 +227,7 @@ on_accept(struct nd_loop *loop, struct nd_watcher *w)
         }
         if (l->addr.transport == ND_TCP)
             set_nodelay(fd);
-        nd_conn_open(loop, l->svc, fd);
+        l->accept(l, fd);
     }
 }
 

@@ -20,6 +20,7 @@ nd_loop_init(struct nd_loop *l)
     if (l->epfd < 0)
         return -errno;
     nd_loop_update_time(l);
+    l->started = l->now;
     return 0;
 }
 

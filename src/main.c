@@ -3,15 +3,19 @@
  * foreground; systemd (or a terminal) is the supervisor. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nd/config.h"
 #include "nd/log.h"
+#include "nd/module.h"
 #include "nd/notify.h"
 #include "nd/server.h"
 #include "nd/util.h"
@@ -68,6 +72,150 @@ count_listeners(const struct nd_config *cfg, size_t *nsvc)
     return n;
 }
 
+/* ---- the supervisor's side: signals, STATUS=, the watchdog ---- */
+
+static struct {
+    struct nd_server *srv;
+    struct nd_watcher sig;
+    struct nd_timer status;         /* STATUS= at most once a second */
+    struct nd_timer watchdog;       /* WATCHDOG=1 at half the interval */
+} sup;
+
+static void
+send_status(const char *prefix)
+{
+    char what[512];
+
+    nd_server_describe(sup.srv, what, sizeof(what));
+    nd_notify("%sSTATUS=%s", prefix, what);
+}
+
+static void
+on_status(struct nd_loop *loop, struct nd_timer *t)
+{
+    ND_UNUSED(loop);
+    ND_UNUSED(t);
+    if (!sup.srv->stopping)
+        send_status("");
+}
+
+/* Connections opened or closed: refresh STATUS= within a second. */
+static void
+server_changed(struct nd_server *s)
+{
+    if (nd_notify_enabled() && !s->stopping && !nd_timer_armed(&sup.status))
+        nd_timer_start(s->loop, &sup.status, 1000);
+}
+
+static void
+on_watchdog(struct nd_loop *loop, struct nd_timer *t)
+{
+    nd_notify("WATCHDOG=1");
+    nd_timer_start(loop, t, nd_notify_watchdog_ms() / 2);
+}
+
+static void
+reload(struct nd_server *s)
+{
+    struct timespec ts;
+    char why[512];
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    nd_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+              (unsigned long long)ts.tv_sec * 1000000ULL +
+              (unsigned long long)ts.tv_nsec / 1000);
+    nd_server_reload(s, why, sizeof(why));
+    send_status("READY=1\n");
+}
+
+static void
+on_signal(struct nd_loop *loop, struct nd_watcher *w)
+{
+    struct signalfd_siginfo si;
+
+    ND_UNUSED(loop);
+    for (;;) {
+        ssize_t n = read(w->fd, &si, sizeof(si));
+
+        if (n != (ssize_t)sizeof(si)) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            w->readable = 0;
+            return;
+        }
+        switch (si.ssi_signo) {
+        case SIGHUP:
+            if (!sup.srv->stopping)
+                reload(sup.srv);
+            break;
+        case SIGTERM:
+        case SIGINT:
+            nd_log(LOG_NOTICE, "%s: shutting down",
+                   si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+            if (!sup.srv->stopping) {
+                nd_timer_stop(loop, &sup.status);
+                nd_notify("STOPPING=1\nSTATUS=stopping: %llu connection(s) draining",
+                          (unsigned long long)sup.srv->conns.n);
+            }
+            nd_server_stop(sup.srv);
+            break;
+        }
+    }
+}
+
+/* Signals arrive as reads on a signalfd; no handler runs any code. */
+static int
+supervise(struct nd_loop *loop, struct nd_server *s)
+{
+    sigset_t set;
+    int fd, rc;
+
+    sup.srv = s;
+    s->changed = server_changed;
+    nd_timer_init(&sup.status, on_status);
+    nd_timer_init(&sup.watchdog, on_watchdog);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -errno;
+    fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    nd_watcher_init(&sup.sig, fd, on_signal);
+    rc = nd_loop_add(loop, &sup.sig);
+    if (rc < 0) {
+        close(fd);
+        sup.sig.fd = -1;
+    }
+    return rc;
+}
+
+/* Tells the supervisor we are ready, and starts the watchdog pings. */
+static void
+ready(struct nd_loop *loop)
+{
+    send_status("READY=1\n");
+    if (nd_notify_watchdog_ms() > 0) {
+        nd_notify("WATCHDOG=1");
+        nd_timer_start(loop, &sup.watchdog, nd_notify_watchdog_ms() / 2);
+    }
+}
+
+static void
+unsupervise(struct nd_loop *loop)
+{
+    nd_timer_stop(loop, &sup.status);
+    nd_timer_stop(loop, &sup.watchdog);
+    if (sup.sig.fd >= 0) {
+        nd_loop_forget(loop, &sup.sig);
+        close(sup.sig.fd);
+        sup.sig.fd = -1;
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -121,7 +269,7 @@ main(int argc, char **argv)
     }
 
     nd_log_init();
-    cfg = nd_config_load(path, &errs);
+    cfg = nd_config_load(path, nd_modules, &errs);
     if (cfg != NULL && nd_config_select(cfg, only, nonly, &errs) < 0) {
         nd_config_free(cfg);
         cfg = NULL;
@@ -148,8 +296,10 @@ main(int argc, char **argv)
     raise_nofile(cfg);
     nd_notify_init();
     rc = nd_loop_init(&loop);
-    if (rc == 0)
-        rc = nd_server_init(&srv, &loop, path, only, nonly);
+    if (rc == 0) {
+        nd_server_init(&srv, &loop, path, nd_modules, only, nonly);
+        rc = supervise(&loop, &srv);
+    }
     if (rc < 0) {
         nd_log(LOG_ERR, "cannot start the event loop: %s", strerror(-rc));
         nd_config_free(cfg);
@@ -158,18 +308,20 @@ main(int argc, char **argv)
     if (nd_server_inherit(&srv) < 0 || nd_server_apply(&srv, cfg) < 0 ||
         nd_server_check_inherited(&srv) < 0) {
         nd_config_free(cfg);
+        unsupervise(&loop);
         nd_server_fini(&srv);
         nd_loop_fini(&loop);
         return 1;
     }
     nd_config_free(cfg);
-    nd_server_ready(&srv);
+    ready(&loop);
     nd_log(LOG_NOTICE, "netdemo %s running (pid %ld, %zu service%s)", ND_VERSION,
            (long)getpid(), nsvc, nsvc == 1 ? "" : "s");
 
     rc = nd_loop_run(&loop);
     if (rc < 0)
         nd_log(LOG_ERR, "epoll_wait: %s", strerror(-rc));
+    unsupervise(&loop);
     nd_server_fini(&srv);
     nd_loop_fini(&loop);
     nd_log(LOG_NOTICE, "stopped");

@@ -3,14 +3,14 @@
 #include <string.h>
 
 #include "nd/module.h"
-#include "nd/util.h"
 
 extern const struct nd_module nd_mod_echo;
 extern const struct nd_module nd_mod_http;
 
-static const struct nd_module *const modules[] = {
+const struct nd_module *const nd_modules[] = {
     &nd_mod_echo,
     &nd_mod_http,
+    NULL,
 };
 
 const struct nd_module *
@@ -18,8 +18,8 @@ nd_module_find(const char *name)
 {
     size_t i;
 
-    for (i = 0; i < ND_ARRAY_LEN(modules); i++)
-        if (strcmp(modules[i]->name, name) == 0)
-            return modules[i];
+    for (i = 0; nd_modules[i] != NULL; i++)
+        if (strcmp(nd_modules[i]->name, name) == 0)
+            return nd_modules[i];
     return NULL;
 }

@@ -1,82 +1,24 @@
 /* server.c: applying a configuration, reloading it, and stopping. A new
- * configuration is applied in two steps: first everything that can fail
+ * configuration is applied in steps: first everything that can fail
  * (services, new sockets) is prepared beside the running one; only if all of
- * it succeeded is it swapped in. Listeners whose address did not change keep
+ * it succeeded is it committed. Listeners whose address did not change keep
  * their socket, so a reload refuses no connection. */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "nd/buf.h"
 #include "nd/config.h"
 #include "nd/conn.h"
 #include "nd/listener.h"
 #include "nd/log.h"
 #include "nd/module.h"
-#include "nd/notify.h"
 #include "nd/server.h"
 #include "nd/util.h"
-
-static void send_status(struct nd_server *s, const char *prefix);
-
-void
-nd_service_ref(struct nd_service *svc)
-{
-    svc->refs++;
-}
-
-void
-nd_service_unref(struct nd_service *svc)
-{
-    if (--svc->refs > 0)
-        return;
-    if (svc->mconf && svc->module->conf_free)
-        svc->module->conf_free(svc->mconf);
-    if (--svc->stats->refs == 0)
-        free(svc->stats);
-    free(svc->name);
-    free(svc);
-}
-
-const char *
-nd_service_name(const struct nd_service *svc)
-{
-    return svc->name;
-}
-
-void *
-nd_service_conf(const struct nd_service *svc)
-{
-    return svc->mconf;
-}
-
-void
-nd_service_counters(const struct nd_service *svc, struct nd_counters *out)
-{
-    const struct nd_stats *st = svc->stats;
-
-    out->uptime_ms = nd_loop_now(svc->srv->loop) - svc->srv->started;
-    out->conns_cur = st->conns_cur;
-    out->conns_total = st->conns_total;
-    out->bytes_in = st->bytes_in;
-    out->bytes_out = st->bytes_out;
-    out->dgrams_in = st->dgrams_in;
-    out->dgrams_out = st->dgrams_out;
-    out->dgrams_dropped = st->dgrams_dropped;
-}
-
-uint64_t *
-nd_service_module_counters(struct nd_service *svc)
-{
-    return svc->stats->mod;
-}
+#include "service.h"
 
 static struct nd_service *
 find_service(struct nd_server *s, const char *name)
@@ -89,37 +31,67 @@ find_service(struct nd_server *s, const char *name)
     return NULL;
 }
 
+static void
+changed(struct nd_server *s)
+{
+    if (s->changed)
+        s->changed(s);
+}
+
 /* A new generation of a service; counters carry over from the old one. */
 static struct nd_service *
 service_new(struct nd_server *s, struct nd_service_conf *sc)
 {
-    struct nd_service *old = find_service(s, sc->name);
-    struct nd_service *svc = calloc(1, sizeof(*svc));
+    struct nd_service *svc = nd_service_new(sc->name, sc->module, sc->mconf,
+                                            find_service(s, sc->name), s->loop);
 
-    if (svc == NULL || (svc->name = strdup(sc->name)) == NULL) {
-        free(svc);
+    if (svc == NULL)
         return NULL;
-    }
-    if (old != NULL) {
-        svc->stats = old->stats;
-    } else if ((svc->stats = calloc(1, sizeof(*svc->stats))) == NULL) {
-        free(svc->name);
-        free(svc);
-        return NULL;
-    }
-    svc->stats->refs++;
-    svc->module = sc->module;
-    svc->mconf = sc->mconf;
     sc->mconf = NULL;
     svc->idle_timeout = sc->idle_timeout;
     svc->max_conns = sc->max_connections;
     svc->hwm = sc->buffer_size;
-    svc->in_max = ND_BUF_CHUNK;
-    if (svc->module->input_max && svc->module->input_max(svc->mconf) > ND_BUF_CHUNK)
-        svc->in_max = svc->module->input_max(svc->mconf);
-    svc->srv = s;
-    svc->refs = 1;
     return svc;
+}
+
+/* ---- the listeners' callbacks ---- */
+
+static int
+may_accept(struct nd_listener *l)
+{
+    struct nd_server *s = l->owner;
+    const struct nd_service *svc = l->svc;
+
+    if (s->stopping || s->conns.n >= s->max_conns)
+        return 0;
+    return svc->max_conns == 0 || svc->stats->conns_cur < svc->max_conns;
+}
+
+static void
+accept_conn(struct nd_listener *l, int fd)
+{
+    struct nd_server *s = l->owner;
+
+    nd_conn_open(s->loop, &s->conns, l->svc, fd);
+}
+
+/* A connection opened or closed: a stop may be over, a listener waiting for
+ * a free slot may go on. */
+static void
+conns_changed(struct nd_conn_set *set)
+{
+    struct nd_server *s = nd_container_of(set, struct nd_server, conns);
+    struct nd_listener *l;
+
+    changed(s);
+    if (s->stopping) {
+        if (set->n == 0)
+            nd_loop_stop(s->loop);
+        return;
+    }
+    for (l = s->listeners; l; l = l->next)
+        if (l->blocked)
+            nd_listener_kick(l);
 }
 
 /* An inherited socket for address a, if systemd passed one. */
@@ -170,79 +142,119 @@ take_listener(struct nd_listener **list, const struct nd_addr *a)
     return NULL;
 }
 
-int
-nd_server_apply(struct nd_server *s, struct nd_config *cfg)
-{
-    struct nd_listener *old = s->listeners, *kept = NULL, *fresh = NULL, *l;
-    struct nd_listener **fresh_tail = &fresh;
-    struct nd_service **svcs;
-    size_t i, j, n = 0;
-    char err[256];
-    int rc = -1;
+/* ---- applying a configuration ---- */
 
+int
+nd_server_prepare(struct nd_server *s, struct nd_config *cfg, struct nd_apply *a,
+                  char *err, size_t errlen)
+{
+    struct nd_listener **fresh_tail, *l;
+    size_t i, j, n = 0;
+
+    memset(a, 0, sizeof(*a));
+    a->cfg = cfg;
     for (i = 0; i < cfg->nservices; i++)
         n += cfg->services[i].selected;
-    svcs = calloc(n ? n : 1, sizeof(*svcs));
-    if (svcs == NULL) {
-        nd_log(LOG_ERR, "out of memory applying %s", cfg->path);
+    a->svcs = calloc(n ? n : 1, sizeof(*a->svcs));
+    if (a->svcs == NULL) {
+        snprintf(err, errlen, "out of memory applying %s", cfg->path);
         return -1;
     }
-
-    /* Step one: prepare. The old listeners are only borrowed from. */
+    /* The running listeners are only borrowed from: what the new
+     * configuration keeps moves to a->kept, the rest waits in a->old. */
+    a->old = s->listeners;
     s->listeners = NULL;
-    for (i = 0, n = 0; i < cfg->nservices; i++) {
+    fresh_tail = &a->fresh;
+    for (i = 0; i < cfg->nservices; i++) {
         struct nd_service_conf *sc = &cfg->services[i];
         struct nd_service *svc;
 
         if (!sc->selected)
             continue;
-        svc = svcs[n++] = service_new(s, sc);
+        svc = a->svcs[a->nsvcs++] = service_new(s, sc);
         if (svc == NULL) {
-            nd_log(LOG_ERR, "out of memory applying %s", cfg->path);
+            snprintf(err, errlen, "out of memory applying %s", cfg->path);
             goto undo;
         }
         for (j = 0; j < sc->nlisten; j++) {
-            l = take_listener(&old, &sc->listen[j].addr);
+            l = take_listener(&a->old, &sc->listen[j].addr);
             if (l != NULL) {
                 l->next_svc = svc;
-                l->next = kept;
-                kept = l;
+                l->next = a->kept;
+                a->kept = l;
                 continue;
             }
             l = adopt_inherited(s, &sc->listen[j].addr);
             if (l == NULL)
-                l = nd_listener_open(&sc->listen[j].addr, (int)sc->reuseport, err,
-                                     sizeof(err));
-            if (l == NULL) {
-                nd_log(LOG_ERR, "%s", err);
+                l = nd_listener_open(&sc->listen[j].addr, (int)sc->reuseport, err, errlen);
+            if (l == NULL)
                 goto undo;
-            }
             l->next_svc = svc;
+            l->may_accept = may_accept;
+            l->accept = accept_conn;
+            l->owner = s;
             *fresh_tail = l;
             fresh_tail = &l->next;
         }
     }
-    for (l = fresh; l; l = l->next) {
+    for (l = a->fresh; l; l = l->next) {
         int e = nd_listener_start(l, s->loop, l->next_svc);
 
         if (e < 0) {
-            nd_log(LOG_ERR, "%s: %s", l->addr.text, strerror(-e));
+            snprintf(err, errlen, "%s: %s", l->addr.text, strerror(-e));
             goto undo;
         }
     }
+    return 0;
 
-    /* Step two: commit. Nothing below can fail. */
-    for (l = old; l; ) {
+undo:
+    nd_server_undo(s, a);
+    return -1;
+}
+
+void
+nd_server_undo(struct nd_server *s, struct nd_apply *a)
+{
+    struct nd_listener *l;
+    size_t j;
+
+    while ((l = a->fresh) != NULL) {
+        a->fresh = l->next;
+        drop_listener(s, l);
+    }
+    /* Kept listeners go back to the running list with their old owners. */
+    while ((l = a->kept) != NULL) {
+        a->kept = l->next;
+        l->next = a->old;
+        a->old = l;
+    }
+    s->listeners = a->old;
+    a->old = NULL;
+    for (j = 0; j < a->nsvcs; j++)
+        if (a->svcs[j])
+            nd_service_unref(a->svcs[j]);
+    free(a->svcs);
+    a->svcs = NULL;
+    a->nsvcs = 0;
+}
+
+void
+nd_server_commit(struct nd_server *s, struct nd_apply *a)
+{
+    struct nd_listener *l;
+    size_t i;
+
+    for (l = a->old; l; ) {
         struct nd_listener *next = l->next;
 
         nd_log(LOG_NOTICE, "%s: closed %s", l->svc->name, l->addr.text);
         drop_listener(s, l);
         l = next;
     }
-    for (l = fresh; l; l = l->next)
+    for (l = a->fresh; l; l = l->next)
         nd_log(LOG_NOTICE, "%s: listening on %s", l->svc->name, l->addr.text);
-    s->listeners = fresh;
-    for (l = kept; l; ) {
+    s->listeners = a->fresh;
+    for (l = a->kept; l; ) {
         struct nd_listener *next = l->next;
 
         l->svc = l->next_svc;
@@ -253,93 +265,73 @@ nd_server_apply(struct nd_server *s, struct nd_config *cfg)
     for (i = 0; i < s->nservices; i++)
         nd_service_unref(s->services[i]);
     free(s->services);
-    s->services = svcs;
-    s->nservices = n;
-    s->max_conns = cfg->max_connections;
-    s->shutdown_timeout = cfg->shutdown_timeout;
-    nd_log_set_level(cfg->log_level);
+    s->services = a->svcs;
+    s->nservices = a->nsvcs;
+    s->max_conns = a->cfg->max_connections;
+    s->shutdown_timeout = a->cfg->shutdown_timeout;
+    nd_log_set_level(a->cfg->log_level);
+    memset(a, 0, sizeof(*a));
     for (l = s->listeners; l; l = l->next)
         nd_listener_kick(l);    /* limits may have changed */
-    return 0;
-
-undo:
-    while ((l = fresh) != NULL) {
-        fresh = l->next;
-        drop_listener(s, l);
-    }
-    /* Kept listeners go back to the old list with their old owners. */
-    while ((l = kept) != NULL) {
-        kept = l->next;
-        l->next = old;
-        old = l;
-    }
-    s->listeners = old;
-    for (j = 0; j < n; j++)
-        if (svcs[j])
-            nd_service_unref(svcs[j]);
-    free(svcs);
-    return rc;
+    changed(s);
 }
 
-void
-nd_server_reload(struct nd_server *s)
+int
+nd_server_apply(struct nd_server *s, struct nd_config *cfg)
+{
+    struct nd_apply a;
+    char err[256];
+
+    if (nd_server_prepare(s, cfg, &a, err, sizeof(err)) < 0) {
+        nd_log(LOG_ERR, "%s", err);
+        return -1;
+    }
+    nd_server_commit(s, &a);
+    return 0;
+}
+
+int
+nd_server_reload(struct nd_server *s, char *why, size_t whylen)
 {
     struct nd_errors errs = { 0 };
     struct nd_config *cfg;
+    struct nd_apply a;
     size_t i;
+    int rc = -1;
 
-    if (s->stopping)
-        return;
-    nd_log(LOG_NOTICE, "reloading %s", s->config_path);
-    {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        nd_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
-                  (unsigned long long)ts.tv_sec * 1000000ULL +
-                  (unsigned long long)ts.tv_nsec / 1000);
+    snprintf(why, whylen, "%s", "");
+    if (s->stopping) {
+        snprintf(why, whylen, "stopping");
+        return -1;
     }
-    cfg = nd_config_load(s->config_path, &errs);
+    nd_log(LOG_NOTICE, "reloading %s", s->config_path);
+    cfg = nd_config_load(s->config_path, s->modules, &errs);
     if (cfg != NULL && nd_config_select(cfg, s->only, s->nonly, &errs) < 0) {
         nd_config_free(cfg);
         cfg = NULL;
     }
     for (i = 0; i < errs.n; i++)
         nd_log(LOG_ERR, "%s", errs.v[i]);
+    if (errs.n > 0)
+        snprintf(why, whylen, "%s", errs.v[0]);
     nd_errors_free(&errs);
-    if (cfg == NULL || nd_server_apply(s, cfg) < 0) {
+    if (cfg != NULL) {
+        if (nd_server_prepare(s, cfg, &a, why, whylen) < 0) {
+            nd_log(LOG_ERR, "%s", why);
+        } else {
+            nd_server_commit(s, &a);
+            rc = 0;
+        }
+    }
+    if (rc < 0)
         nd_log(LOG_ERR, "reload failed; the previous configuration stays in force");
-    } else {
+    else
         nd_log(LOG_NOTICE, "reloaded %s", s->config_path);
-    }
     nd_config_free(cfg);
-    send_status(s, "READY=1\n");
+    return rc;
 }
 
-int
-nd_server_may_accept(const struct nd_server *s, const struct nd_service *svc)
-{
-    if (s->stopping || s->nconns >= s->max_conns)
-        return 0;
-    return svc->max_conns == 0 || svc->stats->conns_cur < svc->max_conns;
-}
-
-void
-nd_server_conn_closed(struct nd_server *s)
-{
-    struct nd_listener *l;
-
-    s->nconns--;
-    nd_server_touch(s);
-    if (s->stopping) {
-        if (s->nconns == 0)
-            nd_loop_stop(s->loop);
-        return;
-    }
-    for (l = s->listeners; l; l = l->next)
-        if (l->blocked)
-            nd_listener_kick(l);
-}
+/* ---- stopping ---- */
 
 static void
 close_listeners(struct nd_server *s)
@@ -355,8 +347,8 @@ close_listeners(struct nd_server *s)
 static void
 force_close(struct nd_server *s)
 {
-    while (s->conns != NULL)
-        nd_conn_close(s->conns);
+    while (s->conns.head != NULL)
+        nd_conn_close(s->conns.head);
     nd_loop_stop(s->loop);
 }
 
@@ -367,7 +359,7 @@ on_stop_timeout(struct nd_loop *loop, struct nd_timer *t)
 
     ND_UNUSED(loop);
     nd_log(LOG_WARNING, "shutdown_timeout reached: closing %llu connection(s)",
-           (unsigned long long)s->nconns);
+           (unsigned long long)s->conns.n);
     force_close(s);
 }
 
@@ -378,32 +370,28 @@ nd_server_stop(struct nd_server *s)
 
     if (s->stopping) {
         nd_log(LOG_NOTICE, "second stop signal: closing %llu connection(s) now",
-               (unsigned long long)s->nconns);
+               (unsigned long long)s->conns.n);
         force_close(s);
         return;
     }
     s->stopping = 1;
-    nd_timer_stop(s->loop, &s->status_timer);
-    nd_notify("STOPPING=1\nSTATUS=stopping: %llu connection(s) draining",
-              (unsigned long long)s->nconns);
     close_listeners(s);
-    for (c = s->conns; c; c = next) {
+    for (c = s->conns.head; c; c = next) {
         next = c->next;     /* c may close, and unlink itself, right here */
         nd_conn_stop(c);
     }
-    if (s->nconns == 0) {
+    if (s->conns.n == 0) {
         nd_loop_stop(s->loop);
         return;
     }
     nd_log(LOG_NOTICE, "waiting up to %llu ms for %llu connection(s) to drain",
-           (unsigned long long)s->shutdown_timeout, (unsigned long long)s->nconns);
+           (unsigned long long)s->shutdown_timeout, (unsigned long long)s->conns.n);
     if (nd_timer_start(s->loop, &s->stop_timer, s->shutdown_timeout) < 0)
         force_close(s);
 }
 
-/* "2 services (echo, http), 5 listeners, 12 connections" */
-static void
-send_status(struct nd_server *s, const char *prefix)
+void
+nd_server_describe(const struct nd_server *s, char *buf, size_t len)
 {
     char names[256] = "";
     size_t i, n = 0, nl = 0;
@@ -419,43 +407,9 @@ send_status(struct nd_server *s, const char *prefix)
     }
     for (l = s->listeners; l; l = l->next)
         nl++;
-    nd_notify("%sSTATUS=%zu service%s (%s), %zu listener%s, %llu connection%s", prefix,
-              s->nservices, s->nservices == 1 ? "" : "s", names, nl, nl == 1 ? "" : "s",
-              (unsigned long long)s->nconns, s->nconns == 1 ? "" : "s");
-}
-
-static void
-on_status(struct nd_loop *loop, struct nd_timer *t)
-{
-    struct nd_server *s = nd_container_of(t, struct nd_server, status_timer);
-
-    ND_UNUSED(loop);
-    if (!s->stopping)
-        send_status(s, "");
-}
-
-void
-nd_server_touch(struct nd_server *s)
-{
-    if (nd_notify_enabled() && !s->stopping && !nd_timer_armed(&s->status_timer))
-        nd_timer_start(s->loop, &s->status_timer, 1000);
-}
-
-static void
-on_watchdog(struct nd_loop *loop, struct nd_timer *t)
-{
-    nd_notify("WATCHDOG=1");
-    nd_timer_start(loop, t, nd_notify_watchdog_ms() / 2);
-}
-
-void
-nd_server_ready(struct nd_server *s)
-{
-    send_status(s, "READY=1\n");
-    if (nd_notify_watchdog_ms() > 0) {
-        nd_notify("WATCHDOG=1");
-        nd_timer_start(s->loop, &s->watchdog, nd_notify_watchdog_ms() / 2);
-    }
+    snprintf(buf, len, "%zu service%s (%s), %zu listener%s, %llu connection%s",
+             s->nservices, s->nservices == 1 ? "" : "s", names, nl, nl == 1 ? "" : "s",
+             (unsigned long long)s->conns.n, s->conns.n == 1 ? "" : "s");
 }
 
 int
@@ -544,71 +498,18 @@ nd_server_check_inherited(const struct nd_server *s)
     return rc;
 }
 
-static void
-on_signal(struct nd_loop *loop, struct nd_watcher *w)
-{
-    struct nd_server *s = nd_container_of(w, struct nd_server, sig);
-    struct signalfd_siginfo si;
-
-    ND_UNUSED(loop);
-    for (;;) {
-        ssize_t n = read(w->fd, &si, sizeof(si));
-
-        if (n != (ssize_t)sizeof(si)) {
-            if (n < 0 && errno == EINTR)
-                continue;
-            w->readable = 0;
-            return;
-        }
-        switch (si.ssi_signo) {
-        case SIGHUP:
-            nd_server_reload(s);
-            break;
-        case SIGTERM:
-        case SIGINT:
-            nd_log(LOG_NOTICE, "%s: shutting down",
-                   si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-            nd_server_stop(s);
-            break;
-        }
-    }
-}
-
-int
+void
 nd_server_init(struct nd_server *s, struct nd_loop *loop, const char *path,
-               char *const *only, size_t nonly)
+               const struct nd_module *const *modules, char *const *only, size_t nonly)
 {
-    sigset_t set;
-    int fd, rc;
-
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->config_path = path;
+    s->modules = modules;
     s->only = only;
     s->nonly = nonly;
-    s->started = nd_loop_now(loop);
+    s->conns.changed = conns_changed;
     nd_timer_init(&s->stop_timer, on_stop_timeout);
-    nd_timer_init(&s->status_timer, on_status);
-    nd_timer_init(&s->watchdog, on_watchdog);
-
-    /* Signals arrive as reads on a signalfd; no handler runs any code. */
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-        return -errno;
-    fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    nd_watcher_init(&s->sig, fd, on_signal);
-    rc = nd_loop_add(loop, &s->sig);
-    if (rc < 0) {
-        close(fd);
-        return rc;
-    }
-    return 0;
 }
 
 void
@@ -616,12 +517,11 @@ nd_server_fini(struct nd_server *s)
 {
     size_t i;
 
+    s->changed = NULL;
     close_listeners(s);
-    while (s->conns != NULL)
-        nd_conn_close(s->conns);
+    while (s->conns.head != NULL)
+        nd_conn_close(s->conns.head);
     nd_timer_stop(s->loop, &s->stop_timer);
-    nd_timer_stop(s->loop, &s->status_timer);
-    nd_timer_stop(s->loop, &s->watchdog);
     for (i = 0; i < s->ninherited; i++)
         close(s->inherited[i].fd);
     free(s->inherited);
@@ -632,9 +532,4 @@ nd_server_fini(struct nd_server *s)
     free(s->services);
     s->services = NULL;
     s->nservices = 0;
-    if (s->sig.fd >= 0) {
-        nd_loop_forget(s->loop, &s->sig);
-        close(s->sig.fd);
-        s->sig.fd = -1;
-    }
 }

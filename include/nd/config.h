@@ -52,12 +52,16 @@ void nd_errors_add(struct nd_errors *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void nd_errors_free(struct nd_errors *e);
 
-/* Parses text as the file `path`. Returns a config, or NULL with errors. */
+/* Parses text as the file `path`; `module = NAME` is looked up in modules
+ * (NULL-terminated: the caller's registry). Returns a config, or NULL with
+ * errors. */
 struct nd_config *nd_config_parse(const char *path, const char *text, size_t len,
+                                  const struct nd_module *const *modules,
                                   struct nd_errors *errs);
 
 /* Reads and parses a file. */
-struct nd_config *nd_config_load(const char *path, struct nd_errors *errs);
+struct nd_config *nd_config_load(const char *path, const struct nd_module *const *modules,
+                                 struct nd_errors *errs);
 
 /* Marks the services named in names[] as selected (all when n == 0). An
  * unknown name is an error. Returns 0 or -1. */

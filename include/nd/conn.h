@@ -9,7 +9,17 @@
 #include "nd/loop.h"
 
 struct nd_buf;
+struct nd_conn;
 struct nd_service;
+
+/* The open connections of a server. A connection adds itself when it opens
+ * and removes itself when it closes; changed() is then called, so the
+ * owner can resume a listener that waits for a free slot, or end a stop. */
+struct nd_conn_set {
+    struct nd_conn *head;
+    uint64_t n;
+    void (*changed)(struct nd_conn_set *set);
+};
 
 enum nd_conn_state {
     ND_CONN_OPEN,
@@ -24,6 +34,8 @@ enum nd_conn_state {
 struct nd_conn {
     struct nd_watcher w;
     struct nd_timer idle;
+    struct nd_loop *loop;
+    struct nd_conn_set *set;
     struct nd_service *svc;
     struct nd_buf *in;
     struct nd_buf *out;
@@ -45,8 +57,10 @@ struct nd_conn {
     unsigned char stopping;     /* graceful stop: finish once answered */
 };
 
-/* Takes an accepted fd for svc. On failure the fd is closed. */
-int nd_conn_open(struct nd_loop *loop, struct nd_service *svc, int fd);
+/* Takes an accepted fd for svc, as a member of set. On failure the fd is
+ * closed. */
+int nd_conn_open(struct nd_loop *loop, struct nd_conn_set *set, struct nd_service *svc,
+                 int fd);
 
 /* Ends a connection at once, dropping unsent output. */
 void nd_conn_close(struct nd_conn *c);

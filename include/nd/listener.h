@@ -1,7 +1,8 @@
 /* listener.h: listening sockets. A stream listener accepts until EAGAIN
  * (with a budget), pauses on EMFILE/ENFILE instead of spinning, and waits
- * while the connection limit is reached; a UDP listener hands each datagram
- * to its module. */
+ * while its owner says no more; what a connection is for, it does not
+ * know: each accepted fd goes to the owner's callback. A UDP listener hands
+ * each datagram to its service's module. */
 #ifndef ND_LISTENER_H
 #define ND_LISTENER_H
 
@@ -15,6 +16,11 @@ struct nd_service;
 struct nd_listener {
     struct nd_watcher w;
     struct nd_addr addr;
+    /* The owner's: asked before each accept (0: wait for nd_listener_kick),
+     * and handed each accepted fd, which it then owns. */
+    int (*may_accept)(struct nd_listener *l);
+    void (*accept)(struct nd_listener *l, int fd);
+    void *owner;
     struct nd_service *svc;
     struct nd_service *next_svc;    /* owner-to-be while a config is applied */
     struct nd_loop *loop;

@@ -38,6 +38,7 @@ struct nd_loop {
     int epfd;
     int stop;
     uint64_t now;                   /* monotonic ms, cached per iteration */
+    uint64_t started;               /* monotonic ms at nd_loop_init */
     struct nd_heap timers;
     struct nd_watcher *pending;     /* head of a circular-free double list */
     struct nd_watcher *pending_tail;

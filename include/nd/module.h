@@ -150,7 +150,10 @@ uint64_t *nd_service_module_counters(struct nd_service *svc);
  * Returns 0 if sent, -1 if dropped. */
 int nd_dgram_reply(const struct nd_dgram *d, const void *p, size_t n);
 
-/* The modules netdemo knows, by name. NULL if unknown. */
+/* The modules netdemo knows (modules.c), NULL-terminated, and one by name
+ * (NULL if unknown). Only the program's top (main, tests) uses these: the
+ * configuration reader is handed the list. */
+extern const struct nd_module *const nd_modules[];
 const struct nd_module *nd_module_find(const char *name);
 
 #endif

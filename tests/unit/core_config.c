@@ -5,13 +5,14 @@
 #include <string.h>
 
 #include "nd/config.h"
+#include "nd/module.h"
 #include "nd/ini.h"
 #include "nd/log.h"
 
 static struct nd_config *
 parse(const char *text, struct nd_errors *e)
 {
-    return nd_config_parse("t.ini", text, strlen(text), e);
+    return nd_config_parse("t.ini", text, strlen(text), nd_modules, e);
 }
 
 /* Asserts exactly one error, on `line`, containing `what`. */

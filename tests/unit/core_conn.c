@@ -13,10 +13,10 @@
 #include "nd/conn.h"
 #include "nd/loop.h"
 #include "nd/module.h"
-#include "nd/server.h"
+#include "service.h"
 
 static struct nd_loop loop;
-static struct nd_server srv;
+static struct nd_conn_set conns;
 static struct nd_service *svc;
 static int peer;
 static struct nd_conn *conn;
@@ -27,33 +27,24 @@ setup(void)
     int sv[2], small = 4096;
 
     cr_assert_eq(nd_loop_init(&loop), 0);
-    memset(&srv, 0, sizeof(srv));
-    srv.loop = &loop;
-    srv.max_conns = 100;
-    svc = calloc(1, sizeof(*svc));
-    svc->name = strdup("echo");
-    svc->module = nd_module_find("echo");
-    svc->stats = calloc(1, sizeof(*svc->stats));
-    svc->stats->refs = 1;
+    memset(&conns, 0, sizeof(conns));
+    svc = nd_service_new("echo", nd_module_find("echo"), NULL, NULL, &loop);
     svc->hwm = 64 * 1024;
-    svc->in_max = ND_BUF_CHUNK;
-    svc->srv = &srv;
-    svc->refs = 1;
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
     for (int i = 0; i < 2; i++) {
         setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
         setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
     }
-    cr_assert_eq(nd_conn_open(&loop, svc, sv[0]), 0);
-    conn = srv.conns;
+    cr_assert_eq(nd_conn_open(&loop, &conns, svc, sv[0]), 0);
+    conn = conns.head;
     peer = sv[1];
 }
 
 static void
 teardown(void)
 {
-    if (srv.conns)
-        nd_conn_close(srv.conns);
+    if (conns.head)
+        nd_conn_close(conns.head);
     nd_loop_once(&loop, 0);     /* runs the deferred free */
     nd_service_unref(svc);
     close(peer);
@@ -144,8 +135,8 @@ Test(core_conn, half_close_flushes_then_closes, .init = setup, .fini = teardown)
     cr_assert_eq(k, 0, "no EOF");
     cr_assert_eq(got, n);
     cr_assert(memcmp(in, out, n) == 0);
-    cr_assert_null(srv.conns, "connection not closed");
-    cr_assert_eq(srv.nconns, 0);
+    cr_assert_null(conns.head, "connection not closed");
+    cr_assert_eq(conns.n, 0);
     free(out);
     free(in);
 }

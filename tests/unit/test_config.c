@@ -15,7 +15,7 @@
 static struct nd_config *
 parse(const char *text, struct nd_errors *errs)
 {
-    return nd_config_parse(PATH, text, strlen(text), errs);
+    return nd_config_parse(PATH, text, strlen(text), nd_modules, errs);
 }
 
 static int

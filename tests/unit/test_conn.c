@@ -15,7 +15,7 @@
 #include "nd/conn.h"
 #include "nd/loop.h"
 #include "nd/module.h"
-#include "nd/server.h"
+#include "service.h"
 #include "leak_check.h"
 
 #define HWM (64 * 1024)
@@ -27,11 +27,11 @@
 /* Turns of the loop in all, whatever happens. */
 #define MAX_TURNS 200000
 
-/* A server with one echo service and one connection, built by hand:
- * nd_server_init() would block signals for the whole test process. */
+/* One echo service and one connection: a loop, a connection set and a
+ * service are all a connection needs. */
 struct rig {
     struct nd_loop loop;
-    struct nd_server srv;
+    struct nd_conn_set conns;
     struct nd_service *svc;
     int peer;                   /* the test's end of the socketpair */
     unsigned char *out;         /* what the peer sends */
@@ -63,27 +63,10 @@ rig_open_hwm(size_t total, uint64_t hwm)
     memset(&rig, 0, sizeof(rig));
     rig.peer = -1;
     cr_assert_eq(nd_loop_init(&rig.loop), 0);
-    rig.srv.loop = &rig.loop;
-    rig.srv.max_conns = 1000000;
-    rig.srv.sig.fd = -1;
-    nd_timer_init(&rig.srv.stop_timer, NULL);
-    nd_timer_init(&rig.srv.status_timer, NULL);
-    nd_timer_init(&rig.srv.watchdog, NULL);
-
-    /* As server.c's service_new() makes one. */
-    svc = calloc(1, sizeof(*svc));
+    svc = nd_service_new("echo", nd_module_find("echo"), NULL, NULL, &rig.loop);
     cr_assert_not_null(svc);
-    svc->name = strdup("echo");
-    svc->module = nd_module_find("echo");
-    cr_assert_not_null(svc->module);
-    svc->stats = calloc(1, sizeof(*svc->stats));
-    cr_assert_not_null(svc->stats);
-    svc->stats->refs = 1;
     svc->idle_timeout = 0;      /* no timers: the test owns time */
     svc->hwm = hwm;
-    svc->in_max = ND_BUF_CHUNK;
-    svc->srv = &rig.srv;
-    svc->refs = 1;
     rig.svc = svc;
     rig.open = 1;
 
@@ -91,9 +74,9 @@ rig_open_hwm(size_t total, uint64_t hwm)
     set_buf(sv[0], SO_SNDBUF, SMALL_BUF);
     set_buf(sv[1], SO_RCVBUF, SMALL_BUF);
     rig.peer = sv[1];
-    cr_assert_eq(nd_conn_open(&rig.loop, svc, sv[0]), 0);
-    cr_assert_not_null(rig.srv.conns);
-    cr_assert_eq(rig.srv.nconns, 1);
+    cr_assert_eq(nd_conn_open(&rig.loop, &rig.conns, svc, sv[0]), 0);
+    cr_assert_not_null(rig.conns.head);
+    cr_assert_eq(rig.conns.n, 1);
     cr_assert_eq(svc->stats->conns_cur, 1);
 
     max_pending = queued_turns = 0;
@@ -121,8 +104,8 @@ rig_close(void)
 {
     if (!rig.open)
         return;
-    while (rig.srv.conns != NULL)
-        nd_conn_close(rig.srv.conns);
+    while (rig.conns.head != NULL)
+        nd_conn_close(rig.conns.head);
     nd_loop_fini(&rig.loop);    /* runs the deferred frees */
     nd_service_unref(rig.svc);
     if (rig.peer >= 0)
@@ -147,7 +130,7 @@ TestSuite(conn, .fini = rig_close);
 static struct nd_conn *
 conn(void)
 {
-    return rig.srv.conns;
+    return rig.conns.head;
 }
 
 /* Sends as much of the payload as the socket takes now. */
@@ -377,7 +360,7 @@ send_then_shutdown(size_t total)
     cr_assert_eq(rig.got, total, "end-of-file after %zu of %zu bytes", rig.got, total);
     cr_assert_eq(memcmp(rig.back, rig.out, total), 0);
     cr_assert_null(conn(), "the connection is still open");
-    cr_assert_eq(rig.srv.nconns, 0);
+    cr_assert_eq(rig.conns.n, 0);
     cr_assert_eq(rig.svc->stats->conns_cur, 0);
     cr_assert_eq(rig.svc->stats->conns_total, 1);
     /* Nothing more: end-of-file stays end-of-file. */
@@ -422,7 +405,7 @@ Test(conn, shutdown_with_nothing_sent)
     pump_to_eof();
     cr_assert_eq(rig.got, 0);
     cr_assert_null(conn());
-    cr_assert_eq(rig.srv.nconns, 0);
+    cr_assert_eq(rig.conns.n, 0);
     done();
 }
 

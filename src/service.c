@@ -1,0 +1,89 @@
+/* service.c: services and their counters, and the accessors the module API
+ * gives a module for its own service. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nd/buf.h"
+#include "nd/loop.h"
+#include "nd/module.h"
+#include "service.h"
+
+struct nd_service *
+nd_service_new(const char *name, const struct nd_module *module, void *mconf,
+               struct nd_service *prev, struct nd_loop *loop)
+{
+    struct nd_service *svc = calloc(1, sizeof(*svc));
+
+    if (svc == NULL || (svc->name = strdup(name)) == NULL) {
+        free(svc);
+        return NULL;
+    }
+    if (prev != NULL) {
+        svc->stats = prev->stats;
+    } else if ((svc->stats = calloc(1, sizeof(*svc->stats))) == NULL) {
+        free(svc->name);
+        free(svc);
+        return NULL;
+    }
+    svc->stats->refs++;
+    svc->module = module;
+    svc->mconf = mconf;
+    svc->in_max = ND_BUF_CHUNK;
+    if (module->input_max && module->input_max(mconf) > ND_BUF_CHUNK)
+        svc->in_max = module->input_max(mconf);
+    svc->loop = loop;
+    svc->refs = 1;
+    return svc;
+}
+
+void
+nd_service_ref(struct nd_service *svc)
+{
+    svc->refs++;
+}
+
+void
+nd_service_unref(struct nd_service *svc)
+{
+    if (--svc->refs > 0)
+        return;
+    if (svc->mconf && svc->module->conf_free)
+        svc->module->conf_free(svc->mconf);
+    if (--svc->stats->refs == 0)
+        free(svc->stats);
+    free(svc->name);
+    free(svc);
+}
+
+const char *
+nd_service_name(const struct nd_service *svc)
+{
+    return svc->name;
+}
+
+void *
+nd_service_conf(const struct nd_service *svc)
+{
+    return svc->mconf;
+}
+
+void
+nd_service_counters(const struct nd_service *svc, struct nd_counters *out)
+{
+    const struct nd_stats *st = svc->stats;
+
+    out->uptime_ms = nd_loop_now(svc->loop) - svc->loop->started;
+    out->conns_cur = st->conns_cur;
+    out->conns_total = st->conns_total;
+    out->bytes_in = st->bytes_in;
+    out->bytes_out = st->bytes_out;
+    out->dgrams_in = st->dgrams_in;
+    out->dgrams_out = st->dgrams_out;
+    out->dgrams_dropped = st->dgrams_dropped;
+}
+
+uint64_t *
+nd_service_module_counters(struct nd_service *svc)
+{
+    return svc->stats->mod;
+}
