@@ -4,8 +4,9 @@
  * split at arbitrary points, over up to three connections that share the
  * module's rooms. A small fake core stands in for conn.c and server.c: it
  * implements what module.h promises (consume semantics, hold, drained,
- * deadlines, a kernel that takes only so many bytes, backpressure,
- * sendfile, ending another connection) with no socket, frees a closed
+ * deadlines, output gathered during a callback and sent after it, a kernel
+ * that takes only so many bytes, backpressure, sendfile, ending a
+ * connection, also from inside its own callback) with no socket, frees a closed
  * connection after the step that closed it (as the loop does), and an
  * output checker per connection reads the answers as a client would:
  * HTTP/1.1 responses, then WebSocket frames after a 101.
@@ -387,7 +388,9 @@ struct nd_conn {
     int has_deadline;
     int state;
     unsigned char held, kick, want_drain, read_paused, eof, broken, streaming, got_input;
+    unsigned char backlog;  /* output had to wait: drained() once it is out */
     int in_cb;              /* its callbacks running now (they nest) */
+    int end_wish;           /* nd_conn_end from inside them, as a verdict */
     struct nd_conn *next_free;
 };
 
@@ -396,15 +399,31 @@ static uint64_t answers_total;
 
 static void conn_close(struct nd_conn *c, int graceful);
 
-/* A module callback of c; while it runs, nobody may end c. */
+static int settle(struct nd_conn *c, int v);
+
+/* A module callback of c; while it runs, an end asked for c waits for it
+ * to return (as conn.c's enter and leave). */
 #define CALL(c, expr)                                                           \
     ({                                                                          \
         int v_;                                                                 \
         (c)->in_cb++;                                                           \
         v_ = (expr);                                                            \
-        (c)->in_cb--;                                                           \
-        v_;                                                                     \
+        settle((c), v_);                                                        \
     })
+
+static int
+settle(struct nd_conn *c, int v)
+{
+    check(v == ND_KEEP || v == ND_FINISH || v == ND_ABORT);
+    if (c->end_wish == ND_ABORT || (c->end_wish == ND_FINISH && v == ND_KEEP))
+        v = c->end_wish;
+    if (--c->in_cb > 0) {
+        c->end_wish = v;
+        return ND_KEEP;
+    }
+    c->end_wish = ND_KEEP;
+    return v;
+}
 
 static void
 verdict(struct nd_conn *c, int v)
@@ -462,21 +481,15 @@ free_closed(void)
 int
 nd_conn_write(struct nd_conn *c, const void *p, size_t n)
 {
-    size_t k;
-
     check(p != NULL || n == 0);
     check(c->state != CLOSED);      /* its close() ran: nobody may hold it */
     if (c->state > FINISHING || c->broken)
         return -1;
     chk_feed(&c->chk, p, n);
-    if (c->pending == 0) {
-        k = n < c->room ? n : c->room;
-        if (c->room != UNLIMITED)
-            c->room -= k;
-        n -= k;
-    }
+    /* Gathered: the turn after the callback (or the connection's next
+     * turn) sends it, as far as the kernel's room goes. */
     c->pending += n;
-    return 0;
+    return c->pending > c->svc->hwm ? 1 : 0;
 }
 
 size_t
@@ -487,13 +500,19 @@ nd_conn_pending(const struct nd_conn *c)
 }
 
 /* As conn.c: abort closes (close() runs now), finish sends what is queued
- * first. Never a connection whose callback is running (module.h): its
- * state would be freed under it. */
+ * first; for a connection whose callback is running, once it returns. */
 void
 nd_conn_end(struct nd_conn *c, int drop)
 {
-    check(c->in_cb == 0);
-    check(c->state != CLOSED);
+    if (c->state == CLOSED)
+        return;
+    if (c->in_cb > 0) {
+        if (drop)
+            c->end_wish = ND_ABORT;
+        else if (c->end_wish == ND_KEEP)
+            c->end_wish = ND_FINISH;
+        return;
+    }
     verdict(c, drop ? ND_ABORT : ND_FINISH);
 }
 
@@ -622,7 +641,7 @@ nd_conn_set_deadline(struct nd_conn *c, uint64_t ms)
 }
 
 void
-nd_conn_set_idle(struct nd_conn *c, uint64_t ms)
+nd_conn_set_send_timeout(struct nd_conn *c, uint64_t ms)
 {
     (void)c;
     (void)ms;
@@ -678,38 +697,56 @@ nd_service_module_counters(struct nd_service *svc)
 
 /* ---- driving it, as conn.c would ---- */
 
-/* The kernel took bytes: the queue shrinks; an empty one means drained(),
- * or the end of a finishing connection. Returns 1 if anything happened. */
+/* The kernel takes what it has room for. Returns 1 if it took anything. */
 static int
-flush(struct nd_conn *c)
+send_queued(struct nd_conn *c)
 {
     size_t k;
 
-    if (c->pending == 0 || c->room == 0)
+    if (c->state == CLOSED || c->pending == 0 || c->room == 0)
         return 0;
     k = c->pending < c->room ? c->pending : c->room;
     c->pending -= k;
     if (c->room != UNLIMITED)
         c->room -= k;
-    if (c->pending > 0) {
-        if (c->read_paused && c->pending <= c->svc->hwm / 2) {
-            c->read_paused = 0;
-            c->kick = 1;
-        }
-        return 1;
+    if (c->pending > 0)
+        c->backlog = 1;
+    return 1;
+}
+
+/* After a callback of c: its verdict, then what it wrote goes out. */
+static void
+after(struct nd_conn *c, int v)
+{
+    verdict(c, v);
+    send_queued(c);
+    if (c->state == FINISHING && c->pending == 0)
+        conn_close(c, 1);
+}
+
+/* The kernel took bytes: the queue shrinks; an empty one means drained()
+ * (if output had to wait, or the module asked), or the end of a finishing
+ * connection. Returns 1 if anything happened. */
+static int
+flush(struct nd_conn *c)
+{
+    int took = send_queued(c);
+
+    if (c->read_paused && c->pending <= c->svc->hwm / 2) {
+        c->read_paused = 0;
+        c->kick = 1;
+        took = 1;
     }
+    if (c->pending > 0)
+        return took;
     if (c->state == FINISHING) {
         conn_close(c, 1);
         return 1;
     }
-    c->want_drain = 0;
-    verdict(c, CALL(c, nd_mod_http.drained(c)));
-    if (c->state == CLOSED)
-        return 1;
-    if (c->read_paused) {
-        c->read_paused = 0;
-        c->kick = 1;
-    }
+    if (!c->backlog && !(c->want_drain && c->room > 0))
+        return took;
+    c->want_drain = c->backlog = 0;
+    after(c, CALL(c, nd_mod_http.drained(c)));
     return 1;
 }
 
@@ -721,7 +758,7 @@ conn_read(struct nd_conn *c)
     if (c->kick && !c->held) {
         c->kick = 0;
         if (c->in != NULL && nd_buf_len(c->in) > 0) {
-            verdict(c, CALL(c, nd_mod_http.input(c, c->in)));
+            after(c, CALL(c, nd_mod_http.input(c, c->in)));
             progress = 1;
             if (c->state == CLOSED)
                 return 1;
@@ -786,7 +823,7 @@ conn_read(struct nd_conn *c)
                    nd_buf_room(c->in) == 0 && c->in->cap >= c->svc->in_max && v == ND_KEEP) {
             v = ND_ABORT;       /* input buffer full */
         }
-        verdict(c, v);
+        after(c, v);
         if (c->state != OPEN)
             return 1;
         if (c->pending >= c->svc->hwm)
@@ -796,7 +833,7 @@ conn_read(struct nd_conn *c)
     if (c->peer_fin && !c->eof && c->sock_len == 0 && c->state == OPEN &&
         (c->held || !c->read_paused)) {
         c->eof = 1;
-        verdict(c, CALL(c, nd_mod_http.eof(c)));
+        after(c, CALL(c, nd_mod_http.eof(c)));
         progress = 1;
     }
     return progress;
@@ -810,11 +847,6 @@ conn_io(struct nd_conn *c)
         return 0;
     if (flush(c))
         return 1;
-    if (c->want_drain && c->pending == 0 && c->room > 0) {
-        c->want_drain = 0;
-        verdict(c, CALL(c, nd_mod_http.drained(c)));
-        return 1;
-    }
     if (c->state == OPEN)
         return conn_read(c);
     return 0;
@@ -841,7 +873,7 @@ stop_all(void)
             conn_read(c);
         if (c->state != OPEN)
             continue;
-        verdict(c, c->got_input ? CALL(c, nd_mod_http.stop(c)) : ND_FINISH);
+        after(c, c->got_input ? CALL(c, nd_mod_http.stop(c)) : ND_FINISH);
     }
 }
 
@@ -884,7 +916,7 @@ fire_deadline(struct nd_conn *c)
         conn_close(c, 0);
         return;
     }
-    verdict(c, CALL(c, nd_mod_http.timeout(c)));
+    after(c, CALL(c, nd_mod_http.timeout(c)));
 }
 
 static struct nd_conn *
@@ -897,7 +929,7 @@ conn_new(struct nd_service *svc, int family)
     c->room = UNLIMITED;
     c->family = family;
     c->state = OPEN;
-    verdict(c, CALL(c, nd_mod_http.open(c)));
+    after(c, CALL(c, nd_mod_http.open(c)));
     return c;
 }
 

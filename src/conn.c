@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "nd/buf.h"
@@ -35,9 +37,20 @@
 /* File bytes per sendfile() before other peers get their turn. */
 #define SENDFILE_BUDGET (256 * 1024)
 
+/* Small writes are gathered and sent once the callback that made them
+ * returns (or before the loop sleeps); once they would pass this much, what
+ * is gathered and the new bytes go to the kernel at once, in one sendmsg. */
+#define WRITE_DIRECT (16 * 1024)
+
+/* drained() calls per flush before other peers get their turn. */
+#define DRAIN_BUDGET 4
+
 static void conn_io(struct nd_loop *loop, struct nd_watcher *w);
 static void conn_read(struct nd_conn *c);
 static void conn_idle(struct nd_loop *loop, struct nd_timer *t);
+static int flush(struct nd_conn *c);
+static void enter(struct nd_conn *c);
+static int leave(struct nd_conn *c, enum nd_verdict v);
 
 /* One timer serves both the idle limit and the module's deadline: it is set
  * for the earlier of the two. Reads and writes only move last_active; a timer
@@ -49,6 +62,8 @@ arm(struct nd_conn *c)
     uint64_t when = c->idle_ms ? c->last_active + c->idle_ms : 0;
     uint64_t now = nd_loop_now(loop);
 
+    if (c->backlog && c->send_ms && (when == 0 || c->last_active + c->send_ms < when))
+        when = c->last_active + c->send_ms;
     if (c->deadline && (when == 0 || c->deadline < when))
         when = c->deadline;
     if (when == 0) {
@@ -107,9 +122,10 @@ nd_conn_open(struct nd_loop *loop, struct nd_conn_set *set, struct nd_service *s
         set->changed(set);
     svc->stats->conns_cur++;
     svc->stats->conns_total++;
-    if (svc->module->open && svc->module->open(c) != ND_KEEP) {
-        nd_conn_close(c);
-        return -1;
+    if (svc->module->open) {
+        enter(c);
+        if (leave(c, svc->module->open(c)) && c->state == ND_CONN_CLOSED)
+            return -1;
     }
     /* The fd may already be readable: epoll reports it on the next wait. */
     return 0;
@@ -123,9 +139,16 @@ nd_conn_close(struct nd_conn *c)
 
     if (c->state == ND_CONN_CLOSED)
         return;
+    if (c->busy) {
+        c->end_wish = ND_ABORT;     /* once its callback has returned */
+        return;
+    }
     c->state = ND_CONN_CLOSED;
-    if (c->svc->module->close)
+    if (c->svc->module->close) {
+        c->busy++;                  /* nothing ends it twice from inside */
         c->svc->module->close(c);
+        c->busy--;
+    }
     nd_timer_stop(loop, &c->idle);
     nd_loop_forget(loop, &c->w);
     close(c->w.fd);
@@ -147,21 +170,40 @@ nd_conn_close(struct nd_conn *c)
         set->changed(set);
 }
 
-/* Applies what a module callback returned. Returns 1 when the connection no
- * longer reads (finishing or closed). */
+/* A module callback on c starts. Until it returns, nothing ends c (see
+ * nd_conn_end): the module may touch other connections, a chat member's
+ * close() may run, and c's state stays whole for the callback. */
+static void
+enter(struct nd_conn *c)
+{
+    c->busy++;
+}
+
+/* A module callback on c returned v. The end wished for from inside it
+ * comes first (an abort outranks anything, a finish outranks keep), then
+ * the verdict, then the output the callback made goes out in one write.
+ * Returns 1 when the connection no longer reads (finishing or closed). */
 static int
-verdict(struct nd_conn *c, int v)
+leave(struct nd_conn *c, enum nd_verdict v)
 {
     if (c->broken)
         v = ND_ABORT;
-    if (v == ND_KEEP)
-        return 0;
-    if (v == ND_FINISH) {
-        nd_conn_finish(c);
+    if (c->end_wish == ND_ABORT || (c->end_wish == ND_FINISH && v == ND_KEEP))
+        v = c->end_wish;
+    if (--c->busy > 0) {
+        c->end_wish = v;            /* an outer callback of c is still running */
+        return v != ND_KEEP;
+    }
+    c->end_wish = ND_KEEP;
+    if (v == ND_ABORT) {
+        nd_conn_close(c);
         return 1;
     }
-    nd_conn_close(c);
-    return 1;
+    if (v == ND_FINISH)
+        nd_conn_finish(c);
+    if (c->out != NULL && c->w.writable && !c->flushing && c->state < ND_CONN_LINGERING)
+        flush(c);
+    return c->state != ND_CONN_OPEN;
 }
 
 /* All output is sent. If the peer may still be sending, closing now could
@@ -229,8 +271,10 @@ nd_conn_stop(struct nd_conn *c)
         arm(c);
         return;
     }
-    if (c->state == ND_CONN_OPEN)
-        verdict(c, c->svc->module->stop ? c->svc->module->stop(c) : ND_FINISH);
+    if (c->state == ND_CONN_OPEN) {
+        enter(c);
+        leave(c, c->svc->module->stop ? c->svc->module->stop(c) : ND_FINISH);
+    }
 }
 
 void
@@ -241,6 +285,8 @@ nd_conn_finish(struct nd_conn *c)
     c->state = ND_CONN_FINISHING;
     if (c->out == NULL)
         linger(c);
+    else if (c->w.writable)
+        nd_loop_pend(c->loop, &c->w);   /* conn_io sends it */
 }
 
 /* Accounts for bytes the kernel took; fewer than asked means the socket
@@ -276,46 +322,113 @@ send_some(struct nd_conn *c, const void *p, size_t n)
     return k;
 }
 
-/* Sends what is queued. Returns -1 if the connection was closed. */
+/* Reading was paused for output above the high-water mark, which has
+ * drained to half of it: read again, offering buffered input first. */
+static void
+resume(struct nd_conn *c)
+{
+    c->read_paused = 0;
+    c->kick = 1;
+    nd_loop_pend(c->loop, &c->w);
+}
+
+/* Sends what is queued while the socket takes it. Once all of it is out,
+ * calls drained() if output had to wait or the module asked for it
+ * (nd_conn_want_drain), and sends what that made. Returns -1 if the
+ * connection was closed or lingers. */
 static int
 flush(struct nd_conn *c)
 {
-    struct nd_loop *loop = c->loop;
-    struct nd_buf *out;
+    const struct nd_module *mod = c->svc->module;
+    int budget = DRAIN_BUDGET, waited;
 
-    while ((out = c->out) != NULL && c->w.writable) {
-        ssize_t n = send_some(c, nd_buf_head(out), nd_buf_len(out));
+    c->flushing = 1;
+    for (;;) {
+        struct nd_buf *out;
 
-        if (n < 0) {
-            nd_conn_close(c);
+        while ((out = c->out) != NULL && c->w.writable) {
+            ssize_t n = send_some(c, nd_buf_head(out), nd_buf_len(out));
+
+            if (n < 0) {
+                c->flushing = 0;
+                nd_conn_close(c);
+                return -1;
+            }
+            nd_buf_consume(out, (size_t)n);
+            if (nd_buf_len(out) == 0) {
+                nd_buf_free(out);
+                c->out = NULL;
+            }
+        }
+        if (c->out == NULL && c->state == ND_CONN_FINISHING) {
+            c->flushing = 0;
+            linger(c);
             return -1;
         }
-        nd_buf_consume(out, (size_t)n);
-        if (nd_buf_len(out) == 0) {
-            nd_buf_free(out);
-            c->out = NULL;
+        if (c->read_paused && nd_conn_pending(c) <= c->svc->hwm / 2)
+            resume(c);
+        if (c->out != NULL) {
+            if (!c->backlog) {
+                c->backlog = 1;     /* the socket is full: EPOLLOUT brings us back */
+                arm(c);             /* the send timeout runs from now */
+            }
+            break;
         }
+        waited = c->backlog;
+        c->backlog = 0;
+        if (c->state != ND_CONN_OPEN || mod->drained == NULL || !(c->want_drain || waited))
+            break;
+        if (budget-- == 0) {
+            c->want_drain = 1;
+            nd_loop_pend(c->loop, &c->w);   /* more next turn, after the others */
+            break;
+        }
+        c->want_drain = 0;
+        enter(c);
+        if (leave(c, mod->drained(c)) && c->state == ND_CONN_CLOSED)
+            return -1;
+        if (c->out == NULL && !c->want_drain)
+            break;      /* it made nothing more */
     }
-    if (c->out != NULL) {
-        if (c->read_paused && nd_buf_len(c->out) <= c->svc->hwm / 2)
-            goto resume;
-        return 0;
-    }
-    if (c->state == ND_CONN_FINISHING) {
-        linger(c);
-        return -1;
-    }
-    c->want_drain = 0;
-    if (c->svc->module->drained &&
-        verdict(c, c->svc->module->drained(c)) && c->state == ND_CONN_CLOSED)
-        return -1;
-    if (!c->read_paused)
-        return 0;
-resume:
-    c->read_paused = 0;
-    c->kick = 1;
-    nd_loop_pend(loop, &c->w);
+    c->flushing = 0;
     return 0;
+}
+
+/* One sendmsg of the queued output and then p[0..n). Returns how many of
+ * p's bytes the kernel took, or -1 on an error such as a reset. */
+static ssize_t
+send_with_queue(struct nd_conn *c, const void *p, size_t n)
+{
+    struct iovec iov[2];
+    struct msghdr mh = { .msg_iov = iov };
+    size_t q = nd_conn_pending(c);
+    ssize_t k;
+
+    if (q > 0) {
+        iov[mh.msg_iovlen].iov_base = nd_buf_head(c->out);
+        iov[mh.msg_iovlen++].iov_len = q;
+    }
+    iov[mh.msg_iovlen].iov_base = (void *)(uintptr_t)p;
+    iov[mh.msg_iovlen++].iov_len = n;
+    do
+        k = sendmsg(c->w.fd, &mh, MSG_NOSIGNAL);
+    while (k < 0 && errno == EINTR);
+    if (k < 0 && errno == EAGAIN) {
+        c->w.writable = 0;
+        return 0;
+    }
+    if (k < 0) {
+        nd_log_errno(LOG_DEBUG, "%s: send", c->svc->name);
+        return -1;
+    }
+    sent(c, (size_t)k, q + n);
+    if ((size_t)k < q) {
+        nd_buf_consume(c->out, (size_t)k);
+        return 0;
+    }
+    nd_buf_free(c->out);
+    c->out = NULL;
+    return k - (ssize_t)q;
 }
 
 int
@@ -325,26 +438,29 @@ nd_conn_write(struct nd_conn *c, const void *p, size_t n)
 
     if (c->state > ND_CONN_FINISHING || c->broken)
         return -1;
-    if (c->out == NULL) {
-        while (n > 0 && c->w.writable) {
-            ssize_t k = send_some(c, s, n);
+    if (c->w.writable && !c->flushing && nd_conn_pending(c) + n > WRITE_DIRECT) {
+        ssize_t k = send_with_queue(c, s, n);
 
-            if (k < 0) {
-                c->broken = 1;
-                return -1;
-            }
-            s += k;
-            n -= (size_t)k;
+        if (k < 0) {
+            c->broken = 1;
+            return -1;
         }
-        if (n == 0)
-            return 0;
+        s += k;
+        n -= (size_t)k;
     }
-    if (nd_buf_append(&c->out, s, n) < 0) {
-        nd_log(LOG_WARNING, "%s: out of memory for output", c->svc->name);
-        c->broken = 1;
-        return -1;
+    if (n > 0) {
+        if (nd_buf_append(&c->out, s, n) < 0) {
+            nd_log(LOG_WARNING, "%s: out of memory for output", c->svc->name);
+            c->broken = 1;
+            return -1;
+        }
+        /* Inside its own callback, leave() sends it; otherwise (a chat
+         * member written to from another's callback, a timer) it goes
+         * before the loop sleeps, with everything else written to it. */
+        if (c->busy == 0 && c->w.writable)
+            nd_loop_pend(c->loop, &c->w);
     }
-    return 0;
+    return nd_conn_pending(c) > c->svc->hwm ? 1 : 0;
 }
 
 static void
@@ -357,20 +473,22 @@ conn_read(struct nd_conn *c)
     if (c->kick && !c->held) {
         c->kick = 0;
         if (c->in != NULL && nd_buf_len(c->in) > 0) {
-            int v = mod->input(c, c->in);
+            enum nd_verdict v;
 
+            enter(c);
+            v = mod->input(c, c->in);
             if (c->in != NULL && nd_buf_len(c->in) == 0) {
                 nd_buf_free(c->in);
                 c->in = NULL;
             }
-            if (verdict(c, v))
+            if (leave(c, v))
                 return;
         }
     }
     while (c->w.readable && c->state == ND_CONN_OPEN && !c->read_paused && !c->held) {
         size_t room;
         ssize_t n;
-        int v;
+        enum nd_verdict v;
 
         if (budget-- == 0) {
             nd_loop_pend(loop, &c->w);
@@ -428,6 +546,7 @@ conn_read(struct nd_conn *c)
             /* A read that filled the buffer says more is coming: keep a
              * larger buffer while that lasts, and none once it stops. */
             c->streaming = (size_t)n == room;
+            enter(c);
             v = mod->input(c, c->in);
             if (c->in != NULL && nd_buf_len(c->in) == 0 &&
                 !(c->streaming && c->in->cap >= STREAM_READ)) {
@@ -439,7 +558,7 @@ conn_read(struct nd_conn *c)
                 nd_log(LOG_INFO, "%s: input buffer full, closing", c->svc->name);
                 v = ND_ABORT;
             }
-            if (verdict(c, v))
+            if (leave(c, v))
                 return;
             if (c->stopping && !c->held && (c->in == NULL || nd_buf_len(c->in) == 0)) {
                 nd_conn_finish(c);      /* its request is answered: done */
@@ -452,7 +571,8 @@ conn_read(struct nd_conn *c)
         if (n == 0) {
             c->w.readable = 0;
             c->eof = 1;
-            verdict(c, mod->eof ? mod->eof(c) : ND_FINISH);
+            enter(c);
+            leave(c, mod->eof ? mod->eof(c) : ND_FINISH);
             return;
         }
         if (errno == EINTR)
@@ -484,7 +604,8 @@ peek_hup(struct nd_conn *c)
     }
     c->eof = 1;
     c->w.readable = 0;
-    verdict(c, c->svc->module->eof ? c->svc->module->eof(c) : ND_FINISH);
+    enter(c);
+    leave(c, c->svc->module->eof ? c->svc->module->eof(c) : ND_FINISH);
 }
 
 static void
@@ -493,14 +614,9 @@ conn_io(struct nd_loop *loop, struct nd_watcher *w)
     struct nd_conn *c = nd_container_of(w, struct nd_conn, w);
 
     ND_UNUSED(loop);
-    if (c->out != NULL && w->writable && flush(c) < 0)
+    if ((c->out != NULL || c->want_drain) && w->writable && c->state < ND_CONN_LINGERING &&
+        flush(c) < 0)
         return;
-    if (c->want_drain && c->out == NULL && w->writable && c->state < ND_CONN_LINGERING) {
-        c->want_drain = 0;
-        if (c->svc->module->drained &&
-            verdict(c, c->svc->module->drained(c)) && c->state == ND_CONN_CLOSED)
-            return;
-    }
     if (c->state == ND_CONN_LINGERING) {
         discard(c);
         return;
@@ -527,9 +643,16 @@ conn_idle(struct nd_loop *loop, struct nd_timer *t)
             nd_conn_close(c);   /* lingering, or finishing past its time */
             return;
         }
-        if (verdict(c, mod->timeout ? mod->timeout(c) : ND_ABORT) &&
+        enter(c);
+        if (leave(c, mod->timeout ? mod->timeout(c) : ND_ABORT) &&
             c->state != ND_CONN_OPEN)
             return;     /* closed, or lingering with its own deadline */
+    }
+    if (c->backlog && c->send_ms && now - c->last_active >= c->send_ms) {
+        nd_log(LOG_DEBUG, "%s: closing a connection that read nothing for %llu ms",
+               c->svc->name, (unsigned long long)(now - c->last_active));
+        nd_conn_close(c);
+        return;
     }
     if (c->idle_ms && now - c->last_active >= c->idle_ms) {
         nd_log(LOG_DEBUG, "%s: closing connection idle for %llu ms", c->svc->name,
@@ -588,17 +711,26 @@ nd_conn_set_deadline(struct nd_conn *c, uint64_t ms)
 }
 
 void
-nd_conn_set_idle(struct nd_conn *c, uint64_t ms)
+nd_conn_set_send_timeout(struct nd_conn *c, uint64_t ms)
 {
     if (c->state == ND_CONN_CLOSED)
         return;
-    c->idle_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+    c->send_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
     arm(c);
 }
 
 void
 nd_conn_end(struct nd_conn *c, int abort)
 {
+    if (c->state == ND_CONN_CLOSED)
+        return;
+    if (c->busy) {      /* its own callback runs: after it returns */
+        if (abort)
+            c->end_wish = ND_ABORT;
+        else if (c->end_wish == ND_KEEP)
+            c->end_wish = ND_FINISH;
+        return;
+    }
     if (abort)
         nd_conn_close(c);
     else
@@ -611,7 +743,7 @@ nd_conn_want_drain(struct nd_conn *c)
     if (c->state > ND_CONN_FINISHING)
         return;
     c->want_drain = 1;
-    if (c->out == NULL && c->w.writable)
+    if (c->w.writable && !c->flushing)
         nd_loop_pend(c->loop, &c->w);
 }
 

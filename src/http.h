@@ -7,7 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chat_room.h"
 #include "nd/http_parse.h"
+#include "nd/module.h"
 
 struct nd_buf;
 struct nd_conn;
@@ -78,9 +80,10 @@ struct http_conn {
     unsigned char head_only;    /* the current request is HEAD */
     struct ws_conn *ws;         /* upgraded to WebSocket, else NULL */
     unsigned char whole;        /* PH_WHOLE: which answer wants the body */
+    unsigned char more;         /* the request cycle waits for more bytes */
+    unsigned char poll_answered;    /* S_POLL: the answer is written */
     uint64_t poll_since;        /* S_POLL: the last sequence number seen */
-    struct ws_room *poll_room;  /* S_POLL: the room waited on */
-    struct http_conn *poll_prev, *poll_next;
+    struct chat_member poll;    /* S_POLL: in the room waited on */
     struct nd_conn *conn;       /* S_POLL: for the room to answer it */
 };
 
@@ -88,10 +91,6 @@ struct http_conn {
 enum { WHOLE_ECHO = 0, WHOLE_CHAT_SEND = 1 };
 
 /* ---- http_response.c ---- */
-
-/* Output made during one callback is gathered and written at once. */
-int http_out_put(struct nd_conn *c, const void *p, size_t n);
-int http_out_flush(struct nd_conn *c);
 
 /* The reason phrase of a status code ("Not Found"), or NULL if unknown. */
 const char *http_reason(int status);
@@ -133,73 +132,16 @@ int http_probe_bytes(struct nd_conn *c, struct http_conn *h);
  * answer is complete, 0 when more is to come, -1 on error. */
 int http_probe_tick(struct nd_conn *c, struct http_conn *h);
 
-/* ---- http_chat.c: rooms ---- */
-
-struct ws_conn;
-struct chat_msg;
-
-/* A chat room: WebSocket members, held long polls, and the last messages
- * (bounded in count and bytes) so that a poll can ask for what it missed.
- * Sequence numbers start at 1 in every room made, so they only mean
- * something together with the room's epoch: a random value, never 0,
- * chosen when the room is made (a restarted daemon's, or one made again
- * after the room cap evicted it, differs). */
-struct ws_room {
-    char key[160];                  /* service NUL room */
-    struct ws_conn *members;
-    size_t n;
-    struct http_conn *pollers;
-    uint64_t seq;                   /* of the last message */
-    uint64_t epoch;                 /* sent as 16 lowercase hex digits */
-    struct chat_msg *first, *last;  /* history, oldest first */
-    size_t hist_n, hist_bytes;
-    struct ws_room *next;
-};
-
-/* The room called name in this service, made if new; NULL if memory or
- * the room count runs out. */
-struct ws_room *chat_room(const char *service, const char *name);
-
-/* Frees the room once nobody is in it or waiting on it. */
-void chat_room_release(struct ws_room *r);
-
-/* Publishes an event to everyone in the room: json is the object's
- * members, without braces; "seq":N,"epoch":"HEX" come first. self, when not
- * NULL, is the connection whose callback publishes: it is never ended from
- * here. */
-void chat_publish(struct ws_room *r, struct http_conf *cf, const char *json, size_t n,
-                  struct nd_conn *self);
-
-/* Writes the room's history (oldest first), one WebSocket text frame per
- * event, to c: for a member that just joined, before its join notice.
- * Returns 0 or -1. */
-int chat_history_send(struct ws_room *r, struct nd_conn *c);
-
-/* Sends one text frame to every WebSocket member (http_ws.c). */
-void http_ws_broadcast(struct ws_room *r, const char *p, size_t n);
-
-/* Drops members whose unread output passed ws_max_queue (http_ws.c), all
- * but self: the connection whose callback is running decides for itself. */
-void http_ws_drop_slow(struct ws_room *r, struct http_conf *cf, struct nd_conn *self);
-
-/* The connection whose module callback is running, if any (mod_http.c):
- * nothing may end it from inside, not even a nested chat publish. */
-extern struct nd_conn *http_busy;
-
-/* A poll answered from outside its own callback goes on to its next
- * request (mod_http.c). */
-void http_stream_finished(struct nd_conn *c, struct http_conn *h);
-
 /* ---- http_ws.c ---- */
 
 /* The handshake for /ws/echo and /ws/chat: PROBE_NO, PROBE_DONE or -1. */
 int http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                   const struct http_request *req, const char *path, const char *query);
-int http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
-                  struct nd_buf *in);
-int http_ws_timeout(struct nd_conn *c, struct http_conn *h, struct http_conf *cf);
-int http_ws_stop(struct nd_conn *c, struct http_conn *h);
-void http_ws_close(struct nd_conn *c, struct http_conn *h, struct http_conf *cf);
+enum nd_verdict http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+                              struct nd_buf *in);
+enum nd_verdict http_ws_timeout(struct nd_conn *c, struct http_conn *h, struct http_conf *cf);
+enum nd_verdict http_ws_stop(struct nd_conn *c, struct http_conn *h);
+void http_ws_close(struct nd_conn *c, struct http_conn *h);
 
 /* GET /chat (the page), GET /chat/poll, POST /chat/send: PROBE_NO,
  * PROBE_DONE, PROBE_NEED_BODY (for send) or -1. */
@@ -210,8 +152,9 @@ int http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf
 int http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                    const struct http_request *req, const char *body, size_t len);
 
-/* A held poll: its deadline passed (answer what there is), or the
- * connection is closing (forget it). */
+/* A held poll: its deadline passed (answer what there is, if an event
+ * has not: returns 1 when answered, -1 on error), or the connection is
+ * closing (forget it). */
 int http_chat_poll_timeout(struct nd_conn *c, struct http_conn *h);
 void http_chat_poll_forget(struct http_conn *h);
 

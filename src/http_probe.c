@@ -439,25 +439,27 @@ http_probe_bytes(struct nd_conn *c, struct http_conn *h)
     static char chunk[16384];
     size_t budget = 256 * 1024;
 
-    if (http_out_flush(c) < 0)
-        return -1;
-    while (h->left > 0 && budget > 0 && nd_conn_pending(c) == 0) {
+    /* Slices while the queue stays below the high-water mark and the
+     * budget lasts; drained() asks for the next ones. */
+    while (h->left > 0 && budget > 0) {
         size_t n = h->left < sizeof(chunk) ? (size_t)h->left : sizeof(chunk), i;
+        int rc;
 
         for (i = 0; i < n; i += 8) {
             uint64_t r = next_random(&h->rng);
 
             memcpy(chunk + i, &r, n - i < 8 ? n - i : 8);
         }
-        if (nd_conn_write(c, chunk, n) < 0)
+        if ((rc = nd_conn_write(c, chunk, n)) < 0)
             return -1;
         h->left -= n;
         budget -= n;
+        if (rc > 0)
+            break;
     }
     if (h->left == 0)
         return 1;
-    if (nd_conn_pending(c) == 0)
-        nd_conn_want_drain(c);      /* budget spent: come back for more */
+    nd_conn_want_drain(c);
     return 0;
 }
 
@@ -474,8 +476,6 @@ http_probe_tick(struct nd_conn *c, struct http_conn *h)
     }
     if (nd_conn_pending(c) > DRIP_MAX_PENDING)
         return -1;  /* the client does not read what it asked for */
-    if (http_out_flush(c) < 0)
-        return -1;
     {
         uint64_t n = h->left < h->per_tick ? h->left : h->per_tick;
 

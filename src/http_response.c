@@ -1,6 +1,6 @@
-/* http_response.c: writing answers. Status lines, the headers every answer
- * carries, and the buffer that gathers all the answers of one read so that
- * pipelined requests cost one write. */
+/* http_response.c: writing answers: status lines and the headers every
+ * answer carries. The core gathers what one callback writes, so the answers
+ * to pipelined requests go out in one write. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,35 +9,6 @@
 #include "nd/http_static.h"
 #include "nd/module.h"
 #include "nd/util.h"
-
-/* One thread, and a callback serves one connection: one buffer will do. */
-static struct {
-    char data[16384];
-    size_t len;
-} out;
-
-int
-http_out_flush(struct nd_conn *c)
-{
-    size_t n = out.len;
-
-    out.len = 0;
-    return n ? nd_conn_write(c, out.data, n) : 0;
-}
-
-int
-http_out_put(struct nd_conn *c, const void *p, size_t n)
-{
-    if (out.len + n > sizeof(out.data)) {
-        if (http_out_flush(c) < 0)
-            return -1;
-        if (n > sizeof(out.data))
-            return nd_conn_write(c, p, n);
-    }
-    memcpy(out.data + out.len, p, n);
-    out.len += n;
-    return 0;
-}
 
 /* The Date header's value, formatted once a second. */
 static const char *
@@ -126,7 +97,7 @@ http_head(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
     if (n < 0 || (size_t)n >= sizeof(buf))
         return -1;
     count(c, status);
-    return http_out_put(c, buf, (size_t)n);
+    return nd_conn_write(c, buf, (size_t)n);
 }
 
 int
@@ -136,7 +107,7 @@ http_respond(struct nd_conn *c, struct http_conn *h, int status, const char *cty
     if (http_head(c, h, status, ctype, (int64_t)len, extra) < 0)
         return -1;
     if (!h->head_only && len > 0)
-        return http_out_put(c, body, len);
+        return nd_conn_write(c, body, len);
     return 0;
 }
 

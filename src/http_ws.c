@@ -1,33 +1,23 @@
 /* http_ws.c: WebSocket on the http module: the upgrade handshake, then
- * /ws/echo (every message back) and /ws/chat?room=NAME (every text message
- * to every member, in the order received). The wire format is ws.c's; this
- * file holds messages, rooms, pings and the closing handshake. A member
- * that lets its output pile up past ws_max_queue is dropped so that one slow
- * reader never grows the daemon's memory; the room goes on. */
+ * /ws/echo (every message back) and /ws/chat?room=NAME (a member of a
+ * chat_room: every text message to every member, in the order received).
+ * The wire format is ws.c's; this file holds messages, pings and the
+ * closing handshake. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat_room.h"
 #include "http.h"
 #include "nd/buf.h"
 #include "nd/http_path.h"
-#include "nd/json.h"
 #include "nd/module.h"
 #include "nd/util.h"
 #include "nd/ws.h"
 
-static int
-put(struct nd_buf **b, const char *s)
-{
-    return nd_buf_append(b, s, strlen(s));
-}
-
-struct ws_room;
-
 struct ws_conn {
     struct nd_conn *conn;
-    struct ws_room *room;           /* chat only */
-    struct ws_conn *prev, *next;    /* in the room */
+    struct chat_member member;      /* /ws/chat: in its room */
     struct nd_buf *msg;             /* the message being assembled */
     struct ws_utf8 utf8;
     struct ws_frame f;              /* the data frame being read */
@@ -37,7 +27,6 @@ struct ws_conn {
     int msg_op;                     /* WS_TEXT or WS_BINARY while open */
     int closing;                    /* our close frame is sent */
     int ping_out;                   /* a ping waits for its pong */
-    char name[33];
 };
 
 
@@ -69,93 +58,43 @@ ws_close_with(struct nd_conn *c, struct ws_conn *w, unsigned code)
     return ND_FINISH;
 }
 
-/* ---- rooms ---- */
+/* ---- a chat member ---- */
 
-void
-http_ws_broadcast(struct ws_room *r, const char *p, size_t n)
+static int
+member_deliver(struct chat_member *m, const char *json, size_t n)
 {
-    struct ws_conn *m;
+    struct ws_conn *w = nd_container_of(m, struct ws_conn, member);
 
-    for (m = r->members; m; m = m->next)
-        if (!m->closing)
-            send_frame(m->conn, WS_TEXT, p, n);
+    return w->closing ? 0 : send_frame(w->conn, WS_TEXT, json, n);
 }
 
-/* Drops members whose unread output passed the bound. Ending one runs its
- * close(), which changes the list (and may publish): look again from the
- * start each time rather than hold a pointer into it. */
-void
-http_ws_drop_slow(struct ws_room *r, struct http_conf *cf, struct nd_conn *self)
+static size_t
+member_pending(const struct chat_member *m)
 {
-    for (;;) {
-        struct ws_conn *m;
-
-        for (m = r->members; m; m = m->next)
-            if (m->conn != self && m->conn != http_busy &&
-                nd_conn_pending(m->conn) > cf->ws_max_queue)
-                break;
-        if (m == NULL)
-            return;
-        nd_conn_end(m->conn, 1);    /* its close() leaves the room */
-    }
+    return nd_conn_pending(nd_container_of(m, struct ws_conn, member)->conn);
 }
 
 static void
-notice(struct ws_room *r, struct http_conf *cf, const char *type, const struct ws_conn *who,
-       struct nd_conn *self)
+member_end(struct chat_member *m)
 {
-    struct nd_buf *b = NULL;
-    char head[96];
-
-    snprintf(head, sizeof(head), "\"type\":\"%s\",\"members\":%zu,\"name\":", type, r->n);
-    if (nd_buf_append(&b, head, strlen(head)) == 0 &&
-        nd_json_string(&b, who->name, strlen(who->name)) == 0)
-        chat_publish(r, cf, nd_buf_head(b), nd_buf_len(b), self);
-    nd_buf_free(b);
+    nd_conn_end(nd_container_of(m, struct ws_conn, member)->conn, 1);
 }
 
-static void
-leave(struct ws_conn *w, struct http_conf *cf)
-{
-    struct ws_room *r = w->room;
-
-    if (r == NULL)
-        return;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        r->members = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    r->n--;
-    w->room = NULL;
-    if (r->n > 0 || r->pollers)
-        notice(r, cf, "leave", w, NULL);
-    chat_room_release(r);
-}
+static const struct chat_member_ops member_ops = { member_deliver, member_pending, member_end };
 
 /* ---- messages ---- */
 
 static int
-deliver(struct nd_conn *c, struct ws_conn *w, struct http_conf *cf)
+deliver(struct nd_conn *c, struct ws_conn *w)
 {
     const char *p = w->msg ? nd_buf_head(w->msg) : "";
     size_t n = w->msg ? nd_buf_len(w->msg) : 0;
     int rc = 0;
 
-    if (w->room == NULL) {
+    if (w->member.room == NULL)
         rc = send_frame(c, w->msg_op, p, n);       /* echo */
-    } else if (w->msg_op == WS_TEXT) {
-        struct nd_buf *b = NULL;
-
-        if (put(&b, "\"type\":\"message\",\"name\":") < 0 ||
-            nd_json_string(&b, w->name, strlen(w->name)) < 0 ||
-            put(&b, ",\"text\":") < 0 || nd_json_string(&b, p, n) < 0)
-            rc = -1;
-        else
-            chat_publish(w->room, cf, nd_buf_head(b), nd_buf_len(b), c);
-        nd_buf_free(b);
-    }
+    else if (w->msg_op == WS_TEXT)
+        rc = chat_say(w->member.room, w->member.name, p, n);
     nd_buf_free(w->msg);
     w->msg = NULL;
     w->msg_op = 0;
@@ -193,13 +132,11 @@ control(struct nd_conn *c, struct ws_conn *w, int op, const uint8_t *p, size_t n
  * data frame completes the moment its last byte is in: for an empty frame,
  * that is its header, so the loop goes on after a header even when no byte
  * is left. */
-int
+enum nd_verdict
 http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct nd_buf *in)
 {
     struct ws_conn *w = h->ws;
 
-    if (http_out_flush(c) < 0)
-        return ND_ABORT;
     while (!w->closing) {
         uint8_t *buf = (uint8_t *)nd_buf_head(in);
         size_t len = nd_buf_len(in), n;
@@ -259,12 +196,12 @@ http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, stru
             continue;
         if (w->msg_op == WS_TEXT && !ws_utf8_complete(&w->utf8))
             return ws_close_with(c, w, WS_CLOSE_BAD_DATA);
-        if (deliver(c, w, cf) != ND_KEEP)
+        if (deliver(c, w) != ND_KEEP)
             return ND_ABORT;
         /* A chat member that sends but does not read is dropped too. An
          * echo connection's output is its own backpressure instead: above
          * buffer_size the core stops reading it until the echo drains. */
-        if (w->room != NULL && nd_conn_pending(c) > cf->ws_max_queue)
+        if (w->member.room != NULL && nd_conn_pending(c) > cf->ws_max_queue)
             return ND_ABORT;
     }
     return w->closing ? ND_FINISH : ND_KEEP;
@@ -272,7 +209,7 @@ http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, stru
 
 /* Every ws_ping_interval: a ping, unless the last one is still unanswered,
  * in which case the peer is gone. */
-int
+enum nd_verdict
 http_ws_timeout(struct nd_conn *c, struct http_conn *h, struct http_conf *cf)
 {
     struct ws_conn *w = h->ws;
@@ -289,19 +226,19 @@ http_ws_timeout(struct nd_conn *c, struct http_conn *h, struct http_conf *cf)
 }
 
 /* The server is stopping: "going away". */
-int
+enum nd_verdict
 http_ws_stop(struct nd_conn *c, struct http_conn *h)
 {
     return ws_close_with(c, h->ws, WS_CLOSE_GOING_AWAY);
 }
 
 void
-http_ws_close(struct nd_conn *c, struct http_conn *h, struct http_conf *cf)
+http_ws_close(struct nd_conn *c, struct http_conn *h)
 {
     struct ws_conn *w = h->ws;
 
     ND_UNUSED(c);
-    leave(w, cf);
+    chat_leave(&w->member);
     nd_buf_free(w->msg);
     free(w);
     h->ws = NULL;
@@ -315,6 +252,7 @@ http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 {
     const struct http_header *up, *conn, *key, *ver;
     char accept[29], extra[160], name[65], room[65];
+    struct chat_room *r = NULL;
     struct ws_conn *w;
     int chat = strcmp(path, "/ws/chat") == 0;
 
@@ -351,12 +289,14 @@ http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         return -1;
     w->conn = c;
     if (chat) {
-        snprintf(w->name, sizeof(w->name), "%s", name);
-        w->room = chat_room(nd_service_name(nd_conn_service(c)), room);
-        if (w->room == NULL) {
+        r = chat_room_get(nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
+        if (r == NULL) {
             free(w);
             return -1;
         }
+        w->member.ops = &member_ops;
+        w->member.present = 1;
+        snprintf(w->member.name, sizeof(w->member.name), "%s", name);
     }
     snprintf(extra, sizeof(extra), "Upgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Accept: %s\r\n", accept);
@@ -364,24 +304,19 @@ http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
      * Upgrade, whatever the request's said about keeping it alive. */
     h->keep_alive = 1;
     if (http_head(c, h, 101, NULL, -1, extra) < 0) {
-        if (w->room)
-            chat_room_release(w->room);
+        if (r)
+            chat_room_release(r);
         free(w);
         return -1;
     }
     h->ws = w;
-    if (w->room) {
-        struct ws_room *r = w->room;
-
-        w->next = r->members;
-        if (r->members)
-            r->members->prev = w;
-        r->members = w;
-        r->n++;
+    if (r) {
         /* The room so far, then the join: a page shows history at once. */
-        if (http_out_flush(c) < 0 || chat_history_send(r, c) < 0)
+        if (chat_replay(r, &w->member) < 0) {
+            chat_room_release(r);
             return -1;
-        notice(r, cf, "join", w, c);
+        }
+        chat_join(r, &w->member);
     }
     nd_conn_set_deadline(c, cf->ws_ping_interval);
     return PROBE_DONE;

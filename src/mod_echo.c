@@ -5,7 +5,7 @@
 #include "nd/buf.h"
 #include "nd/module.h"
 
-static int
+static enum nd_verdict
 echo_input(struct nd_conn *c, struct nd_buf *in)
 {
     if (nd_conn_write(c, nd_buf_head(in), nd_buf_len(in)) < 0)

@@ -324,7 +324,7 @@ set_wait(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, int parti
 
     if (h->stream == S_DRIP || h->stream == S_DELAY || h->stream == S_POLL || h->ws != NULL)
         return;     /* these own the deadline */
-    if (h->phase == PH_STREAM || nd_conn_pending(c) > 0) {
+    if (h->phase == PH_STREAM) {
         w = W_SEND;
         ms = cf->send_timeout;
     } else if (h->phase == PH_BODY || h->phase == PH_WHOLE) {
@@ -347,7 +347,7 @@ set_wait(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, int parti
 }
 
 /* The request is answered. Returns what the core should do next. */
-static int
+static enum nd_verdict
 request_done(struct nd_conn *c, struct http_conn *h)
 {
     if (h->phase == PH_STREAM)
@@ -359,23 +359,12 @@ request_done(struct nd_conn *c, struct http_conn *h)
     return h->keep_alive ? ND_KEEP : ND_FINISH;
 }
 
-void
-http_stream_finished(struct nd_conn *c, struct http_conn *h)
-{
-    if (request_done(c, h) == ND_FINISH)
-        nd_conn_end(c, 0);
-    else
-        set_wait(c, h, nd_service_conf(nd_conn_service(c)), 0);
-}
-
 /* Sends file bytes while the socket takes them. */
-static int
+static enum nd_verdict
 send_file(struct nd_conn *c, struct http_conn *h)
 {
     long n;
 
-    if (http_out_flush(c) < 0)
-        return ND_ABORT;
     n = nd_conn_sendfile(c, h->file_fd, &h->file_off, (size_t)h->left);
     if (n < 0)
         return ND_ABORT;
@@ -388,7 +377,7 @@ send_file(struct nd_conn *c, struct http_conn *h)
 }
 
 /* Moves a stream one step; at its end, on to the next request. */
-static int
+static enum nd_verdict
 stream_step(struct nd_conn *c, struct http_conn *h, int tick)
 {
     int rc;
@@ -406,9 +395,8 @@ stream_step(struct nd_conn *c, struct http_conn *h, int tick)
         rc = http_probe_tick(c, h);
         break;
     case S_POLL:
-        if (!tick)
-            return ND_KEEP;
-        rc = http_chat_poll_timeout(c, h);
+        /* Answered by an event (drained() brings us here), or its time. */
+        rc = tick ? http_chat_poll_timeout(c, h) : h->poll_answered;
         break;
     default:
         return request_done(c, h);
@@ -419,7 +407,7 @@ stream_step(struct nd_conn *c, struct http_conn *h, int tick)
 }
 
 /* After the head (and any body) of a request: a stream to run, or done. */
-static int
+static enum nd_verdict
 after_request(struct nd_conn *c, struct http_conn *h)
 {
     if (h->stream == S_NONE)
@@ -434,7 +422,7 @@ after_request(struct nd_conn *c, struct http_conn *h)
 }
 
 /* Reads (and discards) the body of a request already answered. */
-static int
+static enum nd_verdict
 read_body(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct nd_buf *in)
 {
     size_t len = nd_buf_len(in);
@@ -471,9 +459,9 @@ read_body(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
 }
 
 /* Gathers a body the answer needs, in the input buffer right after its
- * head (chunked framing is removed in place), then answers. Returns 2 when
- * more bytes are needed. */
-static int
+ * head (chunked framing is removed in place), then answers. Sets h->more
+ * when more bytes are needed. */
+static enum nd_verdict
 read_whole(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct nd_buf *in)
 {
     struct http_header headers[MAX_HEADERS_LIMIT];
@@ -483,8 +471,10 @@ read_whole(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct 
     size_t total;
 
     if (!h->chunked) {
-        if (nd_buf_len(in) - h->head_len < h->body_left)
-            return 2;
+        if (nd_buf_len(in) - h->head_len < h->body_left) {
+            h->more = 1;
+            return ND_KEEP;
+        }
         h->body_len = h->body_left;
         total = h->head_len + h->body_left;
     } else {
@@ -507,8 +497,10 @@ read_whole(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct 
                 return http_error(c, h, 413, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
             if (rc == 1)
                 break;
-            if (used == rlen)
-                return 2;
+            if (used == rlen) {
+                h->more = 1;
+                return ND_KEEP;
+            }
         }
         total = h->head_len + (size_t)h->body_len;
     }
@@ -545,9 +537,9 @@ chunked_prefix_valid(const char *p, size_t n)
     return 1;
 }
 
-/* Parses and answers one request head. Returns ND_KEEP with bytes consumed,
- * 2 when more bytes are needed, or ND_FINISH/ND_ABORT. */
-static int
+/* Parses and answers one request head. Returns ND_KEEP with bytes consumed
+ * (or with h->more set when more bytes are needed), or ND_FINISH/ND_ABORT. */
+static enum nd_verdict
 read_head(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct nd_buf *in)
 {
     struct http_header headers[MAX_HEADERS_LIMIT];
@@ -556,8 +548,10 @@ read_head(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
 
     rc = http_parse_request(nd_buf_head(in), nd_buf_len(in), &h->scan, &cf->lim,
                             &req, headers);
-    if (rc == 0)
-        return 2;
+    if (rc == 0) {
+        h->more = 1;
+        return ND_KEEP;
+    }
     h->requests++;
     h->minor = 1;
     h->head_only = 0;
@@ -601,6 +595,10 @@ conn_state(struct nd_conn *c)
     struct http_conn *h = nd_conn_data(c);
 
     if (h == NULL && (h = calloc(1, sizeof(*h))) != NULL) {
+        struct http_conf *cf = nd_service_conf(nd_conn_service(c));
+
+        /* An answer the client leaves unread ends it after send_timeout. */
+        nd_conn_set_send_timeout(c, cf->send_timeout);
         h->file_fd = -1;
         h->keep_alive = 1;
         h->minor = 1;
@@ -610,17 +608,18 @@ conn_state(struct nd_conn *c)
     return h;
 }
 
-static int
-http_input_inner(struct nd_conn *c, struct nd_buf *in)
+static enum nd_verdict
+http_input(struct nd_conn *c, struct nd_buf *in)
 {
     struct http_conn *h = conn_state(c);
     struct http_conf *cf = nd_service_conf(nd_conn_service(c));
-    int v = ND_KEEP;
+    enum nd_verdict v = ND_KEEP;
 
     if (h == NULL)
         return ND_ABORT;
 
-    while (v == ND_KEEP && nd_buf_len(in) > 0 && h->phase != PH_STREAM) {
+    h->more = 0;
+    while (v == ND_KEEP && !h->more && nd_buf_len(in) > 0 && h->phase != PH_STREAM) {
         if (h->ws != NULL)
             return http_ws_input(c, h, cf, in);
         if (h->phase == PH_BODY)
@@ -629,41 +628,33 @@ http_input_inner(struct nd_conn *c, struct nd_buf *in)
             v = read_whole(c, h, cf, in);
         else
             v = read_head(c, h, cf, in);
-        if (v == 2) {
-            v = ND_KEEP;
-            break;
-        }
     }
-    if (http_out_flush(c) < 0)
-        return ND_ABORT;
     if (v == ND_KEEP)
         set_wait(c, h, cf, h->phase == PH_HEAD && nd_buf_len(in) > 0);
     return v;
 }
 
-static int
-http_drained_inner(struct nd_conn *c)
+static enum nd_verdict
+http_drained(struct nd_conn *c)
 {
     struct http_conn *h = nd_conn_data(c);
     struct http_conf *cf = nd_service_conf(nd_conn_service(c));
-    int v = ND_KEEP;
+    enum nd_verdict v = ND_KEEP;
 
     if (h == NULL)
         return ND_KEEP;
     if (h->phase == PH_STREAM)
         v = stream_step(c, h, 0);
-    if (http_out_flush(c) < 0)
-        return ND_ABORT;
     if (v == ND_KEEP)
         set_wait(c, h, cf, h->partial && h->wait == W_HEAD);
     return v;
 }
 
-static int
-http_timeout_inner(struct nd_conn *c)
+static enum nd_verdict
+http_timeout(struct nd_conn *c)
 {
     struct http_conn *h = nd_conn_data(c);
-    int v = ND_FINISH;
+    enum nd_verdict v = ND_FINISH;
 
     if (h == NULL)
         return ND_FINISH;   /* connected, never sent a byte: just close */
@@ -672,8 +663,6 @@ http_timeout_inner(struct nd_conn *c)
     if (h->phase == PH_STREAM &&
         (h->stream == S_DRIP || h->stream == S_DELAY || h->stream == S_POLL)) {
         v = stream_step(c, h, 1);
-        if (http_out_flush(c) < 0)
-            return ND_ABORT;
         if (v == ND_KEEP && h->phase == PH_HEAD)
             set_wait(c, h, nd_service_conf(nd_conn_service(c)), 0);
         return v;
@@ -683,11 +672,8 @@ http_timeout_inner(struct nd_conn *c)
         return ND_ABORT;    /* the peer stopped reading */
     case W_HEAD:
     case W_BODY:
-        if (nd_conn_pending(c) == 0) {
-            http_error(c, h, 408, 0, NULL);
-            if (http_out_flush(c) < 0)
-                v = ND_ABORT;
-        }
+        if (nd_conn_pending(c) == 0 && http_error(c, h, 408, 0, NULL) < 0)
+            v = ND_ABORT;
         return v;
     default:
         return ND_FINISH;   /* an idle keep-alive connection: just close */
@@ -696,8 +682,8 @@ http_timeout_inner(struct nd_conn *c)
 
 /* The peer sent its FIN. While an answer is delayed, that is a client that
  * left: free it now. While one is streamed, finish it, then close. */
-static int
-http_eof_inner(struct nd_conn *c)
+static enum nd_verdict
+http_eof(struct nd_conn *c)
 {
     struct http_conn *h = nd_conn_data(c);
 
@@ -714,11 +700,10 @@ http_eof_inner(struct nd_conn *c)
  * already) ends now, a WebSocket with 1001 and a long poll with its
  * answer; an answer under way is completed first, then the connection
  * closes. */
-static int
-http_stop_inner(struct nd_conn *c)
+static enum nd_verdict
+http_stop(struct nd_conn *c)
 {
     struct http_conn *h = nd_conn_data(c);
-    int v;
 
     if (h == NULL)
         return ND_FINISH;
@@ -727,48 +712,12 @@ http_stop_inner(struct nd_conn *c)
     if (h->phase == PH_HEAD || (h->phase == PH_BODY && h->stream == S_NONE))
         return ND_FINISH;
     h->keep_alive = 0;
-    if (h->phase == PH_STREAM && h->stream == S_POLL) {
-        v = stream_step(c, h, 1);
-        return http_out_flush(c) < 0 ? ND_ABORT : v;
-    }
+    if (h->phase == PH_STREAM && h->stream == S_POLL)
+        return stream_step(c, h, 1);
     return ND_KEEP;
 }
 
-struct nd_conn *http_busy;
-
-/* The entry points the core calls: each marks its connection busy (a
- * nested callback, a chat member's close say, restores the outer one). */
-static int
-http_input(struct nd_conn *c, struct nd_buf *in)
-{
-    struct nd_conn *outer = http_busy;
-    int v;
-
-    http_busy = c;
-    v = http_input_inner(c, in);
-    http_busy = outer;
-    return v;
-}
-
-#define BUSY_WRAPPER(name)                                                      \
-    static int                                                                  \
-    name(struct nd_conn *c)                                                     \
-    {                                                                           \
-        struct nd_conn *outer = http_busy;                                      \
-        int v;                                                                  \
-                                                                                \
-        http_busy = c;                                                          \
-        v = name##_inner(c);                                                    \
-        http_busy = outer;                                                      \
-        return v;                                                               \
-    }
-
-BUSY_WRAPPER(http_drained)
-BUSY_WRAPPER(http_timeout)
-BUSY_WRAPPER(http_eof)
-BUSY_WRAPPER(http_stop)
-
-static int
+static enum nd_verdict
 http_open(struct nd_conn *c)
 {
     struct http_conf *cf = nd_service_conf(nd_conn_service(c));
@@ -786,7 +735,7 @@ http_close(struct nd_conn *c)
     if (h == NULL)
         return;
     if (h->ws != NULL)
-        http_ws_close(c, h, nd_service_conf(nd_conn_service(c)));
+        http_ws_close(c, h);
     http_chat_poll_forget(h);
     if (h->file_fd >= 0)
         close(h->file_fd);

@@ -154,7 +154,7 @@ nd_server_prepare(struct nd_server *s, struct nd_config *cfg, struct nd_apply *a
     memset(a, 0, sizeof(*a));
     a->cfg = cfg;
     for (i = 0; i < cfg->nservices; i++)
-        n += cfg->services[i].selected;
+        n += cfg->services[i].selected != 0;
     a->svcs = calloc(n ? n : 1, sizeof(*a->svcs));
     if (a->svcs == NULL) {
         snprintf(err, errlen, "out of memory applying %s", cfg->path);

@@ -43,6 +43,7 @@ struct nd_conn {
     uint64_t last_active;
     uint64_t deadline;          /* module's timer, absolute ms; 0 = none */
     uint32_t idle_ms;           /* close after this long without I/O; 0 = never */
+    uint32_t send_ms;           /* close when output waits this long; 0 = never */
     struct nd_conn *prev, *next;
     struct nd_defer defer;
     unsigned char state;
@@ -55,6 +56,10 @@ struct nd_conn {
     unsigned char streaming;    /* the last read filled the buffer */
     unsigned char got_input;    /* the peer has sent at least one byte */
     unsigned char stopping;     /* graceful stop: finish once answered */
+    unsigned char backlog;      /* output had to wait: drained() when out */
+    unsigned char flushing;     /* flush() runs: it sends what is made */
+    unsigned char busy;         /* depth of module callbacks running on it */
+    signed char end_wish;       /* an nd_verdict asked for from inside them */
 };
 
 /* Takes an accepted fd for svc, as a member of set. On failure the fd is

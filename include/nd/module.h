@@ -42,23 +42,23 @@ struct nd_module {
     size_t (*input_max)(const void *conf);
 
     /* Stream connections. open and close may be NULL. */
-    int (*open)(struct nd_conn *c);
+    enum nd_verdict (*open)(struct nd_conn *c);
     /* New bytes in `in`; consume what was used with nd_buf_consume(). What is
      * left stays for the next call. A module that leaves a full buffer
      * unconsumed gets the connection closed. */
-    int (*input)(struct nd_conn *c, struct nd_buf *in);
+    enum nd_verdict (*input)(struct nd_conn *c, struct nd_buf *in);
     /* All queued output has reached the kernel. May be NULL. */
-    int (*drained)(struct nd_conn *c);
+    enum nd_verdict (*drained)(struct nd_conn *c);
     /* The peer will send no more. NULL means ND_FINISH. */
-    int (*eof)(struct nd_conn *c);
+    enum nd_verdict (*eof)(struct nd_conn *c);
     /* The deadline set with nd_conn_set_deadline() has passed. NULL means
      * ND_ABORT. */
-    int (*timeout)(struct nd_conn *c);
+    enum nd_verdict (*timeout)(struct nd_conn *c);
     /* The server is stopping gracefully and this connection has sent
      * something. ND_FINISH (and NULL) ends it once its queued output is
      * out; ND_KEEP leaves the module to end it when the exchange under way
      * is over (shutdown_timeout bounds the wait); ND_ABORT closes it now. */
-    int (*stop)(struct nd_conn *c);
+    enum nd_verdict (*stop)(struct nd_conn *c);
     void (*close)(struct nd_conn *c);
 
     /* Datagrams. */
@@ -115,9 +115,10 @@ int nd_conn_local(const struct nd_conn *c, void *sa, unsigned *len);
  * connection: setting it again replaces it. */
 void nd_conn_set_deadline(struct nd_conn *c, uint64_t ms);
 
-/* Closes the connection after ms milliseconds with no byte read or written
- * (the service's idle_timeout until changed); 0 = never. */
-void nd_conn_set_idle(struct nd_conn *c, uint64_t ms);
+/* Closes the connection when output has waited for the peer to read it
+ * for ms milliseconds with no progress (a peer that stopped reading); 0,
+ * the default, leaves that to the service's idle_timeout. */
+void nd_conn_set_send_timeout(struct nd_conn *c, uint64_t ms);
 
 void *nd_conn_data(const struct nd_conn *c);
 void nd_conn_set_data(struct nd_conn *c, void *data);

@@ -1,0 +1,297 @@
+/* chat_room.c: chat rooms. Every event (message, join, leave) gets the
+ * room's next sequence number and reaches every member in the order it was
+ * published; the last ones stay, within a count and a byte budget, for
+ * members that join and polls that ask for what they missed. Numbers start
+ * again at 1 in a room made anew (a restarted daemon's): the room's epoch,
+ * random, tells clients that this happened. How an event reaches a member
+ * is the member's business (chat_member_ops). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chat_room.h"
+#include "nd/buf.h"
+#include "nd/json.h"
+
+#define HIST_MAX_N 100
+#define HIST_MAX_BYTES (64 * 1024)
+#define ROOMS_MAX 1024
+
+struct chat_msg {
+    struct chat_msg *next;
+    uint64_t seq;
+    size_t len;
+    char json[];
+};
+
+static struct chat_room *rooms;
+static size_t nrooms;
+
+/* A room's epoch: 64 random bits from the kernel, never 0. Should
+ * getrandom fail (no entropy yet at early boot, a seccomp filter), a mix of
+ * the clock, the pid and a counter still differs from any earlier run's. */
+static uint64_t
+new_epoch(void)
+{
+    static uint64_t counter;
+    uint64_t e = 0;
+    ssize_t n;
+
+    do
+        n = getrandom(&e, sizeof(e), GRND_NONBLOCK);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(e)) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        e = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        e ^= (uint64_t)getpid() << 40 ^ ++counter * 0x9e3779b97f4a7c15u;
+        e ^= e >> 30;                   /* splitmix64's finaliser */
+        e *= 0xbf58476d1ce4e5b9u;
+        e ^= e >> 27;
+        e *= 0x94d049bb133111ebu;
+        e ^= e >> 31;
+    }
+    return e ? e : 1;
+}
+
+static int
+room_idle(const struct chat_room *r)
+{
+    return r->nall == 0;
+}
+
+static void
+room_free(struct chat_room *r)
+{
+    struct chat_room **pp;
+
+    for (pp = &rooms; *pp; pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            while (r->first) {
+                struct chat_msg *m = r->first;
+
+                r->first = m->next;
+                free(m);
+            }
+            free(r);
+            nrooms--;
+            return;
+        }
+    }
+}
+
+struct chat_room *
+chat_room_get(const char *service, const char *name, size_t max_queue)
+{
+    size_t sl = strlen(service), nl = strlen(name);
+    struct chat_room *r;
+
+    if (sl + nl + 2 > sizeof(r->key))
+        return NULL;
+    for (r = rooms; r; r = r->next)
+        if (strcmp(r->key, service) == 0 && strcmp(r->key + sl + 1, name) == 0)
+            break;
+    if (r == NULL) {
+        if (nrooms >= ROOMS_MAX) {
+            struct chat_room *idle = NULL;
+
+            for (r = rooms; r; r = r->next)
+                if (room_idle(r))
+                    idle = r;   /* the last in the list: the oldest made */
+            if (idle == NULL)
+                return NULL;
+            room_free(idle);
+        }
+        if ((r = calloc(1, sizeof(*r))) == NULL)
+            return NULL;
+        memcpy(r->key, service, sl + 1);
+        memcpy(r->key + sl + 1, name, nl + 1);
+        r->epoch = new_epoch();
+        r->next = rooms;
+        rooms = r;
+        nrooms++;
+    }
+    r->max_queue = max_queue;
+    return r;
+}
+
+/* A room that nobody is in keeps its history for polls coming back (an
+ * answer named the room's epoch, which must still be the room's at the
+ * client's next poll); it goes when it never had any, or when room is
+ * needed for a new one. */
+void
+chat_room_release(struct chat_room *r)
+{
+    if (room_idle(r) && r->first == NULL)
+        room_free(r);
+}
+
+/* A join or a leave: who, and how many are here now. */
+static void
+notice(struct chat_room *r, const char *type, const struct chat_member *who)
+{
+    struct nd_buf *b = NULL;
+    char head[96];
+
+    snprintf(head, sizeof(head), "\"type\":\"%s\",\"members\":%zu,\"name\":", type, r->n);
+    if (nd_buf_append(&b, head, strlen(head)) == 0 &&
+        nd_json_string(&b, who->name, strlen(who->name)) == 0)
+        chat_publish(r, nd_buf_head(b), nd_buf_len(b));
+    nd_buf_free(b);
+}
+
+void
+chat_join(struct chat_room *r, struct chat_member *m)
+{
+    m->room = r;
+    m->dropped = 0;
+    m->prev = NULL;
+    m->next = r->members;
+    if (r->members)
+        r->members->prev = m;
+    r->members = m;
+    r->nall++;
+    if (m->present) {
+        r->n++;
+        notice(r, "join", m);
+    }
+}
+
+void
+chat_leave(struct chat_member *m)
+{
+    struct chat_room *r = m->room;
+
+    if (r == NULL)
+        return;
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        r->members = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    m->prev = m->next = NULL;
+    m->room = NULL;
+    r->nall--;
+    if (m->present) {
+        r->n--;
+        if (r->nall > 0)
+            notice(r, "leave", m);
+        chat_room_release(r);
+    }
+}
+
+/* Ends members whose unread output passed the bound. Ending one may close
+ * it at once, and its leave changes the list (and publishes): look again
+ * from the start each time rather than hold a pointer into it. One whose
+ * own callback is running ends after it, so it is only marked here. */
+static void
+drop_slow(struct chat_room *r)
+{
+    for (;;) {
+        struct chat_member *m;
+
+        for (m = r->members; m; m = m->next)
+            if (!m->dropped && m->ops->pending(m) > r->max_queue)
+                break;
+        if (m == NULL)
+            return;
+        m->dropped = 1;
+        m->ops->end(m);
+    }
+}
+
+void
+chat_publish(struct chat_room *r, const char *json, size_t n)
+{
+    /* {"seq":20 digits,"epoch":"16 digits",...}: 57 bytes and the NUL. */
+    struct chat_msg *msg = malloc(sizeof(*msg) + n + 64);
+    struct chat_member *m, *next;
+
+    if (msg == NULL)
+        return;
+    r->seq++;
+    msg->next = NULL;
+    msg->seq = r->seq;
+    msg->len = (size_t)snprintf(msg->json, n + 64, "{\"seq\":%llu,\"epoch\":\"%016llx\",%.*s}",
+                                (unsigned long long)r->seq, (unsigned long long)r->epoch,
+                                (int)n, json);
+    /* Keep the last events, within a count and a byte budget. */
+    if (r->last)
+        r->last->next = msg;
+    else
+        r->first = msg;
+    r->last = msg;
+    r->hist_n++;
+    r->hist_bytes += msg->len;
+    while (r->first != msg && (r->hist_n > HIST_MAX_N || r->hist_bytes > HIST_MAX_BYTES)) {
+        struct chat_msg *old = r->first;
+
+        r->first = old->next;
+        r->hist_n--;
+        r->hist_bytes -= old->len;
+        free(old);
+    }
+    /* A member may leave from inside its deliver() (a poll, answered),
+     * taking only itself out of the list. */
+    for (m = r->members; m; m = next) {
+        next = m->next;
+        if (!m->dropped && m->ops->deliver(m, msg->json, msg->len) < 0) {
+            m->dropped = 1;
+            m->ops->end(m);
+        }
+    }
+    drop_slow(r);
+}
+
+int
+chat_say(struct chat_room *r, const char *name, const char *text, size_t len)
+{
+    static const char a[] = "\"type\":\"message\",\"name\":", b[] = ",\"text\":";
+    struct nd_buf *buf = NULL;
+    int rc = -1;
+
+    if (nd_buf_append(&buf, a, sizeof(a) - 1) == 0 &&
+        nd_json_string(&buf, name, strlen(name)) == 0 &&
+        nd_buf_append(&buf, b, sizeof(b) - 1) == 0 && nd_json_string(&buf, text, len) == 0) {
+        chat_publish(r, nd_buf_head(buf), nd_buf_len(buf));
+        rc = 0;
+    }
+    nd_buf_free(buf);
+    return rc;
+}
+
+int
+chat_history_json(const struct chat_room *r, uint64_t since, struct nd_buf **b)
+{
+    const struct chat_msg *m;
+    int first = 1;
+
+    if (nd_buf_append(b, "[", 1) < 0)
+        return -1;
+    for (m = r->first; m; m = m->next) {
+        if (m->seq <= since)
+            continue;
+        if ((!first && nd_buf_append(b, ",", 1) < 0) || nd_buf_append(b, m->json, m->len) < 0)
+            return -1;
+        first = 0;
+    }
+    return nd_buf_append(b, "]\n", 2);
+}
+
+int
+chat_replay(const struct chat_room *r, struct chat_member *m)
+{
+    const struct chat_msg *msg;
+
+    for (msg = r->first; msg; msg = msg->next)
+        if (m->ops->deliver(m, msg->json, msg->len) < 0)
+            return -1;
+    return 0;
+}

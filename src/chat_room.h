@@ -1,0 +1,81 @@
+/* chat_room.h: chat rooms, knowing no protocol. A room numbers its events
+ * (seq, within the room's epoch), keeps the last of them, and hands each
+ * to every member through the member's own deliver(); WebSocket members
+ * (http_ws.c) and held long polls (http_chat.c) are both members. A member
+ * that lets more than the room's queue bound pile up is ended. */
+#ifndef ND_CHAT_ROOM_H
+#define ND_CHAT_ROOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct nd_buf;
+struct chat_member;
+
+struct chat_member_ops {
+    /* An event, one JSON object, for the member. 0, or -1 when it cannot
+     * take it (the room then ends it). */
+    int (*deliver)(struct chat_member *m, const char *json, size_t n);
+    /* Bytes delivered that its peer has not read yet. */
+    size_t (*pending)(const struct chat_member *m);
+    /* The room gives up on it: end its connection. It leaves the room
+     * when its connection closes, now or after its own callback. */
+    void (*end)(struct chat_member *m);
+};
+
+struct chat_member {
+    const struct chat_member_ops *ops;
+    struct chat_room *room;
+    struct chat_member *prev, *next;
+    char name[33];
+    unsigned char present;      /* counted and announced (not a poll) */
+    unsigned char dropped;      /* ended by the room */
+};
+
+struct chat_msg;
+
+struct chat_room {
+    char key[160];              /* service NUL room */
+    struct chat_member *members;
+    size_t n;                   /* present members */
+    size_t nall;                /* members of any kind */
+    uint64_t seq;               /* of the last event */
+    uint64_t epoch;             /* random, never 0: see README */
+    size_t max_queue;           /* a member's pending bound */
+    struct chat_msg *first, *last;  /* history, oldest first */
+    size_t hist_n, hist_bytes;
+    struct chat_room *next;
+};
+
+/* The room called name in service, made if new; NULL if the name is too
+ * long or memory or the room count runs out. max_queue (from the latest
+ * settings) bounds what a member may leave unread. */
+struct chat_room *chat_room_get(const char *service, const char *name, size_t max_queue);
+
+/* Frees the room if nobody is in it and it never had an event. */
+void chat_room_release(struct chat_room *r);
+
+/* Adds m (ops, name and present set by the caller). A present member's
+ * join is announced to everyone, m included. */
+void chat_join(struct chat_room *r, struct chat_member *m);
+
+/* Takes m out of its room; a present member's leave is announced, and the
+ * room released. A poll's room stays (its answer named the epoch). */
+void chat_leave(struct chat_member *m);
+
+/* Publishes an event: json is the object's members without braces;
+ * "seq" and "epoch" are put first. Then ends members over the bound. */
+void chat_publish(struct chat_room *r, const char *json, size_t n);
+
+/* A message from name: {"type":"message","name":...,"text":...}.
+ * Returns 0 or -1 (memory). */
+int chat_say(struct chat_room *r, const char *name, const char *text, size_t len);
+
+/* The history after since, as a JSON array and a newline, appended to *b.
+ * 0 or -1. */
+int chat_history_json(const struct chat_room *r, uint64_t since, struct nd_buf **b);
+
+/* Delivers the whole history to m alone, oldest first. 0 or -1. */
+int chat_replay(const struct chat_room *r, struct chat_member *m);
+
+#endif
