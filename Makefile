@@ -39,7 +39,7 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/unit-tests
 
-.PHONY: all asan run test check unit soak e2e deps clean
+.PHONY: all asan run test check unit soak e2e deps clean check-layers
 
 all: $(BUILD)/netdemo
 
@@ -85,6 +85,12 @@ check: all $(UNIT_BIN)
 
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
+
+# The layers of src/LAYERS, checked on the objects with nm: no object uses
+# one of a higher layer, none takes part in a cycle, every one is placed.
+# `--edges` (LAYERS_ARGS=--edges) prints who uses whom as well.
+check-layers: $(OBJS)
+	$(PYTHON) tools/check_layers.py $(LAYERS_ARGS) src/LAYERS $(OBJS)
 
 # Every kind of client at once for SOAK_SECONDS, then checks that memory
 # stayed flat and fds came back (tests/soak/run.py). Not part of `make test`.
