@@ -39,7 +39,7 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/unit-tests
 
-.PHONY: all asan run test check unit soak e2e deps clean check-layers
+.PHONY: all asan run test check unit soak e2e deps clean check-layers test-layers
 
 all: $(BUILD)/netdemo
 
@@ -69,7 +69,7 @@ run: all
 # end-to-end tests, first on the plain build, then on the sanitizer build;
 # last, the fuzz targets' committed corpora (clang-14 is installed when
 # missing and we are root; skipped with a notice otherwise).
-test: deps
+test: deps test-layers
 	$(MAKE) clean-objs
 	$(MAKE) EXTRA_CFLAGS=-Werror check
 	$(MAKE) SAN=1 EXTRA_CFLAGS=-Werror check
@@ -91,6 +91,10 @@ unit: $(UNIT_BIN)
 # `--edges` (LAYERS_ARGS=--edges) prints who uses whom as well.
 check-layers: $(OBJS)
 	$(PYTHON) tools/check_layers.py $(LAYERS_ARGS) src/LAYERS $(OBJS)
+
+# The checker itself, on objects of its own (tests/layers/run.sh).
+test-layers:
+	@sh tests/layers/run.sh $(PYTHON)
 
 # Every kind of client at once for SOAK_SECONDS, then checks that memory
 # stayed flat and fds came back (tests/soak/run.py). Not part of `make test`.
