@@ -2,7 +2,11 @@
 # `make test` runs the unit and end-to-end suites on the plain and the
 # sanitizer builds. See README.md.
 
-CC       ?= gcc
+# make's own default for CC is cc, so `CC ?= gcc` would never take: gcc
+# unless CC comes from the command line or the environment.
+ifeq ($(origin CC),default)
+CC       := gcc
+endif
 PYTHON   ?= python3
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
