@@ -2,7 +2,11 @@
 # `make test` runs the unit and end-to-end suites on the plain and the
 # sanitizer builds. See README.md.
 
-CC       ?= gcc
+# make's own default for CC is cc, so `CC ?= gcc` would never take: gcc
+# unless CC comes from the command line or the environment.
+ifeq ($(origin CC),default)
+CC       := gcc
+endif
 PYTHON   ?= python3
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -12,23 +16,44 @@ ALLCPPFLAGS = -Iinclude -D_GNU_SOURCE $(CPPFLAGS)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined
 
+# The release build is hardened as distributions build daemons: checked
+# string and memory calls (level 3 takes effect with gcc >= 12 and glibc >=
+# 2.34, at -O1 and above; older ones fall back to 2 or to none), canaries in
+# functions with arrays, a position-independent executable, and relocations
+# resolved at start and then made read-only. The sanitizer flavour keeps
+# none of it: fortified calls hide the real ones from ASan's interceptors.
+HARDEN_CFLAGS  := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
+HARDEN_LDFLAGS := -pie -Wl,-z,relro,-z,now
+
+# -Wconversion (which in C includes -Wsign-conversion) for the objects that
+# are clean under it. server.c has one warning left; when it is fixed, the
+# list is every object and the flag can move into WARN.
+CONVERSION_CLEAN := addr buf chat_room config conn heap http_chat http_parse http_path \
+                    http_probe http_response http_static http_ws ini json \
+                    listener log loop main mod_echo mod_http modules notify server \
+                    service ws
+
 # SAN=1 builds the AddressSanitizer + UBSan flavour in build/asan/. Its flags
 # have a variable of their own: `make SAN=1 EXTRA_CFLAGS=...` on the command
 # line would otherwise replace them.
 ifeq ($(SAN),1)
 BUILD := build/asan
 FLAVOUR := $(SAN_FLAGS)
+FLAVOUR_LDFLAGS := $(SAN_FLAGS)
 else
 BUILD := build
-FLAVOUR :=
+FLAVOUR := $(HARDEN_CFLAGS)
+FLAVOUR_LDFLAGS := $(HARDEN_LDFLAGS)
 endif
 ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(FLAVOUR) $(EXTRA_CFLAGS)
 
 # The objects depend on the flags they were compiled with: the file holds
-# them. Its rule writes it when it is missing; here it is rewritten when the
-# flags differ, and only then, so that its time changes with them.
+# them, the link flags and the -Wconversion list too. Its rule writes it when
+# it is missing; here it is rewritten when the flags differ, and only then, so
+# that its time changes with them.
 FLAGS_FILE := $(BUILD)/obj/flags
-FLAGS_LINE = $(CC) $(ALLCPPFLAGS) $(ALLCFLAGS)
+FLAGS_LINE = $(CC) $(ALLCPPFLAGS) $(ALLCFLAGS); link: $(FLAVOUR_LDFLAGS) $(LDFLAGS) \
+             $(LDLIBS); -Wconversion: $(CONVERSION_CLEAN)
 $(shell [ ! -f $(FLAGS_FILE) ] || echo '$(FLAGS_LINE)' | cmp -s - $(FLAGS_FILE) || \
         echo '$(FLAGS_LINE)' > $(FLAGS_FILE))
 
@@ -39,15 +64,17 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/unit-tests
 
-.PHONY: all asan run test check unit soak e2e deps clean
+.PHONY: all asan run test check unit soak e2e deps clean check-layers test-layers
 
 all: $(BUILD)/netdemo
 
 $(BUILD)/netdemo: $(OBJS)
-	$(CC) $(FLAVOUR) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+	$(CC) $(FLAVOUR_LDFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 $(BUILD)/obj/%.o: src/%.c $(FLAGS_FILE)
-	$(CC) $(ALLCPPFLAGS) $(ALLCFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(ALLCPPFLAGS) $(ALLCFLAGS) $(OBJ_WARN) -MMD -MP -c -o $@ $<
+
+$(CONVERSION_CLEAN:%=$(BUILD)/obj/%.o): OBJ_WARN := -Wconversion
 
 $(FLAGS_FILE):
 	@mkdir -p $(@D) && echo '$(FLAGS_LINE)' > $@
@@ -57,7 +84,7 @@ $(BUILD)/libnetdemo.a: $(LIB_OBJS)
 
 $(UNIT_BIN): $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(BUILD)/libnetdemo.a
 	$(CC) $(ALLCPPFLAGS) $(ALLCFLAGS) -Isrc -Itests/unit -o $@ $(UNIT_SRCS) \
-	    $(BUILD)/libnetdemo.a $(LDFLAGS) -lcriterion
+	    $(BUILD)/libnetdemo.a $(FLAVOUR_LDFLAGS) $(LDFLAGS) -lcriterion
 
 asan:
 	$(MAKE) SAN=1
@@ -69,15 +96,15 @@ run: all
 # end-to-end tests, first on the plain build, then on the sanitizer build;
 # last, the fuzz targets' committed corpora (clang-14 is installed when
 # missing and we are root; skipped with a notice otherwise).
-test: deps
+test: deps test-layers
 	$(MAKE) clean-objs
 	$(MAKE) EXTRA_CFLAGS=-Werror check
 	$(MAKE) SAN=1 EXTRA_CFLAGS=-Werror check
 	$(MAKE) fuzz-replay
 
-# One flavour: unit tests, then the integration and hostile-client tests
-# against $(BUILD)/netdemo.
-check: all $(UNIT_BIN)
+# One flavour: the layers of its objects, unit tests, then the integration
+# and hostile-client tests against $(BUILD)/netdemo.
+check: all $(UNIT_BIN) check-layers
 	ASAN_OPTIONS=detect_leaks=1 $(UNIT_BIN) --jobs 2
 	$(PYTHON) tests/e2e/run.py --binary $(BUILD)/netdemo
 	$(PYTHON) tests/integration/run.py --binary $(BUILD)/netdemo
@@ -85,6 +112,16 @@ check: all $(UNIT_BIN)
 
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
+
+# The layers of src/LAYERS, checked on the objects with nm: no object uses
+# one of a higher layer, none takes part in a cycle, every one is placed.
+# `--edges` (LAYERS_ARGS=--edges) prints who uses whom as well.
+check-layers: $(OBJS)
+	$(PYTHON) tools/check_layers.py $(LAYERS_ARGS) src/LAYERS $(OBJS)
+
+# The checker itself, on objects of its own (tests/layers/run.sh).
+test-layers:
+	@sh tests/layers/run.sh $(PYTHON)
 
 # Every kind of client at once for SOAK_SECONDS, then checks that memory
 # stayed flat and fds came back (tests/soak/run.py). Not part of `make test`.

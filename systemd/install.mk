@@ -12,10 +12,18 @@ UNITS := netdemo@.service netdemo-http.socket
 
 .PHONY: install uninstall test-systemd
 
-install: all
+# What is installed is always the release build, build/netdemo, hardened
+# (see HARDEN_CFLAGS): SAN=1 is a flavour for tests, and `make SAN=1 install`
+# says so and installs the release build, as nginx's and redis's install
+# targets install what their release build made whatever else was built.
+install:
+ifeq ($(SAN),1)
+	@echo "install: SAN=1 builds for tests only; installing the release build build/netdemo"
+endif
+	@$(MAKE) --no-print-directory SAN= all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/netdemo \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	$(INSTALL) -m 755 $(BUILD)/netdemo $(DESTDIR)$(BINDIR)/netdemo
+	$(INSTALL) -m 755 build/netdemo $(DESTDIR)$(BINDIR)/netdemo
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    systemd/netdemo@.service.in > $(DESTDIR)$(UNITDIR)/netdemo@.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/netdemo@.service

@@ -21,6 +21,30 @@ wait_for() {    # wait_for SECONDS CMD...: until CMD succeeds
 
 make -s install PREFIX=/usr/local >/tmp/install.log 2>&1 ||
     { echo "FAIL systemd.install: $(tail -5 /tmp/install.log)"; echo "systemd: 0 passed, 1 failed"; exit 1; }
+# 0. the installed binary is the hardened release build: PIE, RELRO with
+#    BIND_NOW, stack canaries, fortified calls, and no sanitizer runtime.
+#    Its path is the one the installed unit runs.
+bin=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' /usr/local/lib/systemd/system/netdemo@.service)
+if [ -x "$bin" ]; then
+    type=$(readelf -hW "$bin" | sed -n 's/^ *Type: *\([A-Z]*\).*/\1/p')
+    relro=$(readelf -lW "$bin" | grep -c GNU_RELRO)
+    now=$(readelf -dW "$bin" | grep -cE '\(FLAGS\).*BIND_NOW|\(FLAGS_1\).*NOW')
+    chk=$(readelf --dyn-syms -W "$bin" | grep -o '__[a-z0-9_]*_chk[a-z_]*' | sort -u | tr '\n' ' ')
+    san=$(readelf --dyn-syms -W "$bin" | grep -c '__asan_\|__ubsan_')
+    echo "hardening of $bin: type $type, GNU_RELRO $relro, BIND_NOW $now, sanitizer symbols $san, $chk"
+    why=
+    [ "$type" = DYN ] || why="$why not PIE (type $type);"
+    [ "$relro" -ge 1 ] || why="$why no GNU_RELRO segment;"
+    [ "$now" -ge 1 ] || why="$why no BIND_NOW;"
+    case " $chk" in *" __stack_chk_fail "*) ;; *) why="$why no __stack_chk_fail;" ;; esac
+    [ "$(echo "$chk" | tr ' ' '\n' | grep -v '^__stack_chk_fail$' | grep -c _chk)" -ge 1 ] ||
+        why="$why no fortified __*_chk calls;"
+    [ "$san" = 0 ] || why="$why a sanitizer build;"
+    if [ -z "$why" ]; then pass hardened_binary; else fail hardened_binary "$why"; fi
+else
+    fail hardened_binary "no installed binary at '$bin'"
+fi
+
 conf=/etc/netdemo/netdemo.ini
 write_conf() {
     cat >$conf <<INI
