@@ -8,7 +8,7 @@
 
 #include "nd/config.h"
 #include "nd/module.h"
-#include "leak_check.h"
+#include "fixtures.h"
 
 #define PATH "t.ini"
 
