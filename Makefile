@@ -39,7 +39,7 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/unit-tests
 
-.PHONY: all asan run test check unit soak e2e deps clean
+.PHONY: all asan run test check unit soak deps clean
 
 all: $(BUILD)/netdemo
 
@@ -79,7 +79,6 @@ test: deps
 # against $(BUILD)/netdemo.
 check: all $(UNIT_BIN)
 	ASAN_OPTIONS=detect_leaks=1 $(UNIT_BIN) --jobs 2
-	$(PYTHON) tests/e2e/run.py --binary $(BUILD)/netdemo
 	$(PYTHON) tests/integration/run.py --binary $(BUILD)/netdemo
 	$(PYTHON) tests/faults/run.py --binary $(BUILD)/netdemo
 
