@@ -39,7 +39,7 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/unit-tests
 
-.PHONY: all asan run test check unit soak deps clean
+.PHONY: all asan run test check unit soak deps clean-objs clean
 
 all: $(BUILD)/netdemo
 
@@ -66,11 +66,12 @@ run: all
 	$(BUILD)/netdemo -c conf/netdemo.ini
 
 # The whole suite: dependencies, a warning-free build, unit tests and the
-# end-to-end tests, first on the plain build, then on the sanitizer build;
+# integration tests, first on the plain build, then on the sanitizer build;
 # last, the fuzz targets' committed corpora (clang-14 is installed when
-# missing and we are root; skipped with a notice otherwise).
+# missing and we are root; skipped with a notice otherwise). No clean first:
+# the objects depend on $(FLAGS_FILE), so adding -Werror rebuilds them, and
+# what was already built with these flags is not built again.
 test: deps
-	$(MAKE) clean-objs
 	$(MAKE) EXTRA_CFLAGS=-Werror check
 	$(MAKE) SAN=1 EXTRA_CFLAGS=-Werror check
 	$(MAKE) fuzz-replay
