@@ -54,8 +54,20 @@ ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(FLAVOUR) $(EXTRA_CFLAGS)
 FLAGS_FILE := $(BUILD)/obj/flags
 FLAGS_LINE = $(CC) $(ALLCPPFLAGS) $(ALLCFLAGS); link: $(FLAVOUR_LDFLAGS) $(LDFLAGS) \
              $(LDLIBS); -Wconversion: $(CONVERSION_CLEAN)
+# Goals that compile nothing here themselves (make test only runs sub-makes
+# with their own flags) leave the file alone: rewriting it with their flags
+# would make the next sub-make rebuild everything.
+NO_FLAGS_GOALS := test deps clean clean-objs test-layers fuzz fuzz-replay fuzz-build \
+                  fuzz-deps fuzz-crashes bench-deps test-systemd
+ifneq ($(MAKECMDGOALS),)
+ifeq ($(filter-out $(NO_FLAGS_GOALS),$(MAKECMDGOALS)),)
+KEEP_FLAGS_FILE := 1
+endif
+endif
+ifneq ($(KEEP_FLAGS_FILE),1)
 $(shell [ ! -f $(FLAGS_FILE) ] || echo '$(FLAGS_LINE)' | cmp -s - $(FLAGS_FILE) || \
         echo '$(FLAGS_LINE)' > $(FLAGS_FILE))
+endif
 
 SRCS := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
@@ -64,7 +76,7 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/unit-tests
 
-.PHONY: all asan run test check unit soak e2e deps clean check-layers test-layers
+.PHONY: all asan run test check unit soak deps clean-objs clean check-layers test-layers
 
 all: $(BUILD)/netdemo
 
@@ -93,11 +105,12 @@ run: all
 	$(BUILD)/netdemo -c conf/netdemo.ini
 
 # The whole suite: dependencies, a warning-free build, unit tests and the
-# end-to-end tests, first on the plain build, then on the sanitizer build;
+# integration tests, first on the plain build, then on the sanitizer build;
 # last, the fuzz targets' committed corpora (clang-14 is installed when
-# missing and we are root; skipped with a notice otherwise).
+# missing and we are root; skipped with a notice otherwise). No clean first:
+# the objects depend on $(FLAGS_FILE), so adding -Werror rebuilds them, and
+# what was already built with these flags is not built again.
 test: deps test-layers
-	$(MAKE) clean-objs
 	$(MAKE) EXTRA_CFLAGS=-Werror check
 	$(MAKE) SAN=1 EXTRA_CFLAGS=-Werror check
 	$(MAKE) fuzz-replay
@@ -106,7 +119,6 @@ test: deps test-layers
 # and hostile-client tests against $(BUILD)/netdemo.
 check: all $(UNIT_BIN) check-layers
 	ASAN_OPTIONS=detect_leaks=1 $(UNIT_BIN) --jobs 2
-	$(PYTHON) tests/e2e/run.py --binary $(BUILD)/netdemo
 	$(PYTHON) tests/integration/run.py --binary $(BUILD)/netdemo
 	$(PYTHON) tests/faults/run.py --binary $(BUILD)/netdemo
 

@@ -8,8 +8,10 @@ check belongs: waits poll a condition until a deadline.
 """
 import argparse
 import os
+import random
 import re
 import resource
+import selectors
 import shutil
 import signal
 import socket
@@ -22,6 +24,8 @@ BINARY = None           # set by run.py
 SANITIZER = False       # the binary is the ASan/UBSan build
 SLOW = 1.0              # deadline multiplier (larger for the sanitizer build)
 _live = []              # daemons started and not yet reaped
+_cli_stderr = []        # stderr of this test's run_cli() calls
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
 class Failure(Exception):
@@ -123,6 +127,108 @@ def nothing_within(s, seconds):
         return True
 
 
+def daemon_env(env=None):
+    """The environment of a daemon or a command-line run: nothing that would
+    change how it logs, plus the sanitizer options, plus env."""
+    e = dict(os.environ)
+    e.pop("JOURNAL_STREAM", None)
+    e.pop("NOTIFY_SOCKET", None)
+    if SANITIZER:
+        # Options already in the environment come last, so they win.
+        e["ASAN_OPTIONS"] = ":".join(o for o in (
+            "detect_leaks=1:quarantine_size_mb=16:abort_on_error=0",
+            os.environ.get("ASAN_OPTIONS")) if o)
+        e["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+    if env:
+        e.update(env)
+    return e
+
+
+def run_cli(args, timeout=10):
+    """Runs netdemo ARGS... to completion: (exit code, stdout, stderr). A
+    sanitizer report in its stderr fails the test (reap_all)."""
+    argv = [BINARY] + list(args)
+    try:
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                           env=daemon_env(), timeout=timeout * SLOW)
+    except subprocess.TimeoutExpired:
+        raise Failure("%s did not finish within %.0fs" % (" ".join(argv), timeout * SLOW))
+    out = p.stdout.decode("utf-8", "replace")
+    err = p.stderr.decode("utf-8", "replace")
+    _cli_stderr.append(err)
+    return p.returncode, out, err
+
+
+def refuses(port, host="127.0.0.1"):
+    """True if nobody listens on port (or on the unix socket path `port`)."""
+    if isinstance(port, str):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(2 * SLOW)
+        try:
+            s.connect(port)
+        except (ConnectionRefusedError, FileNotFoundError):
+            return True
+        finally:
+            s.close()
+        return False
+    try:
+        connect(port, host, timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def echo_ok(s, payload=b"ping"):
+    """Sends payload on an open connection; it must come back."""
+    try:
+        s.sendall(payload)
+        got = recv_exact(s, len(payload))
+    except OSError as e:
+        raise Failure("echo of %r: %s" % (payload[:40], e))
+    check(got == payload, "echo returned %r for %r" % (got[:64], payload[:64]))
+
+
+def tcp_queues(local, remote):
+    """(tx_queue, rx_queue) of the IPv4 TCP socket local -> remote, both
+    (host, port), from /proc/net/tcp: bytes sent and not yet acknowledged,
+    and bytes received that its owner has not read yet."""
+    def hexaddr(a):
+        ip = socket.inet_aton(a[0])
+        return "%08X:%04X" % (int.from_bytes(ip, "little"), a[1])
+    want = (hexaddr(local), hexaddr(remote))
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if (fields[1], fields[2]) == want:
+                tx, rx = fields[4].split(":")
+                return int(tx, 16), int(rx, 16)
+    raise Failure("no socket %s -> %s in /proc/net/tcp" % (local, remote))
+
+
+def fill_unread(s, limit, stall=0.3, seed=1):
+    """Sends pseudo-random bytes on s without reading until the kernel
+    refuses more for `stall` seconds (the peer stopped reading) or limit
+    bytes are out. Returns the bytes sent; s keeps its old timeout."""
+    data = random.Random(seed).randbytes(limit)
+    sent = 0
+    old = s.gettimeout()
+    s.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_WRITE)
+    try:
+        while sent < limit:
+            if not sel.select(stall):
+                break
+            try:
+                sent += s.send(data[sent:sent + 65536])
+            except BlockingIOError:
+                continue
+    finally:
+        sel.close()
+        s.settimeout(old)
+    return data[:sent]
+
+
 class Daemon:
     """One netdemo process with its own directory, config and log."""
 
@@ -131,17 +237,7 @@ class Daemon:
         self.conf = os.path.join(self.dir, "netdemo.ini")
         self.logpath = os.path.join(self.dir, "stderr.log")
         self.write_config(config)
-        e = dict(os.environ)
-        e.pop("JOURNAL_STREAM", None)
-        e.pop("NOTIFY_SOCKET", None)
-        if SANITIZER:
-            # Options already in the environment come last, so they win.
-            e["ASAN_OPTIONS"] = ":".join(o for o in (
-                "detect_leaks=1:quarantine_size_mb=16:abort_on_error=0",
-                os.environ.get("ASAN_OPTIONS")) if o)
-            e["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
-        if env:
-            e.update(env)
+        e = daemon_env(env)
         argv = list(prefix or []) + [BINARY, "-c", self.conf] + list(args)
         self.log_file = open(self.logpath, "wb")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
@@ -178,6 +274,19 @@ class Daemon:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
+    def pause(self):
+        """SIGSTOP, and waits until it took: what happens next reaches the
+        daemon as one batch of events on resume()."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+        def stopped():
+            with open("/proc/%d/stat" % self.pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+        wait_until(stopped, 5, "the daemon to stop on SIGSTOP")
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
     def reload(self, text=None, ok=True, timeout=10):
         """Rewrites the config (if given), sends SIGHUP, waits for the verdict."""
         mark = len(self.log())
@@ -190,6 +299,13 @@ class Daemon:
               % ("succeeded" if verdict else "failed", "success" if ok else "failure",
                  self.log()[mark:]))
         return self.log()[mark:]
+
+    def wait_exit(self, timeout):
+        """The exit code once the daemon exits on its own; no signal sent."""
+        try:
+            return self.proc.wait(timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            raise Failure("daemon still running %.0fs later:\n%s" % (timeout * SLOW, self.log()[-3000:]))
 
     def stop(self, timeout=20):
         """SIGTERM and the exit code."""
@@ -217,10 +333,8 @@ class Daemon:
 
     def sanitizer_report(self):
         log = self.log()
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                       "runtime error:"):
-            if marker in log:
-                return log
+        if any(m in log for m in SANITIZER_MARKERS):
+            return log
         return None
 
     def cleanup(self):
@@ -235,13 +349,17 @@ class Daemon:
 
 def reap_all():
     """After each test: kill what is still running (by PID), report
-    sanitizer findings, remove the directories."""
+    sanitizer findings (daemons' and run_cli()'s), remove the directories."""
     reports = []
     for d in list(_live):
         r = d.sanitizer_report()
         if r:
             reports.append(r)
         d.cleanup()
+    for err in _cli_stderr:
+        if any(m in err for m in SANITIZER_MARKERS):
+            reports.append(err)
+    del _cli_stderr[:]
     return reports
 
 

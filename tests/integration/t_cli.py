@@ -3,6 +3,7 @@ import os
 import re
 import socket
 import subprocess
+import tempfile
 
 import nd
 from nd import check
@@ -154,3 +155,177 @@ def test_journal_priority_prefix():
 TESTS = [test_check_good, test_check_every_error_kind, test_check_reports_all_errors_at_once,
          test_missing_file_and_unknown_service, test_usage_version_help,
          test_address_in_use_exits_1, test_journal_priority_prefix]
+
+
+EX_USAGE = 64
+EX_CONFIG = 78
+
+# Each error is on a known line; all of them must be reported, in one pass
+# (in any order).
+BAD_FILE = """\
+[netdemo]
+log_level = loud
+shutdown_timeout = 10x
+
+[echo]
+module = echo
+listen = tcp://127.0.0.1:%d, bogus://nowhere
+colour = blue
+idle_timeout = 5s
+"""
+BAD_FILE_LINES = [2, 3, 7, 8]
+
+
+def good_file(directory):
+    """A file with every listener family and every global key."""
+    a = nd.free_port(udp_too=True)
+    b = nd.free_port()
+    return ("[netdemo]\nlog_level = notice\nmax_connections = 100\nshutdown_timeout = 2s\n\n"
+            "[echo]\nmodule = echo\n"
+            "listen = tcp://127.0.0.1:%d, udp://127.0.0.1:%d, unix:%s\n"
+            "idle_timeout = 30s\nbuffer_size = 128k\n\n"
+            "[other]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\nmax_connections = 10\n"
+            % (a, a, os.path.join(directory, "echo.sock"), b))
+
+
+def error_lines(path, stderr):
+    """The line numbers of stderr's `PATH:LINE: message` lines; fails on any
+    other line."""
+    rx = re.compile(r"^%s:(\d+): \S" % re.escape(path))
+    nums = []
+    for line in stderr.splitlines():
+        if not line.strip():
+            continue
+        m = rx.match(line)
+        check(m is not None, "stderr line is not PATH:LINE: message: %r" % line)
+        nums.append(int(m.group(1)))
+    return nums
+
+
+def test_check_good_file_names_it_and_is_quiet():
+    with tempfile.TemporaryDirectory(prefix="nd-it-") as tmp:
+        conf = os.path.join(tmp, "netdemo.ini")
+        write(conf, good_file(tmp))
+        for option in ("--check", "-t"):
+            rc, out, err = nd.run_cli(["-c", conf, option])
+            check(rc == 0, "%s on a good file: exit %d, stderr %r" % (option, rc, err))
+            lines = out.splitlines()
+            check(len(lines) == 1, "%s printed %d lines, wanted one: %r"
+                  % (option, len(lines), out))
+            check(conf in lines[0], "the line does not name the file: %r" % lines[0])
+            check(err == "", "%s on a good file wrote to stderr: %r" % (option, err))
+
+
+def test_check_bad_file_every_error_at_its_line():
+    with tempfile.TemporaryDirectory(prefix="nd-it-") as tmp:
+        conf = os.path.join(tmp, "netdemo.ini")
+        write(conf, BAD_FILE % nd.free_port())
+        for option in ("--check", "-t"):
+            rc, out, err = nd.run_cli(["-c", conf, option])
+            check(rc == EX_CONFIG, "%s on a bad file: exit %d, wanted 78; stderr %r"
+                  % (option, rc, err))
+            nums = error_lines(conf, err)
+            check(sorted(nums) == BAD_FILE_LINES, "errors reported at lines %s, wanted one "
+                  "per error at %s:\n%s" % (nums, BAD_FILE_LINES, err))
+            check(out == "", "%s on a bad file wrote to stdout: %r" % (option, out))
+
+
+def test_check_binds_nothing():
+    # --check reads and checks; it must not bind, so a port in use is fine.
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        with tempfile.TemporaryDirectory(prefix="nd-it-") as tmp:
+            conf = os.path.join(tmp, "netdemo.ini")
+            write(conf, nd.echo_config(port))
+            rc, out, err = nd.run_cli(["-c", conf, "--check"])
+            check(rc == 0, "--check with the port in use: exit %d, stderr %r" % (rc, err))
+    finally:
+        holder.close()
+
+
+def test_start_with_bad_file_logs_each_error():
+    # Starting (not checking) with errors: exit 78, each error logged.
+    d = nd.Daemon(BAD_FILE % nd.free_port(), wait=False)
+    rc = d.proc.wait(10 * nd.SLOW)
+    check(rc == EX_CONFIG, "exit %d, wanted 78" % rc)
+    log = d.log()
+    for n in BAD_FILE_LINES:
+        check(re.search(r"^netdemo: err: %s:%d: " % (re.escape(d.conf), n), log, re.M),
+              "no `netdemo: err: FILE:%d:` line in the log:\n%s" % (n, log))
+
+
+def test_missing_file_named_and_start_refused():
+    with tempfile.TemporaryDirectory(prefix="nd-it-") as tmp:
+        missing = os.path.join(tmp, "nonexistent.ini")
+        rc, out, err = nd.run_cli(["-c", missing, "--check"])
+        check(rc == EX_CONFIG, "--check on a missing file: exit %d, wanted 78" % rc)
+        check(missing in err, "stderr does not name the file: %r" % err)
+        rc, out, err = nd.run_cli(["-c", missing])
+        check(rc == EX_CONFIG, "starting on a missing file: exit %s" % rc)
+
+
+def test_unknown_service_check_and_start():
+    with tempfile.TemporaryDirectory(prefix="nd-it-") as tmp:
+        conf = os.path.join(tmp, "netdemo.ini")
+        write(conf, good_file(tmp))
+        rc, out, err = nd.run_cli(["-c", conf, "-s", "unknown", "--check"])
+        check(rc == EX_CONFIG, "-s unknown --check: exit %d, wanted 78; stderr %r" % (rc, err))
+        check("unknown" in err, "stderr does not name the service: %r" % err)
+        rc, out, err = nd.run_cli(["-c", conf, "-s", "unknown"])
+        check(rc == EX_CONFIG, "-s unknown: exit %s, wanted 78" % rc)
+
+
+def test_select_service_runs_only_it():
+    # -s other runs only [other]: echo's port stays closed.
+    a, b = nd.free_port(), nd.free_port()
+    d = nd.Daemon("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\n\n"
+                  "[other]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\n" % (a, b),
+                  args=["-s", "other"])
+    s = nd.connect(b)
+    nd.echo_ok(s, b"other")
+    s.close()
+    check(nd.refuses(a), "-s other, yet [echo]'s port accepts")
+    rc = d.stop()
+    check(rc == 0, "exit %s after SIGTERM" % rc)
+
+
+def test_version_and_help_both_spellings():
+    for opt in ("-V", "--version"):
+        rc, out, err = nd.run_cli([opt])
+        check(rc == 0, "%s: exit %d" % (opt, rc))
+        check(re.match(r"^netdemo \d+\.\d+\.\d+\n$", out),
+              "%s printed %r, wanted 'netdemo X.Y.Z'" % (opt, out))
+    for opt in ("-h", "--help"):
+        rc, out, err = nd.run_cli([opt])
+        check(rc == 0, "%s: exit %d" % (opt, rc))
+        check("usage: netdemo" in out and "--check" in out,
+              "%s: no usage on stdout: %r" % (opt, out))
+
+
+def test_port_in_use_closes_what_it_opened():
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        free = nd.free_port()
+        d = nd.Daemon("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d, tcp://127.0.0.1:%d\n"
+                      % (free, port), wait=False)
+        rc = d.proc.wait(10 * nd.SLOW)
+        check(rc == 1, "exit %d with the port in use, wanted 1" % rc)
+        want = "tcp://127.0.0.1:%d: Address already in use" % port
+        check(want in d.log(), "stderr does not say %r:\n%s" % (want, d.log()))
+        # The listener it did open first is closed again.
+        check(nd.refuses(free), "port %d still open after exit" % free)
+    finally:
+        holder.close()
+
+
+TESTS += [test_check_good_file_names_it_and_is_quiet, test_check_bad_file_every_error_at_its_line,
+          test_check_binds_nothing, test_start_with_bad_file_logs_each_error,
+          test_missing_file_named_and_start_refused, test_unknown_service_check_and_start,
+          test_select_service_runs_only_it, test_version_and_help_both_spellings,
+          test_port_in_use_closes_what_it_opened]

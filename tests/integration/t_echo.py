@@ -1,9 +1,13 @@
 """The echo module on every socket family, with real clients."""
+import errno
 import hashlib
 import os
+import random
 import selectors
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -23,18 +27,21 @@ def test_tutorial_client():
 def test_nc_tcp_udp_unix():
     port = nd.free_port(udp_too=True)
     sock = "/tmp/nd-it-%d.sock" % os.getpid()
-    nd.Daemon("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d, udp://127.0.0.1:%d, "
-              "unix:%s\n" % (port, port, sock))
+    nd.Daemon("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d, tcp://[::1]:%d, "
+              "udp://127.0.0.1:%d, unix:%s\n" % (port, port, port, sock))
     t = 10 * nd.SLOW
-    r = subprocess.run("printf message | nc -q1 127.0.0.1 %d" % port, shell=True,
-                       capture_output=True, timeout=t)
-    check(r.stdout == b"message", "nc tcp: %r" % r.stdout)
+    for host in ("127.0.0.1", "::1"):
+        r = subprocess.run("printf message | nc -q1 %s %d" % (host, port), shell=True,
+                           capture_output=True, timeout=t)
+        check(r.returncode == 0 and r.stdout == b"message",
+              "nc %s: exit %d, printed %r (stderr %r)" % (host, r.returncode, r.stdout, r.stderr))
     r = subprocess.run("printf datagram | nc -u -w1 127.0.0.1 %d" % port, shell=True,
                        capture_output=True, timeout=t)
     check(r.stdout == b"datagram", "nc -u: %r" % r.stdout)
     r = subprocess.run("printf unixmsg | nc -q1 -U %s" % sock, shell=True,
                        capture_output=True, timeout=t)
-    check(r.stdout == b"unixmsg", "nc -U: %r" % r.stdout)
+    check(r.returncode == 0 and r.stdout == b"unixmsg",
+          "nc -U: exit %d, printed %r" % (r.returncode, r.stdout))
 
 
 def stream_roundtrip(s, data):
@@ -95,53 +102,98 @@ def test_udp_datagrams():
         for size in (0, 1, 1000, 65507):
             data = os.urandom(size)
             u.sendto(data, (host, port))
-            back, _ = u.recvfrom(70000)
+            back, sender = u.recvfrom(70000)
             check(back == data, "%s datagram of %d bytes came back as %d" % (host, size, len(back)))
+            check(sender[1] == port, "reply came from port %d, not %d" % (sender[1], port))
         u.close()
 
 
+class Client:
+    """One of many: sends its own rounds, expects each echoed before the next,
+    then half-closes and expects exactly everything back, then EOF."""
+
+    def __init__(self, i, rounds):
+        self.i = i
+        self.rounds = [b"<%d/%d>" % (i, r) + random.Random(i * 100 + r).randbytes(
+            1 + (i * 37 + r * 11) % 3000) for r in range(rounds)]
+        self.r = 0
+        self.out = self.rounds[0]
+        self.want = len(self.out)
+        self.got = bytearray()
+        self.state = "connecting"
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.s.setblocking(False)
+
+
 def test_1000_concurrent_clients():
+    n, rounds = 1000, 3
     port = nd.free_port()
     d = nd.Daemon(nd.echo_config(port))
+    base_fds = d.fds()
     sel = selectors.DefaultSelector()
-    clients = []
-    for i in range(1000):
-        s = socket.socket()
-        s.setblocking(False)
-        s.connect_ex(("127.0.0.1", port))
-        c = {"s": s, "msg": b"client %04d " % i * 8, "want": b"", "got": b"", "sent": 0}
-        clients.append(c)
-        sel.register(s, selectors.EVENT_WRITE | selectors.EVENT_READ, c)
-    rounds = 3
-    for c in clients:
-        c["want"] = c["msg"] * rounds
-    end = time.monotonic() + 60 * nd.SLOW
-    done = 0
-    while done < len(clients):
-        check(time.monotonic() < end, "only %d of 1000 clients done" % done)
-        for key, ev in sel.select(1):
-            c = key.data
-            s = c["s"]
-            if ev & selectors.EVENT_WRITE and c["sent"] < len(c["want"]):
+    clients = [Client(i, rounds) for i in range(n)]
+    try:
+        for c in clients:
+            rc = c.s.connect_ex(("127.0.0.1", port))
+            check(rc in (0, errno.EINPROGRESS), "connect: %s" % os.strerror(rc))
+            sel.register(c.s, selectors.EVENT_WRITE, c)
+        live = n
+        end = time.monotonic() + 30 * nd.SLOW
+        while live:
+            check(time.monotonic() < end, "%d of %d clients not done after %.0fs"
+                  % (live, n, 30 * nd.SLOW))
+            for key, _ in sel.select(1.0):
+                c = key.data
+                if c.state == "connecting":
+                    err = c.s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    check(err == 0, "client %d: connect: %s" % (c.i, os.strerror(err)))
+                    c.state = "sending"
+                if c.state == "sending":
+                    try:
+                        k = c.s.send(c.out)
+                    except BlockingIOError:
+                        continue
+                    c.out = c.out[k:]
+                    if not c.out:
+                        c.state = "reading"
+                        sel.modify(c.s, selectors.EVENT_READ, c)
+                    continue
                 try:
-                    c["sent"] += s.send(c["want"][c["sent"]:])
-                except BlockingIOError:
-                    pass
-                if c["sent"] == len(c["want"]):
-                    sel.modify(s, selectors.EVENT_READ, c)
-            if ev & selectors.EVENT_READ:
-                try:
-                    d_ = s.recv(65536)
+                    data = c.s.recv(65536)
                 except BlockingIOError:
                     continue
-                check(d_, "EOF before all bytes came back")
-                c["got"] += d_
-                if len(c["got"]) >= len(c["want"]):
-                    check(c["got"] == c["want"], "a client got someone else's bytes")
-                    sel.unregister(s)
-                    s.close()
-                    done += 1
+                if not data:
+                    check(c.state == "eof", "client %d: EOF after %d bytes, in round %d"
+                          % (c.i, len(c.got), c.r))
+                    sel.unregister(c.s)
+                    c.s.close()
+                    c.state = "done"
+                    live -= 1
+                    continue
+                c.got += data
+                check(len(c.got) <= c.want, "client %d: %d bytes back, sent only %d"
+                      % (c.i, len(c.got), c.want))
+                if c.state == "reading" and len(c.got) == c.want:
+                    c.r += 1
+                    if c.r < rounds:
+                        c.out = c.rounds[c.r]
+                        c.want += len(c.out)
+                        c.state = "sending"
+                        sel.modify(c.s, selectors.EVENT_WRITE, c)
+                    else:
+                        c.s.shutdown(socket.SHUT_WR)
+                        c.state = "eof"
+        for c in clients:
+            check(bytes(c.got) == b"".join(c.rounds),
+                  "client %d got bytes that are not its own" % c.i)
+    finally:
+        sel.close()
+        for c in clients:
+            c.s.close()
     check(d.proc.poll() is None, "daemon died")
+    # Every connection is closed on the daemon's side too: no fd leaks.
+    nd.wait_until(lambda: d.fds() <= base_fds, 10,
+                  "the daemon's open fds to fall back to %d" % base_fds)
 
 
 def test_256mib_non_reader_bounded_memory():
@@ -153,6 +205,20 @@ def test_256mib_non_reader_bounded_memory():
     s.settimeout(120 * nd.SLOW)
     h_out, h_in = hashlib.sha256(), hashlib.sha256()
     state = {"sent": 0, "err": None}
+    # RSS every 20 ms from start to end, besides the samples below: a short
+    # peak between two of those must not pass unseen.
+    sampled = {"max": 0, "n": 0}
+    stop_sampling = threading.Event()
+
+    def sampler():
+        while not stop_sampling.is_set():
+            try:
+                sampled["max"] = max(sampled["max"], d.rss_kb())
+                sampled["n"] += 1
+            except OSError:
+                return
+            stop_sampling.wait(0.02)
+    threading.Thread(target=sampler, daemon=True).start()
 
     def writer():
         try:
@@ -185,12 +251,85 @@ def test_256mib_non_reader_bounded_memory():
         if got % (8 << 20) < len(chunk):
             peak = max(peak, d.rss_kb())
     t.join(30)
+    stop_sampling.set()
     check(state["err"] is None, "writer: %r" % state["err"])
     check(got == total, "got %d of %d bytes" % (got, total))
     check(h_in.digest() == h_out.digest(), "256 MiB came back different")
+    check(sampled["n"] > 10, "too few RSS samples (%d)" % sampled["n"])
+    peak = max(peak, sampled["max"])
     check(peak < 64 * 1024, "daemon RSS peaked at %d KiB" % peak)
 
 
 TESTS = [test_tutorial_client, test_nc_tcp_udp_unix, test_ipv6_4mib_half_close,
          test_unix_half_close, test_data_with_fin, test_udp_datagrams,
          test_1000_concurrent_clients, test_256mib_non_reader_bounded_memory]
+
+
+def test_udp_many_senders():
+    # Each datagram goes back to its own sender.
+    port = nd.free_port(udp_too=True)
+    nd.Daemon("[echo]\nmodule = echo\nlisten = udp://127.0.0.1:%d\n" % port)
+    socks = []
+    try:
+        for i in range(20):
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.settimeout(2 * nd.SLOW)
+            socks.append(u)
+            u.sendto(b"sender %d" % i, ("127.0.0.1", port))
+        for i, u in enumerate(socks):
+            got = u.recv(100)
+            check(got == b"sender %d" % i, "sender %d got %r" % (i, got))
+    finally:
+        for u in socks:
+            u.close()
+
+
+def test_half_close_with_queued_output():
+    # 8 MiB and our FIN reach the daemon while we read nothing, so much of
+    # the echo waits inside the daemon when it sees the FIN: all of it must
+    # still come back before its EOF.
+    port = nd.free_port()
+    nd.Daemon(nd.echo_config(port, "buffer_size = 16m\n"))
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+    s.settimeout(10 * nd.SLOW)
+    s.connect(("127.0.0.1", port))
+    data = random.Random(8).randbytes(8 << 20)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    me, peer = s.getsockname(), s.getpeername()
+    nd.wait_until(lambda: nd.tcp_queues(me, peer)[0] == 0 and nd.tcp_queues(peer, me)[1] == 0,
+                  10, "the daemon to read all 8 MiB")
+    got = nd.recv_all(s)
+    s.close()
+    check(len(got) == len(data), "got %d bytes back of %d before EOF" % (len(got), len(data)))
+    check(got == data, "the 8 MiB came back altered")
+
+
+def test_unix_stale_file_and_abstract_name():
+    # A stale socket file (nobody listening) is replaced; the file goes away
+    # when the daemon stops. An abstract name works too.
+    tmp = tempfile.mkdtemp(prefix="nd-it-")
+    try:
+        path = os.path.join(tmp, "stale.sock")
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(path)
+        stale.close()
+        check(os.path.exists(path), "could not make a stale socket file")
+        abstract = "nd-it-%d-%d" % (os.getpid(), time.monotonic_ns() % 1000000)
+        d = nd.Daemon("[echo]\nmodule = echo\nlisten = unix:%s, unix:@%s\n" % (path, abstract))
+        for addr in (path, "\0" + abstract):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(5 * nd.SLOW)
+            s.connect(addr)
+            nd.echo_ok(s, b"unix %r" % addr)
+            s.close()
+        rc = d.stop()
+        check(rc == 0, "exit %s after SIGTERM" % rc)
+        check(not os.path.exists(path), "socket file %s left behind after stop" % path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+TESTS += [test_udp_many_senders, test_half_close_with_queued_output,
+          test_unix_stale_file_and_abstract_name]

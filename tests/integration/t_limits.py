@@ -1,4 +1,6 @@
 """Limits: idle timeout, connection limits, running out of fds."""
+import os
+import select
 import socket
 import time
 
@@ -20,12 +22,19 @@ def test_idle_timeout():
     check(nd.expect_eof(silent, 0.1), "silent client still open after 1.5 s")
     chatty.sendall(b"still")
     check(nd.recv_exact(chatty, 5) == b"still", "chatty client was closed")
-    # Closed once the timeout passed, not right away.
+    # Closed once the timeout passed, not right away, nor long after; with
+    # an EOF, not a reset.
     late = nd.connect(port)
     t0 = time.monotonic()
-    check(nd.expect_eof(late, 5), "idle client not closed")
+    late.settimeout(5 * nd.SLOW)
+    try:
+        data = late.recv(1)
+    except OSError as e:
+        data = e
     dt = time.monotonic() - t0
-    check(0.4 <= dt, "closed after %.2fs, before its idle_timeout" % dt)
+    check(data == b"", "the idle client got %r instead of EOF" % (data,))
+    check(0.45 <= dt, "closed after %.2fs, before its idle_timeout" % dt)
+    check(dt <= 0.5 + 1.5 * nd.SLOW, "closed only after %.2fs (idle_timeout 500ms)" % dt)
 
 
 def limit_holds(port, n, d):
@@ -39,6 +48,9 @@ def limit_holds(port, n, d):
     first[0].close()
     extra.settimeout(5 * nd.SLOW)
     check(nd.recv_exact(extra, 7) == b"waiting", "not served after a slot freed")
+    for s in first[1:]:
+        nd.echo_ok(s, b"still here")
+    nd.echo_ok(extra, b"and again")
     for s in first[1:] + [extra]:
         s.close()
 
@@ -92,3 +104,81 @@ def _echo_ok(port):
 
 TESTS = [test_idle_timeout, test_service_max_connections, test_daemon_max_connections,
          test_fd_exhaustion_no_spin]
+
+
+def test_daemon_limit_freed_by_another_service():
+    # [netdemo] max_connections = 2 spans services: a slot freed on one
+    # service lets a client of the other in.
+    a, b = nd.free_port(), nd.free_port()
+    nd.Daemon("[netdemo]\nmax_connections = 2\n[one]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\n"
+              "[two]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\n" % (a, b))
+    c1 = nd.connect(a)
+    c2 = nd.connect(b)
+    try:
+        nd.echo_ok(c1, b"one")
+        nd.echo_ok(c2, b"two")
+        c3 = nd.connect(a)
+        try:
+            c3.sendall(b"waiting")
+            check(nd.nothing_within(c3, 0.5), "a 3rd connection (daemon-wide max_connections "
+                  "= 2) was served past the limit")
+            c2.close()
+            c3.settimeout(5 * nd.SLOW)
+            got = nd.recv_exact(c3, len(b"waiting"))
+            check(got == b"waiting", "the 3rd client got %r" % got)
+            nd.echo_ok(c1, b"one again")
+        finally:
+            c3.close()
+    finally:
+        c1.close()
+        c2.close()
+
+
+def _readable(socks, quiet=0.2):
+    """Indexes of the sockets with something to read, once no more become
+    readable for `quiet` seconds."""
+    seen = set()
+    while True:
+        r, _, _ = select.select([s for i, s in enumerate(socks) if i not in seen], [], [],
+                                quiet)
+        if not r:
+            return sorted(seen)
+        seen.update(socks.index(s) for s in r)
+
+
+def test_fd_limit_serves_the_rest_as_fds_return():
+    # With 40 fds the daemon runs out before the clients do: it pauses
+    # accepting (no busy loop), and serves the rest as fds come back.
+    port = nd.free_port()
+    d = nd.Daemon(nd.echo_config(port), prefix=["prlimit", "--nofile=40"])
+    clients = []
+    try:
+        for i in range(60):
+            s = nd.connect(port)
+            clients.append(s)
+            s.sendall(b"client %d" % i)
+        d.wait_log(r"accept paused", 5)
+        served = _readable(clients)
+        check(20 <= len(served) < 60, "%d of 60 clients served with 40 fds" % len(served))
+        ticks0, t0 = d.cpu_ticks(), time.monotonic()
+        time.sleep(1.0)     # measuring CPU use over a second while paused
+        busy = (d.cpu_ticks() - ticks0) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - t0)
+        check(busy < 0.25, "the daemon used %.0f%% CPU while accepting was paused"
+              % (busy * 100))
+        for i in served:
+            want = b"client %d" % i
+            got = nd.recv_exact(clients[i], len(want))
+            check(got == want, "client %d got %r" % (i, got))
+            clients[i].close()
+        for i, s in enumerate(clients):
+            if i not in served:
+                s.settimeout(5 * nd.SLOW)
+                want = b"client %d" % i
+                got = nd.recv_exact(s, len(want))
+                check(got == want, "client %d got %r" % (i, got))
+    finally:
+        for s in clients:
+            s.close()
+
+
+TESTS += [test_daemon_limit_freed_by_another_service, test_fd_limit_serves_the_rest_as_fds_return]

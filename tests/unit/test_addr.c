@@ -144,6 +144,51 @@ Test(addr, bad_addresses)
     bad_addr("unix:@", "empty unix socket path");
 }
 
+/* Each form with its canonical text, transport and family, one spelling
+ * more than above each; then refusals the table above lacks (a port with
+ * junk, a bad IPv6 literal, an unclosed bracket, an empty udp port). */
+Test(addr, canonical_forms)
+{
+    static const struct { const char *in, *text; enum nd_transport t; int family; } ok[] = {
+        { "tcp://127.0.0.1:7007", "tcp://127.0.0.1:7007", ND_TCP, AF_INET },
+        { "tcp://[::1]:7007", "tcp://[::1]:7007", ND_TCP, AF_INET6 },
+        { "tcp://[0:0::1]:80", "tcp://[::1]:80", ND_TCP, AF_INET6 },
+        { "udp://0.0.0.0:9", "udp://0.0.0.0:9", ND_UDP, AF_INET },
+        { "unix:/run/x.sock", "unix:/run/x.sock", ND_UNIX, AF_UNIX },
+        { "unix:@abstract", "unix:@abstract", ND_UNIX, AF_UNIX },
+    };
+    struct nd_addr a;
+    char err[256] = "";
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        cr_assert_eq(nd_addr_parse(&a, ok[i].in, err, sizeof(err)), 0, "%s: %s", ok[i].in, err);
+        cr_assert_str_eq(a.text, ok[i].text);
+        cr_assert_eq(a.transport, ok[i].t);
+        cr_assert_eq(a.sa.ss_family, ok[i].family);
+    }
+}
+
+Test(addr, refusals)
+{
+    static const char *const bad[] = {
+        "", "127.0.0.1:7", "tcp://", "tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://127.0.0.1:0",
+        "tcp://127.0.0.1:65536", "tcp://127.0.0.1:-1", "tcp://127.0.0.1:7x", "tcp://::1:7",
+        "tcp://[::1]7", "tcp://[::1", "tcp://[zz]:7", "tcp://localhost:7", "tcp://1.2.3:4",
+        "udp://[::1]:", "unix:", "unix:@", "sctp://1.2.3.4:5",
+    };
+    struct nd_addr a;
+    char err[256];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        cr_assert_eq(nd_addr_parse(&a, bad[i], err, sizeof(err)), -1, "accepted %s", bad[i]);
+        cr_assert(err[0] != '\0', "no reason for %s", bad[i]);
+    }
+    char longpath[200] = "unix:/";
+    memset(longpath + 6, 'a', 150);
+    cr_assert_eq(nd_addr_parse(&a, longpath, err, sizeof(err)), -1);
+}
+
 /* Whether x and y name the same socket, both ways round. */
 static int
 same(const char *x, const char *y)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "nd/buf.h"
-#include "leak_check.h"
+#include "fixtures.h"
 
 /* Byte i of a pattern that does not repeat within a chunk. */
 static char

@@ -8,7 +8,7 @@
 
 #include "nd/config.h"
 #include "nd/module.h"
-#include "leak_check.h"
+#include "fixtures.h"
 
 #define PATH "t.ini"
 
@@ -486,6 +486,70 @@ Test(config, a_bad_section_header_is_one_error)
                  "t.ini:4: section names use only");
     expect_error("[my echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7008\n" ECHO,
                  "t.ini:1: section names use only");
+}
+
+/* ---- each mistake alone in a file gives exactly one error, on its line,
+ * even where nothing else of the file is left (a lone bad header) ---- */
+
+/* Asserts exactly one error, on `line`, containing `what`. */
+static void
+one_error(const char *text, int line, const char *what)
+{
+    struct nd_errors e = { 0 };
+    struct nd_config *cfg = parse(text, &e);
+    char prefix[32];
+
+    cr_assert_null(cfg, "accepted:\n%s", text);
+    cr_assert_eq(e.n, 1, "%zu errors for:\n%s\nfirst: %s", e.n, text, e.n ? e.v[0] : "");
+    snprintf(prefix, sizeof(prefix), "t.ini:%d: ", line);
+    cr_assert(strncmp(e.v[0], prefix, strlen(prefix)) == 0, "%s, want %s", e.v[0], prefix);
+    cr_assert(strstr(e.v[0], what) != NULL, "%s, want %s", e.v[0], what);
+    nd_errors_free(&e);
+}
+
+#define SVC "[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\n"
+
+Test(config, every_error_kind_alone)
+{
+    one_error(SVC "bogus = 1\n", 4, "unknown key 'bogus'");
+    one_error("[netdemo]\nfoo = 1\n" SVC, 2, "unknown key 'foo'");
+    one_error(SVC "idle_timeout = 1s\nidle_timeout = 2s\n", 5, "duplicate key");
+    one_error(SVC "[echo]\n", 4, "duplicate section");
+    one_error("x = 1\n" SVC, 1, "outside any section");
+    one_error("[echo]\nlisten = tcp://127.0.0.1:7\n", 1, "missing 'module");
+    one_error("[echo]\nmodule = echo\n", 1, "missing 'listen");
+    one_error("[echo]\nmodule = nope\nlisten = tcp://127.0.0.1:7\n", 2, "unknown module");
+    one_error("[echo]\nmodule = echo\nlisten = tcp://1.2.3.4.5:7\n", 3, "IPv4");
+    one_error(SVC "idle_timeout = 5x\n", 4, "duration");
+    one_error(SVC "buffer_size = big\n", 4, "size");
+    one_error(SVC "max_connections = 0\n", 4, "out of range");
+    one_error(SVC "buffer_size = 100\n", 4, "out of range");
+    one_error("[netdemo]\nshutdown_timeout = 2h\n" SVC, 2, "out of range");
+    one_error("[netdemo]\nlog_level = chatty\n" SVC, 2, "unknown level");
+    one_error("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7, tcp://127.0.0.1:7\n", 3,
+              "already a listener");
+    one_error(SVC "[b]\nmodule = echo\nlisten = tcp://127.0.0.1:7\n", 6, "already a listener");
+    one_error("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7,,udp://127.0.0.1:7\n", 3,
+              "empty address");
+    one_error("[echo\n", 1, "missing ']'");
+    one_error("[echo] x\n", 1, "text after ']'");
+    one_error("[]\n", 1, "empty section name");
+    one_error("[e cho]\n", 1, "section names");
+    one_error(SVC "just words\n", 4, "expected 'key = value'");
+    one_error(SVC "= 5\n", 4, "missing key");
+    one_error("[web]\nmodule = http\nlisten = udp://127.0.0.1:7\n", 3, "does not serve udp");
+}
+
+Test(config, all_errors_in_one_pass)
+{
+    struct nd_errors e = { 0 };
+    struct nd_config *cfg = parse(SVC "a = 1\nb = 2\n[x]\nmodule = echo\n", &e);
+
+    cr_assert_null(cfg);
+    cr_assert_eq(e.n, 3);
+    cr_assert(strstr(e.v[0], "t.ini:4:") && strstr(e.v[1], "t.ini:5:") &&
+              strstr(e.v[2], "t.ini:6:"));
+    nd_errors_free(&e);
 }
 
 static struct nd_config *

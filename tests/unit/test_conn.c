@@ -16,7 +16,7 @@
 #include "nd/loop.h"
 #include "nd/module.h"
 #include "service.h"
-#include "leak_check.h"
+#include "fixtures.h"
 
 #define HWM (64 * 1024)
 #define SMALL_BUF 4096

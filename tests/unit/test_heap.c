@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "nd/heap.h"
-#include "leak_check.h"
+#include "fixtures.h"
 
 #define NTIMERS 300
 #define NOPS 6000

@@ -286,6 +286,7 @@ static const struct chunk_bad invalid[] = {
     { "folded trailer", BODY("0\r\n\tX: y\r\n\r\n") },
     { "colon starting a trailer", BODY("0\r\n:\r\n\r\n") },
     { "control byte in a trailer", BODY("0\r\nX: \x01\r\n\r\n") },
+    { "control byte in a trailer name", BODY("0\r\nX\x01\r\n\r\n") },
     { "NUL in a trailer", BODY("0\r\nX: \0\r\n\r\n") },
     { "CR then junk at the end", BODY("0\r\n\rX") },
     { "CR CR at the end", BODY("0\r\n\r\r") },

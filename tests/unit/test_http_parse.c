@@ -156,6 +156,11 @@ static const struct hcase cases[] = {
     { "Host in upper case, with a port", REQ("GET / HTTP/1.1\r\nHOST: example.com:8080 \r\n\r\n"),
       .result = 1, .method = HTTP_GET, .target = "/", .minor = 1, .keep_alive = 1,
       .host = "example.com:8080", .nheaders = 1 },
+    { "Host of an IPv6 literal with a port", REQ("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"),
+      .result = 1, .method = HTTP_GET, .target = "/", .minor = 1, .keep_alive = 1,
+      .host = "[::1]:8080", .nheaders = 1 },
+    { "HEAD with a query on HTTP/1.0", REQ("HEAD /x?y HTTP/1.0\r\n\r\n"), .result = 1,
+      .method = HTTP_HEAD, .target = "/x?y", .minor = 0, .keep_alive = 0 },
     { "obs-text in a value",
       REQ("GET /" H11 "X-Text: caf\xc3\xa9 \x80\xff\r\n\r\n"), .result = 1,
       .method = HTTP_GET, .target = "/", .minor = 1, .keep_alive = 1, .host = "a",
@@ -223,6 +228,9 @@ static const struct hcase cases[] = {
     BAD("two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400),
     BAD("two equal Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400),
     BAD("two Host fields in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    BAD("space in the Host value", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+    BAD("a list in the Host value", "GET / HTTP/1.1\r\nHost: a, b\r\n\r\n", 400),
+    BAD("a path and userinfo in the Host value", "GET / HTTP/1.1\r\nHost: a/b@c\r\n\r\n", 400),
 
     /* ---- field syntax ---- */
     BAD("space before the colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "nd/ini.h"
-#include "leak_check.h"
+#include "fixtures.h"
 
 #define MAX_EVENTS 32
 

@@ -1,4 +1,4 @@
-/* core_ws.c: the WebSocket codec: frame headers whole and at every split,
+/* test_ws.c: the WebSocket codec: frame headers whole and at every split,
  * every protocol error, UTF-8 validation at every split, SHA-1 and the
  * handshake key against published vectors. */
 #include <criterion/criterion.h>
@@ -7,7 +7,7 @@
 
 #include "nd/ws.h"
 
-Test(core_ws, rfc_masked_hello_at_every_split)
+Test(ws, rfc_masked_hello_at_every_split)
 {
     /* RFC 6455 5.7: a masked text frame "Hello". */
     static const uint8_t frame[] = { 0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d,
@@ -25,7 +25,7 @@ Test(core_ws, rfc_masked_hello_at_every_split)
     cr_assert(memcmp(payload, "Hello", 5) == 0);
 }
 
-Test(core_ws, lengths)
+Test(ws, lengths)
 {
     uint8_t h[14];
     struct ws_frame f;
@@ -43,7 +43,7 @@ Test(core_ws, lengths)
     }
 }
 
-Test(core_ws, protocol_errors)
+Test(ws, protocol_errors)
 {
     static const struct { uint8_t b[14]; size_t n; } bad[] = {
         { { 0xc1, 0x80, 0, 0, 0, 0 }, 6 },          /* RSV1 */
@@ -74,7 +74,7 @@ utf8_ok(const char *s, size_t n, size_t cut)
     return ws_utf8_complete(&u);
 }
 
-Test(core_ws, utf8_table_at_every_split)
+Test(ws, utf8_table_at_every_split)
 {
     static const struct { const char *s; size_t n; int ok; } t[] = {
         { "", 0, 1 }, { "hello", 5, 1 }, { "\xc2\x80", 2, 1 }, { "\xdf\xbf", 2, 1 },
@@ -95,7 +95,7 @@ Test(core_ws, utf8_table_at_every_split)
             cr_assert_eq(utf8_ok(t[i].s, t[i].n, cut), t[i].ok, "case %zu cut %zu", i, cut);
 }
 
-Test(core_ws, utf8_rejects_early)
+Test(ws, utf8_rejects_early)
 {
     struct ws_utf8 u = { 0 };
 
@@ -114,7 +114,7 @@ hex(const uint8_t *d, char *out)
         sprintf(out + 2 * i, "%02x", d[i]);
 }
 
-Test(core_ws, sha1_vectors)
+Test(ws, sha1_vectors)
 {
     static char million[1000000];
     uint8_t d[20];
@@ -135,7 +135,7 @@ Test(core_ws, sha1_vectors)
     cr_assert_str_eq(h, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
 }
 
-Test(core_ws, accept_key)
+Test(ws, accept_key)
 {
     char out[29];
 
@@ -147,7 +147,7 @@ Test(core_ws, accept_key)
     cr_assert_eq(ws_accept_key("dGhlIHNhbXBsZSBub25j*Q==", 24, out), -1);
 }
 
-Test(core_ws, close_codes)
+Test(ws, close_codes)
 {
     static const unsigned ok[] = { 1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011,
                                    3000, 4999 };

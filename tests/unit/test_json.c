@@ -1,12 +1,10 @@
-/* core_json.c: JSON string escaping (every byte value, invalid UTF-8),
- * base64, UTF-8 validation, query parameters, and the status table. */
+/* test_json.c: JSON string escaping (every byte value, invalid UTF-8 as
+ * U+FFFD) and base64. */
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "nd/buf.h"
-#include "nd/http_path.h"
 #include "nd/json.h"
-#include "../../src/http.h"
 
 static char *
 json(const char *s, size_t n)
@@ -22,7 +20,7 @@ json(const char *s, size_t n)
     return out;
 }
 
-Test(core_json, escaping_table)
+Test(json, escaping_table)
 {
     static const struct { const char *in; size_t n; const char *out; } t[] = {
         { "plain", 5, "\"plain\"" },
@@ -48,7 +46,7 @@ Test(core_json, escaping_table)
         cr_assert_str_eq(json(t[i].in, t[i].n), t[i].out, "case %zu", i);
 }
 
-Test(core_json, every_byte_gives_valid_output)
+Test(json, every_byte_gives_valid_output)
 {
     /* Each single byte, and each pair, is escaped into printable ASCII or
      * valid UTF-8 with no raw control character. */
@@ -63,7 +61,7 @@ Test(core_json, every_byte_gives_valid_output)
     }
 }
 
-Test(core_json, base64)
+Test(json, base64)
 {
     static const struct { const char *in, *out; } t[] = {
         { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
@@ -78,43 +76,5 @@ Test(core_json, base64)
         cr_assert_eq(nd_buf_len(b), strlen(t[i].out));
         cr_assert(memcmp(nd_buf_head(b), t[i].out, strlen(t[i].out)) == 0, "case %zu", i);
         nd_buf_free(b);
-    }
-}
-
-Test(core_json, query_parameters)
-{
-    static const char q[] = "a=1&b=x+y&a=%41%42&empty=&flag&bad=%4&c=%2F";
-    char v[64];
-
-    cr_assert_eq(http_query_get(q, strlen(q), "a", 0, v, sizeof(v)), 1);
-    cr_assert_str_eq(v, "1");
-    cr_assert_eq(http_query_get(q, strlen(q), "a", 1, v, sizeof(v)), 2);
-    cr_assert_str_eq(v, "AB");
-    cr_assert_eq(http_query_get(q, strlen(q), "a", 2, v, sizeof(v)), -1);
-    cr_assert_eq(http_query_get(q, strlen(q), "b", 0, v, sizeof(v)), 3);
-    cr_assert_str_eq(v, "x y");
-    cr_assert_eq(http_query_get(q, strlen(q), "empty", 0, v, sizeof(v)), 0);
-    cr_assert_eq(http_query_get(q, strlen(q), "flag", 0, v, sizeof(v)), 0);
-    cr_assert_eq(http_query_get(q, strlen(q), "bad", 0, v, sizeof(v)), -2);
-    cr_assert_eq(http_query_get(q, strlen(q), "c", 0, v, sizeof(v)), 1);
-    cr_assert_str_eq(v, "/");
-    cr_assert_eq(http_query_get(q, strlen(q), "nope", 0, v, sizeof(v)), -1);
-    cr_assert_eq(http_query_get(q, strlen(q), "b", 0, v, 3), -2, "does not fit");
-}
-
-Test(core_json, status_table)
-{
-    cr_assert_str_eq(http_reason(200), "OK");
-    cr_assert_str_eq(http_reason(418), "I'm a teapot");
-    cr_assert_str_eq(http_reason(431), "Request Header Fields Too Large");
-    cr_assert_str_eq(http_reason(505), "HTTP Version Not Supported");
-    cr_assert_null(http_reason(299));
-    cr_assert_str_eq(http_reason(101), "Switching Protocols");
-    for (int s = 200; s < 600; s++) {
-        const char *r = http_reason(s);
-
-        if (r)
-            for (const char *p = r; *p; p++)
-                cr_assert(*p >= 0x20 && *p < 0x7f, "reason of %d", s);
     }
 }
