@@ -38,6 +38,7 @@
 static void conn_io(struct nd_loop *loop, struct nd_watcher *w);
 static void conn_read(struct nd_conn *c);
 static void conn_idle(struct nd_loop *loop, struct nd_timer *t);
+static int verdict(struct nd_conn *c, int v);
 
 static struct nd_loop *
 loop_of(const struct nd_conn *c)
@@ -111,10 +112,9 @@ nd_conn_open(struct nd_loop *loop, struct nd_service *svc, int fd)
     nd_server_touch(srv);
     svc->stats->conns_cur++;
     svc->stats->conns_total++;
-    if (svc->module->open && svc->module->open(c) != ND_KEEP) {
-        nd_conn_close(c);
+    /* open() may answer at once: ND_FINISH sends that, then closes. */
+    if (svc->module->open && verdict(c, svc->module->open(c)) && c->state == ND_CONN_CLOSED)
         return -1;
-    }
     /* The fd may already be readable: epoll reports it on the next wait. */
     return 0;
 }
