@@ -7,10 +7,12 @@
 
 extern const struct nd_module nd_mod_echo;
 extern const struct nd_module nd_mod_http;
+extern const struct nd_module nd_mod_discard;
 
 static const struct nd_module *const modules[] = {
     &nd_mod_echo,
     &nd_mod_http,
+    &nd_mod_discard,
 };
 
 const struct nd_module *
