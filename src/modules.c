@@ -8,11 +8,13 @@
 extern const struct nd_module nd_mod_echo;
 extern const struct nd_module nd_mod_http;
 extern const struct nd_module nd_mod_discard;
+extern const struct nd_module nd_mod_chargen;
 
 static const struct nd_module *const modules[] = {
     &nd_mod_echo,
     &nd_mod_http,
     &nd_mod_discard,
+    &nd_mod_chargen,
 };
 
 const struct nd_module *

@@ -1,16 +1,19 @@
 """The classic inetd services: discard (RFC 863), chargen (RFC 864),
 daytime (RFC 867) and time (RFC 868), over TCP and UDP, with nc and with
 Python sockets."""
+import fcntl
 import os
 import socket
+import struct
 import subprocess
 import tempfile
+import termios
 import time
 
 import nd
 from nd import check
 
-SERVICES = ("discard",)
+SERVICES = ("discard", "chargen")
 
 
 def start(extra=""):
@@ -97,4 +100,128 @@ def test_discard_1gib_bounded_memory():
           "daemon RSS peaked at %d KiB" % peak)
 
 
-TESTS = [test_discard_nc_tcp_udp, test_discard_udp_no_reply, test_discard_1gib_bounded_memory]
+# --- chargen -------------------------------------------------------------
+
+CHARS = bytes(range(0x20, 0x7f))        # the 95 printable characters
+LINE = 74                               # 72 characters and CRLF
+PERIOD = 95 * LINE                      # bytes after which the lines repeat
+
+
+def chargen_line(k):
+    """RFC 864: line k starts at character k mod 95."""
+    s = k % 95
+    return (CHARS + CHARS)[s:s + 72] + b"\r\n"
+
+
+PATTERN = b"".join(chargen_line(k) for k in range(95))
+PATTERN3 = PATTERN * 3
+
+
+def stream_at(pos, n):
+    """n bytes of the TCP stream from byte pos on."""
+    out = bytearray()
+    while len(out) < n:
+        o = (pos + len(out)) % PERIOD
+        out += PATTERN3[o:o + min(n - len(out), 2 * PERIOD)]
+    return bytes(out)
+
+
+def from_some_line(data):
+    """True if data is the pattern from the start of some line on."""
+    return any(data == PATTERN3[k * LINE:k * LINE + len(data)] for k in range(95))
+
+
+def test_chargen_lines_exact():
+    d, ports = start()
+    fds0 = d.fds()
+    s = nd.connect(ports["chargen"])
+    n = 1000
+    got = nd.recv_exact(s, n * LINE)
+    for k in range(n):
+        line = got[k * LINE:(k + 1) * LINE]
+        check(line == chargen_line(k), "line %d is %r, not %r" % (k, line, chargen_line(k)))
+    # Input is ignored, and a half-close does not stop it (as inetd).
+    s.sendall(b"ignored\r\n" * 100)
+    s.shutdown(socket.SHUT_WR)
+    more = nd.recv_exact(s, 3 * PERIOD)
+    check(more == stream_at(n * LINE, len(more)), "lines out of order after input")
+    s.close()
+    nd.wait_until(lambda: d.fds() <= fds0, 5, "the chargen connection to close")
+
+
+def test_chargen_nc_tcp_udp():
+    d, ports = start()
+    p = ports["chargen"]
+    out = nc("nc -d 127.0.0.1 %d | head -c %d" % (p, 2 * PERIOD + 100))
+    check(out == stream_at(0, 2 * PERIOD + 100), "nc got %r..." % out[:80])
+    out = nc("printf x | nc -u -w1 127.0.0.1 %d" % p)
+    check(0 < len(out) <= 512, "nc -u got %d bytes" % len(out))
+    check(from_some_line(out), "nc -u got %r" % out[:80])
+
+
+def test_chargen_stopped_reader_bounded_memory():
+    d, ports = start()
+    fds0 = d.fds()
+    rss0 = d.rss_kb()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    s.settimeout(10 * nd.SLOW)
+    s.connect(("127.0.0.1", ports["chargen"]))
+    pos = 0
+    first = nd.recv_exact(s, 10 * PERIOD)
+    check(first == stream_at(0, len(first)), "first lines wrong")
+    pos += len(first)
+
+    # Stop reading until the bytes waiting for us stop growing: the kernel's
+    # buffers on both sides are full and the daemon holds the rest.
+    def unread():
+        return struct.unpack("i", fcntl.ioctl(s.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+    last = -1
+    while True:
+        time.sleep(0.2)
+        n = unread()
+        if n == last:
+            break
+        last = n
+    samples = []
+    for _ in range(10):
+        samples.append(d.rss_kb())
+        time.sleep(0.1)
+    grew, over = max(samples) - samples[0], max(samples) - rss0
+    print("    chargen stopped reader: RSS %d KiB before connecting, %d..%d KiB over "
+          "1 s stalled (%d KiB unread in our socket)"
+          % (rss0, min(samples), max(samples), last // 1024), flush=True)
+    check(grew < 64, "RSS grew by %d KiB while the reader was stopped" % grew)
+    check(over < 64 + (4096 if nd.SANITIZER else 512),
+          "RSS %d KiB above the start with one stopped reader" % over)
+
+    # Resume: the lines go on in order, and a lot more of them.
+    s.settimeout(10 * nd.SLOW)
+    want = 4 << 20
+    while want > 0:
+        chunk = s.recv(min(want, 1 << 16))
+        check(chunk, "EOF while reading chargen")
+        check(chunk == stream_at(pos, len(chunk)),
+              "byte %d: lines out of order after the pause" % pos)
+        pos += len(chunk)
+        want -= len(chunk)
+    s.close()
+    nd.wait_until(lambda: d.fds() <= fds0, 5, "the chargen connection to close")
+
+
+def test_chargen_udp():
+    d, ports = start()
+    u = udp(ports["chargen"])
+    lengths = set()
+    for i in range(513):
+        u.send(b"any %d" % i)
+        data = u.recv(2048)
+        check(len(data) <= 512, "a reply of %d bytes" % len(data))
+        check(from_some_line(data), "reply %d is not the pattern: %r" % (i, data[:80]))
+        lengths.add(len(data))
+    check(len(lengths) == 513, "only %d distinct lengths in 513 replies" % len(lengths))
+
+
+TESTS = [test_discard_nc_tcp_udp, test_discard_udp_no_reply, test_discard_1gib_bounded_memory,
+         test_chargen_lines_exact, test_chargen_nc_tcp_udp,
+         test_chargen_stopped_reader_bounded_memory, test_chargen_udp]
