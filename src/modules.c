@@ -9,12 +9,14 @@ extern const struct nd_module nd_mod_echo;
 extern const struct nd_module nd_mod_http;
 extern const struct nd_module nd_mod_discard;
 extern const struct nd_module nd_mod_chargen;
+extern const struct nd_module nd_mod_daytime;
 
 static const struct nd_module *const modules[] = {
     &nd_mod_echo,
     &nd_mod_http,
     &nd_mod_discard,
     &nd_mod_chargen,
+    &nd_mod_daytime,
 };
 
 const struct nd_module *

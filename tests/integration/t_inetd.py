@@ -3,6 +3,7 @@ daytime (RFC 867) and time (RFC 868), over TCP and UDP, with nc and with
 Python sockets."""
 import fcntl
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -13,7 +14,7 @@ import time
 import nd
 from nd import check
 
-SERVICES = ("discard", "chargen")
+SERVICES = ("discard", "chargen", "daytime")
 
 
 def start(extra=""):
@@ -222,6 +223,50 @@ def test_chargen_udp():
     check(len(lengths) == 513, "only %d distinct lengths in 513 replies" % len(lengths))
 
 
+# --- daytime -------------------------------------------------------------
+
+DAYTIME = re.compile(rb"^(\d\d \w{3} \d{4} \d\d:\d\d:\d\d) (\S+)\r\n$")
+
+
+def check_daytime(line, what):
+    """xinetd's format, in the daemon's (and our) local time zone, within a
+    few seconds of our own clock."""
+    m = DAYTIME.match(line)
+    check(m, "%s: %r is not a daytime line" % (what, line))
+    tm = time.strptime(m.group(1).decode(), "%d %b %Y %H:%M:%S")
+    then = time.mktime(tm[:8] + (-1,))
+    check(abs(then - time.time()) < 5, "%s: %r is %.0f s off our clock"
+          % (what, line, then - time.time()))
+    zone = m.group(2).decode()
+    check(zone in time.tzname or zone == time.strftime("%Z"),
+          "%s: zone %s, ours %s" % (what, zone, time.tzname))
+
+
+def test_daytime_tcp_udp():
+    d, ports = start()
+    p = ports["daytime"]
+    s = nd.connect(p)
+    t0 = time.monotonic()
+    check_daytime(nd.recv_all(s), "tcp")
+    check(time.monotonic() - t0 < 2 * nd.SLOW, "no prompt EOF")
+    # A client that talks first still gets its line whole, and EOF.
+    s = nd.connect(p)
+    s.sendall(b"what time is it?\r\n" * 1000)
+    check_daytime(nd.recv_all(s), "tcp after input")
+    u = udp(p)
+    for i in range(3):
+        u.send(b"?" * i)
+        check_daytime(u.recv(2048), "udp")
+
+
+def test_daytime_nc():
+    d, ports = start()
+    p = ports["daytime"]
+    check_daytime(nc("nc -q1 127.0.0.1 %d < /dev/null" % p), "nc")
+    check_daytime(nc("printf x | nc -u -w1 127.0.0.1 %d" % p), "nc -u")
+
+
 TESTS = [test_discard_nc_tcp_udp, test_discard_udp_no_reply, test_discard_1gib_bounded_memory,
          test_chargen_lines_exact, test_chargen_nc_tcp_udp,
-         test_chargen_stopped_reader_bounded_memory, test_chargen_udp]
+         test_chargen_stopped_reader_bounded_memory, test_chargen_udp,
+         test_daytime_tcp_udp, test_daytime_nc]
