@@ -10,6 +10,7 @@ extern const struct nd_module nd_mod_http;
 extern const struct nd_module nd_mod_discard;
 extern const struct nd_module nd_mod_chargen;
 extern const struct nd_module nd_mod_daytime;
+extern const struct nd_module nd_mod_time;
 
 static const struct nd_module *const modules[] = {
     &nd_mod_echo,
@@ -17,6 +18,7 @@ static const struct nd_module *const modules[] = {
     &nd_mod_discard,
     &nd_mod_chargen,
     &nd_mod_daytime,
+    &nd_mod_time,
 };
 
 const struct nd_module *

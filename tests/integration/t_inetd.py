@@ -14,7 +14,7 @@ import time
 import nd
 from nd import check
 
-SERVICES = ("discard", "chargen", "daytime")
+SERVICES = ("discard", "chargen", "daytime", "time")
 
 
 def start(extra=""):
@@ -266,7 +266,45 @@ def test_daytime_nc():
     check_daytime(nc("printf x | nc -u -w1 127.0.0.1 %d" % p), "nc -u")
 
 
+# --- time ----------------------------------------------------------------
+
+EPOCH_1900 = 2208988800
+
+
+def check_time(data, what):
+    """Four bytes, big-endian seconds since 1900 modulo 2^32, close to ours."""
+    check(len(data) == 4, "%s: %d bytes, not 4: %r" % (what, len(data), data))
+    got = struct.unpack(">I", data)[0]
+    want = (int(time.time()) + EPOCH_1900) % (1 << 32)
+    off = (got - want + (1 << 31)) % (1 << 32) - (1 << 31)
+    check(abs(off) <= 2, "%s: %d is %d s off %d" % (what, got, off, want))
+
+
+def test_time_tcp_udp():
+    d, ports = start()
+    p = ports["time"]
+    s = nd.connect(p)
+    t0 = time.monotonic()
+    check_time(nd.recv_all(s), "tcp")
+    check(time.monotonic() - t0 < 2 * nd.SLOW, "no prompt EOF")
+    s = nd.connect(p)
+    s.sendall(b"\0" * 100000)
+    check_time(nd.recv_all(s), "tcp after input")
+    u = udp(p)
+    for i in range(3):
+        u.send(b"" if i == 0 else b"t" * i)
+        check_time(u.recv(2048), "udp")
+
+
+def test_time_nc():
+    d, ports = start()
+    p = ports["time"]
+    check_time(nc("nc -q1 127.0.0.1 %d < /dev/null" % p), "nc")
+    check_time(nc("printf x | nc -u -w1 127.0.0.1 %d" % p), "nc -u")
+
+
 TESTS = [test_discard_nc_tcp_udp, test_discard_udp_no_reply, test_discard_1gib_bounded_memory,
          test_chargen_lines_exact, test_chargen_nc_tcp_udp,
          test_chargen_stopped_reader_bounded_memory, test_chargen_udp,
-         test_daytime_tcp_udp, test_daytime_nc]
+         test_daytime_tcp_udp, test_daytime_nc,
+         test_time_tcp_udp, test_time_nc]
