@@ -30,7 +30,8 @@ HARDEN_LDFLAGS := -pie -Wl,-z,relro,-z,now
 # list is every object and the flag can move into WARN.
 CONVERSION_CLEAN := addr buf chat_room config conn heap http_chat http_parse http_path \
                     http_probe http_response http_static http_ws ini json \
-                    listener log loop main mod_echo mod_http modules notify server \
+                    listener log loop main mod_chargen mod_daytime mod_discard mod_echo \
+                    mod_http mod_time modules notify server \
                     service ws
 
 # SAN=1 builds the AddressSanitizer + UBSan flavour in build/asan/. Its flags

@@ -122,6 +122,7 @@ nd_conn_open(struct nd_loop *loop, struct nd_conn_set *set, struct nd_service *s
         set->changed(set);
     svc->stats->conns_cur++;
     svc->stats->conns_total++;
+    /* open() may answer at once: ND_FINISH sends that, then closes. */
     if (svc->module->open) {
         enter(c);
         if (leave(c, svc->module->open(c)) && c->state == ND_CONN_CLOSED)

@@ -6,10 +6,18 @@
 
 extern const struct nd_module nd_mod_echo;
 extern const struct nd_module nd_mod_http;
+extern const struct nd_module nd_mod_discard;
+extern const struct nd_module nd_mod_chargen;
+extern const struct nd_module nd_mod_daytime;
+extern const struct nd_module nd_mod_time;
 
 const struct nd_module *const nd_modules[] = {
     &nd_mod_echo,
     &nd_mod_http,
+    &nd_mod_discard,
+    &nd_mod_chargen,
+    &nd_mod_daytime,
+    &nd_mod_time,
     NULL,
 };
 

@@ -41,7 +41,9 @@ struct nd_module {
      * request head, say); NULL means one 16 KiB chunk. */
     size_t (*input_max)(const void *conf);
 
-    /* Stream connections. open and close may be NULL. */
+    /* Stream connections. open and close may be NULL. open may write; its
+     * verdict counts like any other's: ND_FINISH sends what it wrote, then
+     * closes (a service that answers and hangs up), ND_ABORT closes now. */
     enum nd_verdict (*open)(struct nd_conn *c);
     /* New bytes in `in`; consume what was used with nd_buf_consume(). What is
      * left stays for the next call. A module that leaves a full buffer

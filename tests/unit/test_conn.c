@@ -43,6 +43,9 @@ struct rig {
 
 static struct rig rig;
 
+/* The module the rig serves; NULL means echo. */
+static const struct nd_module *rig_module;
+
 /* Largest output queue seen, and how often output had to be queued. */
 static size_t max_pending, queued_turns;
 
@@ -63,7 +66,8 @@ rig_open_hwm(size_t total, uint64_t hwm)
     memset(&rig, 0, sizeof(rig));
     rig.peer = -1;
     cr_assert_eq(nd_loop_init(&rig.loop), 0);
-    svc = nd_service_new("echo", nd_module_find("echo"), NULL, NULL, &rig.loop);
+    svc = nd_service_new("echo", rig_module ? rig_module : nd_module_find("echo"), NULL, NULL,
+                         &rig.loop);
     cr_assert_not_null(svc);
     svc->idle_timeout = 0;      /* no timers: the test owns time */
     svc->hwm = hwm;
@@ -121,6 +125,7 @@ static void
 done(void)
 {
     rig_close();
+    rig_module = NULL;
     nd_test_no_leaks();
 }
 
@@ -447,5 +452,78 @@ Test(conn, a_burst_beyond_the_read_budget_is_read_without_new_events)
                  unread_by_daemon());
     cr_assert_eq(unread_by_daemon(), 0);
     pump(burst);
+    done();
+}
+
+/* A module that answers in open() and hangs up, as daytime does: the
+ * answer, larger than the socket buffers, arrives whole, then end-of-file. */
+static unsigned char greeting[PAYLOAD / 32];
+
+static int
+greet_open(struct nd_conn *c)
+{
+    return nd_conn_write(c, greeting, sizeof(greeting)) < 0 ? ND_ABORT : ND_FINISH;
+}
+
+static int
+greet_abort(struct nd_conn *c)
+{
+    nd_conn_write(c, greeting, sizeof(greeting));
+    return ND_ABORT;
+}
+
+static int
+greet_input(struct nd_conn *c, struct nd_buf *in)
+{
+    (void)c;
+    nd_buf_consume(in, nd_buf_len(in));
+    return ND_KEEP;
+}
+
+static const struct nd_module greeter = {
+    .name = "greeter",
+    .transports = ND_MOD_STREAM,
+    .open = greet_open,
+    .input = greet_input,
+};
+
+static const struct nd_module refuser = {
+    .name = "refuser",
+    .transports = ND_MOD_STREAM,
+    .open = greet_abort,
+    .input = greet_input,
+};
+
+Test(conn, open_may_answer_and_finish)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(greeting); i++)
+        greeting[i] = (unsigned char)(i * 7 + i / 251);
+    rig_module = &greeter;
+    rig_open(sizeof(greeting));
+    memcpy(rig.out, greeting, sizeof(greeting));
+    rig.sent = sizeof(greeting);    /* what the peer expects back */
+    pump_to_eof();
+    cr_assert_eq(rig.got, sizeof(greeting), "end-of-file after %zu of %zu bytes",
+                 rig.got, sizeof(greeting));
+    cr_assert_eq(rig.svc->stats->bytes_out, sizeof(greeting));
+    done();
+}
+
+Test(conn, open_may_abort)
+{
+    unsigned char b;
+    int sv[2];
+
+    rig_open(1);
+    rig.svc->module = &refuser;
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    cr_assert_eq(nd_conn_open(&rig.loop, &rig.conns, rig.svc, sv[0]), -1);
+    rig.svc->module = nd_module_find("echo");
+    /* Gone at once, its output dropped: the rig's echo connection is left. */
+    cr_assert_eq(rig.conns.n, 1);
+    cr_assert_eq(recv(sv[1], &b, 1, 0), 0, "bytes, or no end-of-file");
+    close(sv[1]);
     done();
 }
