@@ -49,7 +49,8 @@ struct nd_module {
      * left stays for the next call. A module that leaves a full buffer
      * unconsumed gets the connection closed. */
     enum nd_verdict (*input)(struct nd_conn *c, struct nd_buf *in);
-    /* All queued output has reached the kernel. May be NULL. */
+    /* All queued output has reached the kernel, after it had to wait or
+     * because the module asked (nd_conn_want_drain). May be NULL. */
     enum nd_verdict (*drained)(struct nd_conn *c);
     /* The peer will send no more. NULL means ND_FINISH. */
     enum nd_verdict (*eof)(struct nd_conn *c);
@@ -77,13 +78,19 @@ struct nd_dgram {
     int fd;
 };
 
-/* Sends bytes now, queueing what the kernel does not take. Output beyond the
- * service's buffer_size stops the core from reading this peer until it
- * drains. Returns 0, or -1 if the connection is closing or memory is short
+/* Writes bytes. During the connection's own callback they are gathered
+ * and sent together when it returns; written from elsewhere (another
+ * connection's callback, a timer), they go before the loop sleeps. Past
+ * 16 KiB, what is gathered goes at once. What the kernel does not take is
+ * queued; queued output beyond the service's buffer_size stops the core
+ * from reading this peer until it drains. Returns 0; 1 when the queue is
+ * past buffer_size (a producer stops there, calls nd_conn_want_drain(), and
+ * goes on in drained()); -1 if the connection is closing or memory is short
  * (the connection is then aborted). */
 int nd_conn_write(struct nd_conn *c, const void *p, size_t n);
 
-/* Bytes queued and not yet taken by the kernel. */
+/* Bytes written and not yet taken by the kernel (including those gathered
+ * during the running callback). */
 size_t nd_conn_pending(const struct nd_conn *c);
 
 /* Sends up to n bytes of the file fd from *off (advancing it), straight from
@@ -92,8 +99,8 @@ size_t nd_conn_pending(const struct nd_conn *c);
  * socket can take more. -1 on error (the connection is then aborted). */
 long nd_conn_sendfile(struct nd_conn *c, int fd, int64_t *off, size_t n);
 
-/* Asks for drained() as soon as the socket can take more, even though
- * nothing is queued now: for a module that produces output in slices. */
+/* Asks for drained() once the queue is out and the socket can take more:
+ * for a module that produces output in slices (chargen, /bytes). */
 void nd_conn_want_drain(struct nd_conn *c);
 
 /* Stops (hold = 1) or resumes reading from the peer. On resume, input
@@ -102,11 +109,12 @@ void nd_conn_want_drain(struct nd_conn *c);
  * closes the connection). */
 void nd_conn_hold(struct nd_conn *c, int hold);
 
-/* Ends a connection other than the one whose callback is running (a chat
- * member that stopped reading, say): finish sends what is queued first,
- * abort drops it. With abort its close() is called at once; with finish,
- * once the queued output is out. Its memory is freed after the current
- * loop iteration either way. */
+/* Ends a connection (a chat member that stopped reading, say): finish
+ * sends what is queued first, abort drops it. With abort its close() is
+ * called at once; with finish, once the queued output is out. For a
+ * connection whose own callback is running (the caller's, or one further
+ * out), the end waits until that callback returns, so no module's state is
+ * freed under it. Its memory is freed after the current loop iteration. */
 void nd_conn_end(struct nd_conn *c, int abort);
 
 /* The peer's and our own address (getpeername/getsockname). 0 or -1. */
