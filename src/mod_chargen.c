@@ -1,8 +1,8 @@
 /* mod_chargen.c: the character generator (RFC 864). A stream gets the
  * classic lines of 72 printable characters, each starting one character
  * later than the last, for as long as it reads; what it sends is ignored.
- * Output goes in slices while the queue is under buffer_size, so a reader
- * that stops costs buffer_size and a slice at most. A datagram is
+ * Output goes in slices, the next one once the last is out, so a reader
+ * that stops costs one slice at most. A datagram is
  * answered with 0 to 512 characters of the same pattern. */
 #include <stdint.h>
 
@@ -12,7 +12,6 @@
 #define LINE 72                         /* characters before the CRLF */
 #define NCHARS 95                       /* the printable ones, ' ' to '~' */
 #define PERIOD (NCHARS * (LINE + 2))    /* bytes before the lines repeat */
-#define SLICES 4                        /* slices per callback, as budget */
 #define DGRAM_MAX 512
 
 /* Two periods of lines: one slice, and from the start of any line a
@@ -37,17 +36,14 @@ fill(void)
 }
 
 /* A slice is whole periods, so each one starts again at the first line
- * and the stream stays in order. Slices go while the connection's queue
- * stays under buffer_size (nd_conn_write says when it is past it) and the
- * budget lasts; drained() asks for the next ones once the queue is out. */
+ * and the stream stays in order. One slice per drained(), which comes
+ * once the last is out: a reader that stops holds one slice at most, and
+ * the core's drain budget keeps a fast one from starving the others. */
 static enum nd_verdict
 chargen_drained(struct nd_conn *c)
 {
-    int n, rc = 0;
-
-    for (n = 0; n < SLICES && rc == 0; n++)
-        if ((rc = nd_conn_write(c, pattern, sizeof(pattern))) < 0)
-            return ND_ABORT;
+    if (nd_conn_write(c, pattern, sizeof(pattern)) < 0)
+        return ND_ABORT;
     nd_conn_want_drain(c);
     return ND_KEEP;
 }
