@@ -347,6 +347,19 @@ class Daemon:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def terminate(proc, timeout=10):
+    """Ends a helper process the test started (Chromium, haproxy): SIGTERM,
+    then SIGKILL if it has not gone within timeout seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def reap_all():
     """After each test: kill what is still running (by PID), report
     sanitizer findings (daemons' and run_cli()'s), remove the directories."""

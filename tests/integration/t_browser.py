@@ -95,12 +95,7 @@ class Chromium:
         return Tab(info["webSocketDebuggerUrl"])
 
     def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        nd.terminate(self.proc)
         shutil.rmtree(self.profile, ignore_errors=True)
 
 

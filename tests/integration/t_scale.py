@@ -121,13 +121,7 @@ class Haproxy:
                       timeout, "%s %s in haproxy" % (server, state))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        nd.terminate(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
