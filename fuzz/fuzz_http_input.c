@@ -1051,7 +1051,8 @@ make_conf(unsigned flags)
     size_t i;
 
     check(cf != NULL);
-#define SET(k, v) check(nd_mod_http.conf_set(cf, k, v, err, sizeof(err)) == 0)
+#define SET(k, v) \
+    check(nd_conf_set(nd_mod_http.keys, nd_mod_http.nkeys, cf, k, v, err, sizeof(err)) == 0)
     SET("probes", flags & 1 ? "off" : "on");
     if (flags & 2)
         SET("root", root);

@@ -50,57 +50,25 @@ http_conf_new(void)
     return cf;
 }
 
-static const struct {
-    const char *name;
-    enum nd_value type;
-    size_t off;
-    uint64_t min, max;
-} keys[] = {
-    { "max_request_line",  ND_VAL_SIZE,     offsetof(struct http_conf, max_request_line),   256, 1024 * 1024 },
-    { "max_header_size",   ND_VAL_SIZE,     offsetof(struct http_conf, max_header_size),    1024, 1024 * 1024 },
-    { "max_headers",       ND_VAL_COUNT,    offsetof(struct http_conf, max_headers),        1, MAX_HEADERS_LIMIT },
-    { "max_body",          ND_VAL_SIZE,     offsetof(struct http_conf, max_body),           0, 1024ULL * 1024 * 1024 },
-    { "header_timeout",    ND_VAL_DURATION, offsetof(struct http_conf, header_timeout),     100, 3600 * 1000 },
-    { "keepalive_timeout", ND_VAL_DURATION, offsetof(struct http_conf, keepalive_timeout),  0, 3600 * 1000 },
-    { "send_timeout",      ND_VAL_DURATION, offsetof(struct http_conf, send_timeout),       100, 3600 * 1000 },
-    { "max_delay",         ND_VAL_DURATION, offsetof(struct http_conf, max_delay),          0, 3600 * 1000 },
-    { "max_bytes",         ND_VAL_SIZE,     offsetof(struct http_conf, max_bytes),          0, 1024ULL * 1024 * 1024 },
-    { "ws_max_message",    ND_VAL_SIZE,     offsetof(struct http_conf, ws_max_message),     125, 64 * 1024 * 1024 },
-    { "ws_max_queue",      ND_VAL_SIZE,     offsetof(struct http_conf, ws_max_queue),       1024, 64 * 1024 * 1024 },
-    { "ws_ping_interval",  ND_VAL_DURATION, offsetof(struct http_conf, ws_ping_interval),   100, 3600 * 1000 },
+#define O(f) offsetof(struct http_conf, f)
+
+static const struct nd_conf_key http_keys[] = {
+    { "probes",            ND_CONF_BOOL,     O(probes),            0, 0, NULL },
+    { "drain",             ND_CONF_BOOL,     O(drain),             0, 0, NULL },
+    { "root",              ND_CONF_STRING,   O(root),              0, 0, NULL },
+    { "max_request_line",  ND_CONF_SIZE,     O(max_request_line),  256, 1024 * 1024, NULL },
+    { "max_header_size",   ND_CONF_SIZE,     O(max_header_size),   1024, 1024 * 1024, NULL },
+    { "max_headers",       ND_CONF_NUMBER,   O(max_headers),       1, MAX_HEADERS_LIMIT, NULL },
+    { "max_body",          ND_CONF_SIZE,     O(max_body),          0, 1024ULL * 1024 * 1024, NULL },
+    { "header_timeout",    ND_CONF_DURATION, O(header_timeout),    100, 3600 * 1000, NULL },
+    { "keepalive_timeout", ND_CONF_DURATION, O(keepalive_timeout), 0, 3600 * 1000, NULL },
+    { "send_timeout",      ND_CONF_DURATION, O(send_timeout),      100, 3600 * 1000, NULL },
+    { "max_delay",         ND_CONF_DURATION, O(max_delay),         0, 3600 * 1000, NULL },
+    { "max_bytes",         ND_CONF_SIZE,     O(max_bytes),         0, 1024ULL * 1024 * 1024, NULL },
+    { "ws_max_message",    ND_CONF_SIZE,     O(ws_max_message),    125, 64 * 1024 * 1024, NULL },
+    { "ws_max_queue",      ND_CONF_SIZE,     O(ws_max_queue),      1024, 64 * 1024 * 1024, NULL },
+    { "ws_ping_interval",  ND_CONF_DURATION, O(ws_ping_interval),  100, 3600 * 1000, NULL },
 };
-
-static int
-http_conf_set(void *conf, const char *key, const char *value, char *err, size_t errlen)
-{
-    struct http_conf *cf = conf;
-    uint64_t v;
-    size_t i;
-
-    if (strcmp(key, "probes") == 0)
-        return nd_parse_bool(value, &cf->probes, err, errlen) < 0 ? ND_CONF_BAD : 0;
-    if (strcmp(key, "drain") == 0)
-        return nd_parse_bool(value, &cf->drain, err, errlen) < 0 ? ND_CONF_BAD : 0;
-    if (strcmp(key, "root") == 0) {
-        if (value[0] == '\0') {
-            snprintf(err, errlen, "empty directory");
-            return ND_CONF_BAD;
-        }
-        free(cf->root);
-        cf->root = strdup(value);
-        return cf->root ? 0 : ND_CONF_BAD;
-    }
-    for (i = 0; i < ND_ARRAY_LEN(keys); i++) {
-        if (strcmp(key, keys[i].name) != 0)
-            continue;
-        if (nd_parse_value(keys[i].type, value, keys[i].min, keys[i].max, &v, err,
-                           errlen) < 0)
-            return ND_CONF_BAD;
-        *(uint64_t *)(void *)((char *)cf + keys[i].off) = v;
-        return 0;
-    }
-    return ND_CONF_UNKNOWN;
-}
 
 static int
 http_conf_check(void *conf, char *err, size_t errlen)
@@ -746,8 +714,9 @@ http_close(struct nd_conn *c)
 const struct nd_module nd_mod_http = {
     .name = "http",
     .transports = ND_MOD_STREAM,
+    .keys = http_keys,
+    .nkeys = ND_ARRAY_LEN(http_keys),
     .conf_new = http_conf_new,
-    .conf_set = http_conf_set,
     .conf_check = http_conf_check,
     .conf_free = http_conf_free,
     .input_max = http_input_max,
