@@ -687,6 +687,9 @@ nd_service_counters(const struct nd_service *svc, struct nd_counters *out)
     out->conns_total = 7;
     out->bytes_in = UINT64_MAX;     /* the widest numbers /stats may print */
     out->bytes_out = UINT64_MAX;
+    out->dgrams_in = UINT64_MAX;
+    out->dgrams_out = UINT64_MAX;
+    out->dgrams_dropped = UINT64_MAX;
 }
 
 uint64_t *

@@ -5,6 +5,7 @@
  * what to answer and when to close; http_response.c writes the answers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,14 @@ static const struct nd_conf_key http_keys[] = {
     { "ws_max_queue",      ND_CONF_SIZE,     O(ws_max_queue),      1024, 64 * 1024 * 1024, NULL },
     { "ws_ping_interval",  ND_CONF_DURATION, O(ws_ping_interval),  100, 3600 * 1000, NULL },
 };
+
+/* The slots http_response.c's count() fills: 0 every answer, k the kxx. */
+static const char *const http_counters[] = {
+    "requests", "requests_1xx", "requests_2xx", "requests_3xx", "requests_4xx",
+    "requests_5xx", NULL,
+};
+_Static_assert(ND_ARRAY_LEN(http_counters) - 1 <= ND_MOD_COUNTERS,
+               "more counters than slots");
 
 static int
 http_conf_check(void *conf, char *err, size_t errlen)
@@ -141,31 +150,62 @@ welcome_page(struct http_conf *cf, const char *service, size_t *len)
     return cf->page;
 }
 
+/* Appends to body[0..size) at *n; on overflow *n ends at or past size,
+ * checked once at the end. */
+static void __attribute__((format(printf, 4, 5)))
+put(char *body, size_t size, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    int k;
+
+    if (*n >= size)
+        return;
+    va_start(ap, fmt);
+    k = vsnprintf(body + *n, size - *n, fmt, ap);
+    va_end(ap);
+    *n = k < 0 ? size : *n + (size_t)k;
+}
+
+/* The service's name is a section name (at most 64 characters); counter
+ * names are the module's identifiers: 2 KiB holds it all. */
+#define STATS_MAX 2048
+
 static int
 stats(struct nd_conn *c, struct http_conn *h)
 {
     struct nd_service *svc = nd_conn_service(c);
     const uint64_t *m = nd_service_module_counters(svc);
+    const char *const *name = http_counters;    /* nd_mod_http.counters */
     struct nd_counters k;
-    char body[512];
-    int n;
+    char body[STATS_MAX];
+    size_t n = 0;
+    unsigned i;
 
     nd_service_counters(svc, &k);
-    n = snprintf(body, sizeof(body),
-                 "{\"service\":\"%s\",\"version\":\"%s\",\"uptime_ms\":%llu,"
-                 "\"connections\":{\"current\":%llu,\"total\":%llu},"
-                 "\"requests\":{\"total\":%llu,\"1xx\":%llu,\"2xx\":%llu,"
-                 "\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},"
-                 "\"bytes\":{\"in\":%llu,\"out\":%llu}}\n",
-                 nd_service_name(svc), ND_VERSION, (unsigned long long)k.uptime_ms,
-                 (unsigned long long)k.conns_cur, (unsigned long long)k.conns_total,
-                 (unsigned long long)m[0], (unsigned long long)m[1],
-                 (unsigned long long)m[2], (unsigned long long)m[3],
-                 (unsigned long long)m[4], (unsigned long long)m[5],
-                 (unsigned long long)k.bytes_in, (unsigned long long)k.bytes_out);
-    if (n < 0 || (size_t)n >= sizeof(body))
+    put(body, sizeof(body), &n,
+        "{\"service\":\"%s\",\"version\":\"%s\",\"uptime_ms\":%llu,"
+        "\"connections\":{\"current\":%llu,\"total\":%llu},"
+        "\"requests\":{\"total\":%llu,\"1xx\":%llu,\"2xx\":%llu,"
+        "\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},"
+        "\"bytes\":{\"in\":%llu,\"out\":%llu},"
+        "\"datagrams\":{\"in\":%llu,\"out\":%llu,\"dropped\":%llu},"
+        "\"counters\":{",
+        nd_service_name(svc), ND_VERSION, (unsigned long long)k.uptime_ms,
+        (unsigned long long)k.conns_cur, (unsigned long long)k.conns_total,
+        (unsigned long long)m[0], (unsigned long long)m[1],
+        (unsigned long long)m[2], (unsigned long long)m[3],
+        (unsigned long long)m[4], (unsigned long long)m[5],
+        (unsigned long long)k.bytes_in, (unsigned long long)k.bytes_out,
+        (unsigned long long)k.dgrams_in, (unsigned long long)k.dgrams_out,
+        (unsigned long long)k.dgrams_dropped);
+    /* The module's counters by the names it declares. */
+    for (i = 0; name != NULL && name[i] != NULL && i < ND_MOD_COUNTERS; i++)
+        put(body, sizeof(body), &n, "%s\"%s\":%llu", i ? "," : "", name[i],
+            (unsigned long long)m[i]);
+    put(body, sizeof(body), &n, "}}\n");
+    if (n >= sizeof(body))
         return -1;
-    return http_respond(c, h, 200, "application/json", body, (size_t)n, NULL);
+    return http_respond(c, h, 200, "application/json", body, n, NULL);
 }
 
 /* The raw path of the target, for a Location that keeps its encoding. */
@@ -727,4 +767,5 @@ const struct nd_module nd_mod_http = {
     .timeout = http_timeout,
     .stop = http_stop,
     .close = http_close,
+    .counters = http_counters,
 };

@@ -122,6 +122,12 @@ struct nd_module {
 
     /* Datagrams. */
     void (*datagram)(const struct nd_dgram *d);
+
+    /* The names of the module's counters, NULL-terminated, at most
+     * ND_MOD_COUNTERS: counters[i] names slot i of
+     * nd_service_module_counters(). Reports (/stats) show them by name.
+     * NULL for a module that counts nothing of its own. */
+    const char *const *counters;
 };
 
 /* A datagram as received, valid only during the datagram callback. */
@@ -200,8 +206,9 @@ struct nd_counters {
 
 void nd_service_counters(const struct nd_service *svc, struct nd_counters *out);
 
-/* ND_MOD_COUNTERS slots a module may use for its own counts; like the
- * core's, they belong to the service name and survive reloads. */
+/* ND_MOD_COUNTERS slots a module may use for its own counts, named by its
+ * `counters`; like the core's, they belong to the service name and survive
+ * reloads. */
 #define ND_MOD_COUNTERS 8
 uint64_t *nd_service_module_counters(struct nd_service *svc);
 
