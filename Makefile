@@ -28,7 +28,7 @@ HARDEN_LDFLAGS := -pie -Wl,-z,relro,-z,now
 # -Wconversion (which in C includes -Wsign-conversion) for the objects that
 # are clean under it. server.c has one warning left; when it is fixed, the
 # list is every object and the flag can move into WARN.
-CONVERSION_CLEAN := addr buf chat_room config conn heap http_chat http_parse http_path \
+CONVERSION_CLEAN := addr buf chat_room conf_key config conn heap http_chat http_parse http_path \
                     http_probe http_response http_static http_ws ini json \
                     listener log loop main mod_chargen mod_daytime mod_discard mod_echo \
                     mod_http mod_time modules notify server \

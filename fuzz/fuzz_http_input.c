@@ -687,6 +687,9 @@ nd_service_counters(const struct nd_service *svc, struct nd_counters *out)
     out->conns_total = 7;
     out->bytes_in = UINT64_MAX;     /* the widest numbers /stats may print */
     out->bytes_out = UINT64_MAX;
+    out->dgrams_in = UINT64_MAX;
+    out->dgrams_out = UINT64_MAX;
+    out->dgrams_dropped = UINT64_MAX;
 }
 
 uint64_t *
@@ -1051,7 +1054,8 @@ make_conf(unsigned flags)
     size_t i;
 
     check(cf != NULL);
-#define SET(k, v) check(nd_mod_http.conf_set(cf, k, v, err, sizeof(err)) == 0)
+#define SET(k, v) \
+    check(nd_conf_set(nd_mod_http.keys, nd_mod_http.nkeys, cf, k, v, err, sizeof(err)) == 0)
     SET("probes", flags & 1 ? "off" : "on");
     if (flags & 2)
         SET("root", root);

@@ -190,97 +190,43 @@ reader_free(struct reader *r)
 
 /* ---- phase two: meaning ---- */
 
-enum key_type {
-    K_COUNT = ND_VAL_COUNT,
-    K_SIZE = ND_VAL_SIZE,
-    K_DURATION = ND_VAL_DURATION,
-    K_BOOL = ND_VAL_BOOL,
-    K_LEVEL,            /* a log level name */
-};
-
-struct key {
-    const char *name;
-    enum key_type type;
-    size_t offset;
-    uint64_t min, max;
-};
-
 #define G(f) offsetof(struct nd_config, f)
 #define S(f) offsetof(struct nd_service_conf, f)
 
-static const struct key global_keys[] = {
-    { "log_level",        K_LEVEL,    G(log_level),        0, 0 },
-    { "max_connections",  K_COUNT,    G(max_connections),  1, 1000000 },
-    { "shutdown_timeout", K_DURATION, G(shutdown_timeout), 0, 3600 * 1000 },
+/* log_level's words are indexed by priority, so the index is the level;
+ * emerg, alert and crit would hide errors, and are not accepted. */
+static const struct nd_conf_key global_keys[] = {
+    { "log_level",        ND_CONF_ENUM,     G(log_level),        LOG_ERR, LOG_DEBUG,
+      nd_log_level_names },
+    { "max_connections",  ND_CONF_NUMBER,   G(max_connections),  1, 1000000, NULL },
+    { "shutdown_timeout", ND_CONF_DURATION, G(shutdown_timeout), 0, 3600 * 1000, NULL },
 };
 
-static const struct key service_keys[] = {
-    { "idle_timeout",    K_DURATION, S(idle_timeout),    0, 7 * 24 * 3600 * 1000ULL },
-    { "max_connections", K_COUNT,    S(max_connections), 1, 1000000 },
-    { "buffer_size",     K_SIZE,     S(buffer_size),     1024, 64 * 1024 * 1024 },
-    { "reuseport",       K_BOOL,     S(reuseport),       0, 1 },
+static const struct nd_conf_key service_keys[] = {
+    { "idle_timeout",    ND_CONF_DURATION, S(idle_timeout),    0, 7 * 24 * 3600 * 1000ULL,
+      NULL },
+    { "max_connections", ND_CONF_NUMBER,   S(max_connections), 1, 1000000, NULL },
+    { "buffer_size",     ND_CONF_SIZE,     S(buffer_size),     1024, 64 * 1024 * 1024, NULL },
+    { "reuseport",       ND_CONF_BOOL,     S(reuseport),       0, 0, NULL },
 };
-
-static const struct key *
-find_key(const struct key *keys, size_t n, const char *name)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        if (strcmp(keys[i].name, name) == 0)
-            return &keys[i];
-    return NULL;
-}
-
-/* Parses one value into the struct at base; reports an error and returns -1
- * on a bad value. */
-static int
-set_key(const struct key *k, void *base, const struct raw_pair *p,
-        const char *path, struct nd_errors *errs)
-{
-    char err[256];
-    uint64_t v = 0;
-    int rc;
-
-    if (k->type == K_LEVEL) {
-        int level = nd_log_level_parse(p->value);
-
-        if (level < 0) {
-            nd_errors_add(errs, "%s:%d: %s: unknown level '%s' "
-                          "(err, warning, notice, info or debug)",
-                          path, p->line, k->name, p->value);
-            return -1;
-        }
-        *(int *)(void *)((char *)base + k->offset) = level;
-        return 0;
-    }
-    rc = nd_parse_value((enum nd_value)k->type, p->value, k->min, k->max, &v, err,
-                        sizeof(err));
-    if (rc < 0) {
-        /* "key: reason", or for a value out of range "key = value is ..." */
-        nd_errors_add(errs, "%s:%d: %s%s%s", path, p->line, k->name,
-                      rc == -2 ? " = " : ": ", err);
-        return -1;
-    }
-    *(uint64_t *)(void *)((char *)base + k->offset) = v;
-    return 0;
-}
 
 static void
 read_global(struct nd_config *cfg, const struct raw_section *s,
             struct nd_errors *errs)
 {
+    char err[512];
     size_t i;
 
     for (i = 0; i < s->npairs; i++) {
-        const struct key *k = find_key(global_keys, ND_ARRAY_LEN(global_keys),
-                                       s->pairs[i].key);
+        const struct raw_pair *p = &s->pairs[i];
+        int rc = nd_conf_set(global_keys, ND_ARRAY_LEN(global_keys), cfg, p->key,
+                             p->value, err, sizeof(err));
 
-        if (k == NULL)
+        if (rc == ND_CONF_UNKNOWN)
             nd_errors_add(errs, "%s:%d: unknown key '%s' in [%s]", cfg->path,
-                          s->pairs[i].line, s->pairs[i].key, s->name);
-        else
-            set_key(k, cfg, &s->pairs[i], cfg->path, errs);
+                          p->line, p->key, s->name);
+        else if (rc < 0)
+            nd_errors_add(errs, "%s:%d: %s", cfg->path, p->line, err);
     }
 }
 
@@ -376,7 +322,7 @@ read_service(struct nd_config *cfg, struct nd_service_conf *svc,
 {
     const struct raw_pair *mod = find_pair(s, "module");
     const struct raw_pair *listen = find_pair(s, "listen");
-    char err[256];
+    char err[512];
     size_t i;
 
     svc->idle_timeout = DEF_IDLE_TIMEOUT;
@@ -399,14 +345,20 @@ read_service(struct nd_config *cfg, struct nd_service_conf *svc,
 
     for (i = 0; i < s->npairs; i++) {
         const struct raw_pair *p = &s->pairs[i];
-        const struct key *k;
         int rc;
 
         if (p == mod || p == listen)
             continue;
-        k = find_key(service_keys, ND_ARRAY_LEN(service_keys), p->key);
-        if (k != NULL) {
-            set_key(k, svc, p, cfg->path, errs);
+        rc = nd_conf_set(service_keys, ND_ARRAY_LEN(service_keys), svc, p->key, p->value,
+                         err, sizeof(err));
+        if (rc == ND_CONF_UNKNOWN && svc->module != NULL && svc->mconf != NULL)
+            rc = nd_conf_set(svc->module->keys, svc->module->nkeys, svc->mconf, p->key,
+                             p->value, err, sizeof(err));
+        if (rc == 0)
+            continue;
+        if (rc != ND_CONF_UNKNOWN) {
+            /* nd_conf_set's message starts with the key */
+            nd_errors_add(errs, "%s:%d: %s", cfg->path, p->line, err);
             continue;
         }
         if (svc->module == NULL) {

@@ -14,10 +14,10 @@
 static int threshold = LOG_INFO;
 static int journal;
 
-static const char *const names[] = {
+const char *const nd_log_level_names[] = {
     [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
     [LOG_ERR] = "err", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
-    [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
+    [LOG_INFO] = "info", [LOG_DEBUG] = "debug", [LOG_DEBUG + 1] = NULL,
 };
 
 void
@@ -53,7 +53,7 @@ nd_log_level_parse(const char *name)
     int i;
 
     for (i = LOG_ERR; i <= LOG_DEBUG; i++)
-        if (strcmp(name, names[i]) == 0)
+        if (strcmp(name, nd_log_level_names[i]) == 0)
             return i;
     return -1;
 }
@@ -61,7 +61,7 @@ nd_log_level_parse(const char *name)
 const char *
 nd_log_level_name(int level)
 {
-    return level >= LOG_EMERG && level <= LOG_DEBUG ? names[level] : "?";
+    return level >= LOG_EMERG && level <= LOG_DEBUG ? nd_log_level_names[level] : "?";
 }
 
 static void

@@ -5,6 +5,7 @@
  * what to answer and when to close; http_response.c writes the answers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,57 +51,33 @@ http_conf_new(void)
     return cf;
 }
 
-static const struct {
-    const char *name;
-    enum nd_value type;
-    size_t off;
-    uint64_t min, max;
-} keys[] = {
-    { "max_request_line",  ND_VAL_SIZE,     offsetof(struct http_conf, max_request_line),   256, 1024 * 1024 },
-    { "max_header_size",   ND_VAL_SIZE,     offsetof(struct http_conf, max_header_size),    1024, 1024 * 1024 },
-    { "max_headers",       ND_VAL_COUNT,    offsetof(struct http_conf, max_headers),        1, MAX_HEADERS_LIMIT },
-    { "max_body",          ND_VAL_SIZE,     offsetof(struct http_conf, max_body),           0, 1024ULL * 1024 * 1024 },
-    { "header_timeout",    ND_VAL_DURATION, offsetof(struct http_conf, header_timeout),     100, 3600 * 1000 },
-    { "keepalive_timeout", ND_VAL_DURATION, offsetof(struct http_conf, keepalive_timeout),  0, 3600 * 1000 },
-    { "send_timeout",      ND_VAL_DURATION, offsetof(struct http_conf, send_timeout),       100, 3600 * 1000 },
-    { "max_delay",         ND_VAL_DURATION, offsetof(struct http_conf, max_delay),          0, 3600 * 1000 },
-    { "max_bytes",         ND_VAL_SIZE,     offsetof(struct http_conf, max_bytes),          0, 1024ULL * 1024 * 1024 },
-    { "ws_max_message",    ND_VAL_SIZE,     offsetof(struct http_conf, ws_max_message),     125, 64 * 1024 * 1024 },
-    { "ws_max_queue",      ND_VAL_SIZE,     offsetof(struct http_conf, ws_max_queue),       1024, 64 * 1024 * 1024 },
-    { "ws_ping_interval",  ND_VAL_DURATION, offsetof(struct http_conf, ws_ping_interval),   100, 3600 * 1000 },
+#define O(f) offsetof(struct http_conf, f)
+
+static const struct nd_conf_key http_keys[] = {
+    { "probes",            ND_CONF_BOOL,     O(probes),            0, 0, NULL },
+    { "drain",             ND_CONF_BOOL,     O(drain),             0, 0, NULL },
+    { "root",              ND_CONF_STRING,   O(root),              0, 0, NULL },
+    { "max_request_line",  ND_CONF_SIZE,     O(max_request_line),  256, 1024 * 1024, NULL },
+    { "max_header_size",   ND_CONF_SIZE,     O(max_header_size),   1024, 1024 * 1024, NULL },
+    { "max_headers",       ND_CONF_NUMBER,   O(max_headers),       1, MAX_HEADERS_LIMIT, NULL },
+    { "max_body",          ND_CONF_SIZE,     O(max_body),          0, 1024ULL * 1024 * 1024, NULL },
+    { "header_timeout",    ND_CONF_DURATION, O(header_timeout),    100, 3600 * 1000, NULL },
+    { "keepalive_timeout", ND_CONF_DURATION, O(keepalive_timeout), 0, 3600 * 1000, NULL },
+    { "send_timeout",      ND_CONF_DURATION, O(send_timeout),      100, 3600 * 1000, NULL },
+    { "max_delay",         ND_CONF_DURATION, O(max_delay),         0, 3600 * 1000, NULL },
+    { "max_bytes",         ND_CONF_SIZE,     O(max_bytes),         0, 1024ULL * 1024 * 1024, NULL },
+    { "ws_max_message",    ND_CONF_SIZE,     O(ws_max_message),    125, 64 * 1024 * 1024, NULL },
+    { "ws_max_queue",      ND_CONF_SIZE,     O(ws_max_queue),      1024, 64 * 1024 * 1024, NULL },
+    { "ws_ping_interval",  ND_CONF_DURATION, O(ws_ping_interval),  100, 3600 * 1000, NULL },
 };
 
-static int
-http_conf_set(void *conf, const char *key, const char *value, char *err, size_t errlen)
-{
-    struct http_conf *cf = conf;
-    uint64_t v;
-    size_t i;
-
-    if (strcmp(key, "probes") == 0)
-        return nd_parse_bool(value, &cf->probes, err, errlen) < 0 ? ND_CONF_BAD : 0;
-    if (strcmp(key, "drain") == 0)
-        return nd_parse_bool(value, &cf->drain, err, errlen) < 0 ? ND_CONF_BAD : 0;
-    if (strcmp(key, "root") == 0) {
-        if (value[0] == '\0') {
-            snprintf(err, errlen, "empty directory");
-            return ND_CONF_BAD;
-        }
-        free(cf->root);
-        cf->root = strdup(value);
-        return cf->root ? 0 : ND_CONF_BAD;
-    }
-    for (i = 0; i < ND_ARRAY_LEN(keys); i++) {
-        if (strcmp(key, keys[i].name) != 0)
-            continue;
-        if (nd_parse_value(keys[i].type, value, keys[i].min, keys[i].max, &v, err,
-                           errlen) < 0)
-            return ND_CONF_BAD;
-        *(uint64_t *)(void *)((char *)cf + keys[i].off) = v;
-        return 0;
-    }
-    return ND_CONF_UNKNOWN;
-}
+/* The slots http_response.c's count() fills: 0 every answer, k the kxx. */
+static const char *const http_counters[] = {
+    "requests", "requests_1xx", "requests_2xx", "requests_3xx", "requests_4xx",
+    "requests_5xx", NULL,
+};
+_Static_assert(ND_ARRAY_LEN(http_counters) - 1 <= ND_MOD_COUNTERS,
+               "more counters than slots");
 
 static int
 http_conf_check(void *conf, char *err, size_t errlen)
@@ -173,31 +150,62 @@ welcome_page(struct http_conf *cf, const char *service, size_t *len)
     return cf->page;
 }
 
+/* Appends to body[0..size) at *n; on overflow *n ends at or past size,
+ * checked once at the end. */
+static void __attribute__((format(printf, 4, 5)))
+put(char *body, size_t size, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    int k;
+
+    if (*n >= size)
+        return;
+    va_start(ap, fmt);
+    k = vsnprintf(body + *n, size - *n, fmt, ap);
+    va_end(ap);
+    *n = k < 0 ? size : *n + (size_t)k;
+}
+
+/* The service's name is a section name (at most 64 characters); counter
+ * names are the module's identifiers: 2 KiB holds it all. */
+#define STATS_MAX 2048
+
 static int
 stats(struct nd_conn *c, struct http_conn *h)
 {
     struct nd_service *svc = nd_conn_service(c);
     const uint64_t *m = nd_service_module_counters(svc);
+    const char *const *name = http_counters;    /* nd_mod_http.counters */
     struct nd_counters k;
-    char body[512];
-    int n;
+    char body[STATS_MAX];
+    size_t n = 0;
+    unsigned i;
 
     nd_service_counters(svc, &k);
-    n = snprintf(body, sizeof(body),
-                 "{\"service\":\"%s\",\"version\":\"%s\",\"uptime_ms\":%llu,"
-                 "\"connections\":{\"current\":%llu,\"total\":%llu},"
-                 "\"requests\":{\"total\":%llu,\"1xx\":%llu,\"2xx\":%llu,"
-                 "\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},"
-                 "\"bytes\":{\"in\":%llu,\"out\":%llu}}\n",
-                 nd_service_name(svc), ND_VERSION, (unsigned long long)k.uptime_ms,
-                 (unsigned long long)k.conns_cur, (unsigned long long)k.conns_total,
-                 (unsigned long long)m[0], (unsigned long long)m[1],
-                 (unsigned long long)m[2], (unsigned long long)m[3],
-                 (unsigned long long)m[4], (unsigned long long)m[5],
-                 (unsigned long long)k.bytes_in, (unsigned long long)k.bytes_out);
-    if (n < 0 || (size_t)n >= sizeof(body))
+    put(body, sizeof(body), &n,
+        "{\"service\":\"%s\",\"version\":\"%s\",\"uptime_ms\":%llu,"
+        "\"connections\":{\"current\":%llu,\"total\":%llu},"
+        "\"requests\":{\"total\":%llu,\"1xx\":%llu,\"2xx\":%llu,"
+        "\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},"
+        "\"bytes\":{\"in\":%llu,\"out\":%llu},"
+        "\"datagrams\":{\"in\":%llu,\"out\":%llu,\"dropped\":%llu},"
+        "\"counters\":{",
+        nd_service_name(svc), ND_VERSION, (unsigned long long)k.uptime_ms,
+        (unsigned long long)k.conns_cur, (unsigned long long)k.conns_total,
+        (unsigned long long)m[0], (unsigned long long)m[1],
+        (unsigned long long)m[2], (unsigned long long)m[3],
+        (unsigned long long)m[4], (unsigned long long)m[5],
+        (unsigned long long)k.bytes_in, (unsigned long long)k.bytes_out,
+        (unsigned long long)k.dgrams_in, (unsigned long long)k.dgrams_out,
+        (unsigned long long)k.dgrams_dropped);
+    /* The module's counters by the names it declares. */
+    for (i = 0; name != NULL && name[i] != NULL && i < ND_MOD_COUNTERS; i++)
+        put(body, sizeof(body), &n, "%s\"%s\":%llu", i ? "," : "", name[i],
+            (unsigned long long)m[i]);
+    put(body, sizeof(body), &n, "}}\n");
+    if (n >= sizeof(body))
         return -1;
-    return http_respond(c, h, 200, "application/json", body, (size_t)n, NULL);
+    return http_respond(c, h, 200, "application/json", body, n, NULL);
 }
 
 /* The raw path of the target, for a Location that keeps its encoding. */
@@ -746,8 +754,9 @@ http_close(struct nd_conn *c)
 const struct nd_module nd_mod_http = {
     .name = "http",
     .transports = ND_MOD_STREAM,
+    .keys = http_keys,
+    .nkeys = ND_ARRAY_LEN(http_keys),
     .conf_new = http_conf_new,
-    .conf_set = http_conf_set,
     .conf_check = http_conf_check,
     .conf_free = http_conf_free,
     .input_max = http_input_max,
@@ -758,4 +767,5 @@ const struct nd_module nd_mod_http = {
     .timeout = http_timeout,
     .stop = http_stop,
     .close = http_close,
+    .counters = http_counters,
 };

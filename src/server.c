@@ -186,7 +186,7 @@ nd_server_prepare(struct nd_server *s, struct nd_config *cfg, struct nd_apply *a
             }
             l = adopt_inherited(s, &sc->listen[j].addr);
             if (l == NULL)
-                l = nd_listener_open(&sc->listen[j].addr, (int)sc->reuseport, err, errlen);
+                l = nd_listener_open(&sc->listen[j].addr, sc->reuseport, err, errlen);
             if (l == NULL)
                 goto undo;
             l->next_svc = svc;

@@ -9,8 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nd/module.h"
+
 struct nd_loop;
-struct nd_module;
 
 /* Counters of one service, kept across reloads (shared by the old and the
  * new generation of a service with the same name). */
@@ -23,7 +24,7 @@ struct nd_stats {
     uint64_t dgrams_in;
     uint64_t dgrams_out;
     uint64_t dgrams_dropped;
-    uint64_t mod[8];            /* ND_MOD_COUNTERS, for the module */
+    uint64_t mod[ND_MOD_COUNTERS];  /* for the module, named by its counters */
 };
 
 struct nd_service {

@@ -29,7 +29,7 @@ struct nd_service_conf {
     uint64_t idle_timeout;          /* ms; 0 = never */
     uint64_t max_connections;       /* 0 = only the daemon-wide limit */
     uint64_t buffer_size;           /* output high-water mark, bytes */
-    uint64_t reuseport;             /* SO_REUSEPORT on its listeners */
+    int reuseport;                  /* SO_REUSEPORT on its listeners */
     int selected;                   /* to be run (see nd_config_select) */
 };
 

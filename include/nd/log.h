@@ -15,6 +15,10 @@ int nd_log_level(void);
 int nd_log_level_parse(const char *name);
 const char *nd_log_level_name(int level);
 
+/* The priorities' names, indexed by priority, NULL-terminated: "emerg" to
+ * "debug" (a settings table's words for log_level). */
+extern const char *const nd_log_level_names[];
+
 void nd_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -19,9 +19,61 @@ enum nd_verdict {
     ND_ABORT = -1,      /* close now, dropping unsent output */
 };
 
-/* What conf_set returns besides 0. */
+/* What conf_set and nd_conf_set return besides 0. */
 #define ND_CONF_BAD     (-1)    /* known key, bad value: err says why */
 #define ND_CONF_UNKNOWN (-2)    /* not a key of this module */
+
+/* ---- settings: a table of keys ----
+ *
+ * A module declares its keys in a table and the core parses them, with the
+ * same units, ranges and messages as its own keys:
+ *
+ *     struct my_conf { uint64_t max_size, timeout; int verbose, mode; char *dir; };
+ *     static const char *const modes[] = { "fast", "safe", NULL };
+ *     #define O(f) offsetof(struct my_conf, f)
+ *     static const struct nd_conf_key my_keys[] = {
+ *         { "max_size", ND_CONF_SIZE,     O(max_size), 1024, 1 << 20 },
+ *         { "timeout",  ND_CONF_DURATION, O(timeout),  100, 3600 * 1000 },
+ *         { "verbose",  ND_CONF_BOOL,     O(verbose) },
+ *         { "mode",     ND_CONF_ENUM,     O(mode),     0, 0, modes },
+ *         { "dir",      ND_CONF_STRING,   O(dir) },
+ *     };
+ *     const struct nd_module nd_mod_my = {
+ *         .name = "my", .conf_new = my_conf_new, .conf_free = my_conf_free,
+ *         .keys = my_keys, .nkeys = ND_ARRAY_LEN(my_keys), ...
+ *     };
+ *
+ * conf_new fills the defaults; a key the file does not set keeps its
+ * default. conf_free frees the STRING values (and the struct). */
+enum nd_conf_type {
+    ND_CONF_NUMBER,     /* uint64_t: a plain decimal number */
+    ND_CONF_SIZE,       /* uint64_t: bytes, "512", "64k", "1m", "1g" */
+    ND_CONF_DURATION,   /* uint64_t: ms, "300s", "1500ms", "5m", "2h"; bare = s */
+    ND_CONF_BOOL,       /* int 0 or 1: on/off, yes/no, true/false, 1/0 */
+    ND_CONF_STRING,     /* char *: strdup'd, the previous value freed; not empty */
+    ND_CONF_ENUM,       /* int: the index of the value in words */
+};
+
+struct nd_conf_key {
+    const char *name;
+    enum nd_conf_type type;
+    size_t offset;              /* of the value in the module's conf struct */
+    /* NUMBER, SIZE, DURATION (in ms): the value must be in [min, max].
+     * ENUM: only words[min] to words[max] are accepted (so the index can
+     * be a meaningful number, as a syslog priority is). max 0 means no
+     * upper bound (to the last word for ENUM). Unused by BOOL and STRING. */
+    uint64_t min, max;
+    const char *const *words;   /* ENUM: the names, NULL-terminated */
+};
+
+/* Sets key to value in conf from the table keys[0..n). Returns 0,
+ * ND_CONF_UNKNOWN (key is not in the table), or ND_CONF_BAD with err holding
+ * the whole message, key first, as the core words it for its own keys:
+ * "KEY: 'VALUE' is not a size", "KEY = VALUE is out of range (MIN to MAX)",
+ * "KEY: unknown NOUN 'VALUE' (a, b or c)" (NOUN: the last word of the key,
+ * "level" for log_level), "KEY: empty value". On error conf is unchanged. */
+int nd_conf_set(const struct nd_conf_key *keys, size_t n, void *conf, const char *key,
+                const char *value, char *err, size_t errlen);
 
 #define ND_MOD_STREAM 0x1       /* serves tcp:// and unix: */
 #define ND_MOD_DGRAM  0x2       /* serves udp:// */
@@ -30,8 +82,13 @@ struct nd_module {
     const char *name;
     unsigned transports;
 
-    /* Per-service settings: keys the core does not know are offered here.
-     * All four may be NULL for a module without settings. */
+    /* Per-service settings: a key the core does not know is offered to
+     * nd_conf_set() on keys[0..nkeys) first, then (if that does not know it
+     * either) to conf_set, which a module with only a table leaves NULL;
+     * conf_set's err says why, the core prefixes the key. All may be NULL
+     * for a module without settings. */
+    const struct nd_conf_key *keys;
+    size_t nkeys;
     void *(*conf_new)(void);
     int (*conf_set)(void *conf, const char *key, const char *value,
                     char *err, size_t errlen);
@@ -66,6 +123,12 @@ struct nd_module {
 
     /* Datagrams. */
     void (*datagram)(const struct nd_dgram *d);
+
+    /* The names of the module's counters, NULL-terminated, at most
+     * ND_MOD_COUNTERS: counters[i] names slot i of
+     * nd_service_module_counters(). Reports (/stats) show them by name.
+     * NULL for a module that counts nothing of its own. */
+    const char *const *counters;
 };
 
 /* A datagram as received, valid only during the datagram callback. */
@@ -151,8 +214,9 @@ struct nd_counters {
 
 void nd_service_counters(const struct nd_service *svc, struct nd_counters *out);
 
-/* ND_MOD_COUNTERS slots a module may use for its own counts; like the
- * core's, they belong to the service name and survive reloads. */
+/* ND_MOD_COUNTERS slots a module may use for its own counts, named by its
+ * `counters`; like the core's, they belong to the service name and survive
+ * reloads. */
 #define ND_MOD_COUNTERS 8
 uint64_t *nd_service_module_counters(struct nd_service *svc);
 

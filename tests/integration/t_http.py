@@ -75,6 +75,13 @@ def test_curl_pages():
     st = json.loads(r.stdout)
     check(st["service"] == "web" and st["requests"]["2xx"] >= 4, st)
     check(st["connections"]["total"] >= 4 and st["bytes"]["out"] > 0, st)
+    # the module's counters by the names it declares, the same slots as above
+    ctr = st["counters"]
+    check(sorted(ctr) == ["requests", "requests_1xx", "requests_2xx", "requests_3xx",
+                          "requests_4xx", "requests_5xx"], st)
+    check(ctr["requests"] == st["requests"]["total"] and
+          ctr["requests_2xx"] == st["requests"]["2xx"], st)
+    check(st["datagrams"] == {"in": 0, "out": 0, "dropped": 0}, st)
     r = curl("-i", "http://127.0.0.1:%d/nope" % port)
     check(r.stdout.startswith(b"HTTP/1.1 404"), r.stdout)
 

@@ -223,6 +223,33 @@ Test(config, bad_value_of_a_module_key)
                  "t.ini:4: probes: 'maybe' is not on or off");
 }
 
+/* The http module declares a table (nd_conf_set): its values get the core's
+ * messages, key first. */
+Test(config, module_keys_from_a_table)
+{
+#define WEB "[web]\nmodule = http\nlisten = tcp://127.0.0.1:1\n"
+    expect_error(WEB "root =\n", "t.ini:4: root: empty value");
+    expect_error(WEB "max_headers = 1001\n",
+                 "t.ini:4: max_headers = 1001 is out of range (1 to 1000)");
+    expect_error(WEB "header_timeout = soon\n",
+                 "t.ini:4: header_timeout: 'soon' is not a duration");
+    expect_error(WEB "colour = blue\n",
+                 "t.ini:4: unknown key 'colour' in [web] (module http)");
+    expect_errors(WEB "drain = on\nroot = /nonexistent-nd-dir\nroot = /x\n",
+                  ERRORS("t.ini:6: duplicate key 'root' in [web] (first at line 5)",
+                         "t.ini:1: [web]: root /nonexistent-nd-dir: "
+                         "No such file or directory"));
+#undef WEB
+}
+
+Test(config, reuseport_is_a_bool)
+{
+    struct nd_config *cfg = parse_ok(ECHO "reuseport = on\n");
+
+    cr_assert_eq(cfg->services[0].reuseport, 1);
+    done(cfg);
+}
+
 Test(config, duplicate_key)
 {
     expect_error(ECHO "listen = tcp://127.0.0.1:7008\n",
