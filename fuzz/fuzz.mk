@@ -24,7 +24,7 @@ FUZZ_CFLAGS  := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefi
 FUZZ_BUILD   := build/fuzz
 FUZZ_TARGETS := fuzz_http_parse fuzz_values fuzz_ini fuzz_http_input fuzz_ws
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
-FUZZ_HDRS    := $(wildcard include/nd/*.h) src/http.h fuzz/check.h
+FUZZ_HDRS    := $(wildcard include/nd/*.h src/*.h) fuzz/check.h
 
 # The src/ files each target links (never main.c; the http input target
 # brings its own fake core instead of conn.c, server.c and loop.c).

@@ -1,10 +1,10 @@
 /* fuzz_http_parse.c: libFuzzer target for the pure HTTP codec
- * (http_parse_request and http_chunked_feed). Each input is parsed twice:
+ * (nd_http_parse_request and nd_http_chunked_feed). Each input is parsed twice:
  * fed in pieces whose sizes come from the input's first bytes, with the
  * bytes not yet "received" poisoned so that any read past them is caught,
  * and whole; both results must agree and every pointer must lie inside the
  * head. Pipelined requests and their bodies are walked as the module does;
- * http_header_find and http_list_has are checked against plain references
+ * nd_http_header_find and nd_http_list_has are checked against plain references
  * on every complete head.
  *
  * Input: [flags] [step0..step3] data...
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "nd/http_parse.h"
+#include "http_parse.h"
 
 #include "check.h"
 
@@ -72,7 +72,7 @@ inside(const char *p, size_t n, const char *base, size_t len)
     return p >= base && n <= len && (size_t)(p - base) <= len - n;
 }
 
-/* What must hold of any answer of http_parse_request on base[0..len). */
+/* What must hold of any answer of nd_http_parse_request on base[0..len). */
 static void
 check_result(int rc, const struct http_request *req, const struct http_scan *sc,
              const char *base, size_t len, const struct http_limits *lim,
@@ -158,7 +158,7 @@ check_helpers(const struct http_request *req)
                 if (req->headers[j].name_len == h->name_len &&
                     strncasecmp(req->headers[j].name, name, h->name_len) == 0)
                     break;
-            check(http_header_find(req, name) == &req->headers[j]);
+            check(nd_http_header_find(req, name) == &req->headers[j]);
         }
         /* list_has(v, t): some comma-separated item, trimmed, is t. */
         for (j = 0; j < sizeof(tokens) / sizeof(tokens[0]); j++) {
@@ -178,7 +178,7 @@ check_helpers(const struct http_request *req)
                     ref = 1;
                 s = e + 1;
             }
-            check(!!http_list_has(h->value, h->value_len, tokens[j]) == ref);
+            check(!!nd_http_list_has(h->value, h->value_len, tokens[j]) == ref);
         }
     }
 }
@@ -234,7 +234,7 @@ dechunk_whole(const char *base, size_t len, struct dechunk *d)
     for (;;) {
         const char *data;
         size_t used, dlen;
-        int rc = http_chunked_feed(&ch, base + off, len - off, &used, &data, &dlen);
+        int rc = nd_http_chunked_feed(&ch, base + off, len - off, &used, &data, &dlen);
 
         check(rc == -1 || rc == 0 || rc == 1);
         if (rc < 0) {
@@ -273,7 +273,7 @@ dechunk_pieces(const char *buf, size_t buflen, const char *base, size_t len,
         while (off < avail) {
             const char *data;
             size_t used, dlen;
-            int rc = http_chunked_feed(&ch, base + off, avail - off, &used, &data, &dlen);
+            int rc = nd_http_chunked_feed(&ch, base + off, avail - off, &used, &data, &dlen);
 
             check(rc == -1 || rc == 0 || rc == 1);
             if (rc < 0) {
@@ -367,14 +367,14 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
         do {
             avail += next_piece(&p, left - avail);
             expose(buf, len, base, avail);
-            rc1 = http_parse_request(base, avail, &s1, lim, &r1, h1);
+            rc1 = nd_http_parse_request(base, avail, &s1, lim, &r1, h1);
             unexpose(buf, len);
             check_result(rc1, &r1, &s1, base, avail, lim, h1);
         } while (rc1 == 0 && avail < left);
 
         /* All at once. */
         expose(buf, len, base, left);
-        rc2 = http_parse_request(base, left, &s2, lim, &r2, h2);
+        rc2 = nd_http_parse_request(base, left, &s2, lim, &r2, h2);
         unexpose(buf, len);
         check_result(rc2, &r2, &s2, base, left, lim, h2);
         check_same(rc1, &r1, base, rc2, &r2, base);

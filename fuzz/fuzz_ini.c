@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nd/config.h"
-#include "nd/ini.h"
+#include "config.h"
+#include "ini.h"
 #include "nd/module.h"
 
 #include "check.h"

@@ -11,8 +11,8 @@
 #include <time.h>
 
 #include "nd/addr.h"
-#include "nd/http_path.h"
-#include "nd/http_static.h"
+#include "http_path.h"
+#include "http_static.h"
 
 #include "check.h"
 
@@ -148,15 +148,15 @@ path(const char *t, size_t len, size_t small)
 
     /* An authority-form target is a host, ':' and digits: never a path,
      * userinfo or a query. */
-    if (http_authority_form(t, len)) {
+    if (nd_http_authority_form(t, len)) {
         const char *colon = memrchr(t, ':', len);
 
         check(colon != NULL && colon > t && len - (size_t)(colon - t) - 1 <= 5);
         check(memchr(t, '@', len) == NULL && memchr(t, '/', len) == NULL &&
               memchr(t, '?', len) == NULL);
     }
-    n = http_path_clean(t, len, out, sizeof(out), &q, &why);
-    n2 = http_path_clean(t, len, out2, small, &q2, &why2);
+    n = nd_http_path_clean(t, len, out, sizeof(out), &q, &why);
+    n2 = nd_http_path_clean(t, len, out2, small, &q2, &why2);
     if (n < 0) {
         check(why != NULL);
         check(n2 < 0);
@@ -198,7 +198,7 @@ query(const char *q, size_t len, size_t outlen)
 
     for (i = 0; i < 4; i++) {
         for (k = 0; k < 3; k++) {
-            int n = http_query_get(q, len, names[i], k, out, outlen);
+            int n = nd_http_query_get(q, len, names[i], k, out, outlen);
 
             check(n >= -2);
             if (n >= 0)

@@ -1,6 +1,6 @@
 /* fuzz_ws.c: libFuzzer target for the WebSocket codec (ws.c). Frame
  * headers are parsed from arbitrary bytes, at every prefix, and what parses
- * is written back with ws_put_header and must parse the same. The
+ * is written back with nd_ws_put_header and must parse the same. The
  * incremental UTF-8 validator, fed the input split at a point the input
  * chooses, must agree with json.c's independent validator. */
 #include <stdint.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "nd/json.h"
-#include "nd/ws.h"
+#include "ws.h"
 
 #include "check.h"
 
@@ -39,7 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     int rc, ok;
     char out[29];
 
-    rc = ws_parse_header(in, size, &f);
+    rc = nd_ws_parse_header(in, size, &f);
     check(rc == 0 || rc == 1 || rc == WS_CLOSE_PROTOCOL);
     if (rc == 1) {
         check(f.header_len == 6 || f.header_len == 8 || f.header_len == 14);
@@ -48,30 +48,30 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
         check(f.opcode < WS_CLOSE || (f.fin && f.len <= 125));
         /* Every shorter prefix is "need more", never a different verdict. */
         for (i = 0; i < f.header_len; i++)
-            check(ws_parse_header(in, i, &g) == 0 || ws_parse_header(in, i, &g) == rc);
+            check(nd_ws_parse_header(in, i, &g) == 0 || nd_ws_parse_header(in, i, &g) == rc);
         /* Written back, it parses the same. */
-        i = ws_put_header(h, f.fin, f.opcode, f.len);
+        i = nd_ws_put_header(h, f.fin, f.opcode, f.len);
         h[1] |= 0x80;
         memcpy(h + i, f.mask, 4);
-        check(ws_parse_header(h, i + 4, &g) == 1);
+        check(nd_ws_parse_header(h, i + 4, &g) == 1);
         check(g.fin == f.fin && g.opcode == f.opcode && g.len == f.len &&
               g.header_len == f.header_len && memcmp(g.mask, f.mask, 4) == 0);
         /* Unmasking twice at any split gives the bytes back. */
         cut = size - f.header_len < sizeof(copy) ? size - f.header_len : sizeof(copy);
         memcpy(copy, in + f.header_len, cut);
-        ws_unmask(copy, cut / 2, f.mask, 0);
-        ws_unmask(copy + cut / 2, cut - cut / 2, f.mask, cut / 2);
-        ws_unmask(copy, cut, f.mask, 0);
+        nd_ws_unmask(copy, cut / 2, f.mask, 0);
+        nd_ws_unmask(copy + cut / 2, cut - cut / 2, f.mask, cut / 2);
+        nd_ws_unmask(copy, cut, f.mask, 0);
         check(memcmp(copy, in + f.header_len, cut) == 0);
     }
 
     /* UTF-8: split where the first byte says; agree with json.c. */
     cut = size ? in[0] % (size + 1) : 0;
-    ok = ws_utf8_feed(&u, in, cut) == 0 && ws_utf8_feed(&u, in + cut, size - cut) == 0 &&
-         ws_utf8_complete(&u);
+    ok = nd_ws_utf8_feed(&u, in, cut) == 0 && nd_ws_utf8_feed(&u, in + cut, size - cut) == 0 &&
+         nd_ws_utf8_complete(&u);
     check(ok == whole_valid(in, size));
 
     if (size == 24)
-        (void)ws_accept_key((const char *)in, size, out);
+        (void)nd_ws_accept_key((const char *)in, size, out);
     return 0;
 }

@@ -87,7 +87,7 @@ room_free(struct chat_room *r)
 }
 
 struct chat_room *
-chat_room_get(const char *service, const char *name, size_t max_queue)
+nd_chat_room_get(const char *service, const char *name, size_t max_queue)
 {
     size_t sl = strlen(service), nl = strlen(name);
     struct chat_room *r;
@@ -126,7 +126,7 @@ chat_room_get(const char *service, const char *name, size_t max_queue)
  * client's next poll); it goes when it never had any, or when room is
  * needed for a new one. */
 void
-chat_room_release(struct chat_room *r)
+nd_chat_room_release(struct chat_room *r)
 {
     if (room_idle(r) && r->first == NULL)
         room_free(r);
@@ -142,12 +142,12 @@ notice(struct chat_room *r, const char *type, const struct chat_member *who)
     snprintf(head, sizeof(head), "\"type\":\"%s\",\"members\":%zu,\"name\":", type, r->n);
     if (nd_buf_append(&b, head, strlen(head)) == 0 &&
         nd_json_string(&b, who->name, strlen(who->name)) == 0)
-        chat_publish(r, nd_buf_head(b), nd_buf_len(b));
+        nd_chat_publish(r, nd_buf_head(b), nd_buf_len(b));
     nd_buf_free(b);
 }
 
 void
-chat_join(struct chat_room *r, struct chat_member *m)
+nd_chat_join(struct chat_room *r, struct chat_member *m)
 {
     m->room = r;
     m->dropped = 0;
@@ -164,7 +164,7 @@ chat_join(struct chat_room *r, struct chat_member *m)
 }
 
 void
-chat_leave(struct chat_member *m)
+nd_chat_leave(struct chat_member *m)
 {
     struct chat_room *r = m->room;
 
@@ -183,7 +183,7 @@ chat_leave(struct chat_member *m)
         r->n--;
         if (r->nall > 0)
             notice(r, "leave", m);
-        chat_room_release(r);
+        nd_chat_room_release(r);
     }
 }
 
@@ -208,7 +208,7 @@ drop_slow(struct chat_room *r)
 }
 
 void
-chat_publish(struct chat_room *r, const char *json, size_t n)
+nd_chat_publish(struct chat_room *r, const char *json, size_t n)
 {
     /* {"seq":20 digits,"epoch":"16 digits",...}: 57 bytes and the NUL. */
     struct chat_msg *msg = malloc(sizeof(*msg) + n + 64);
@@ -251,7 +251,7 @@ chat_publish(struct chat_room *r, const char *json, size_t n)
 }
 
 int
-chat_say(struct chat_room *r, const char *name, const char *text, size_t len)
+nd_chat_say(struct chat_room *r, const char *name, const char *text, size_t len)
 {
     static const char a[] = "\"type\":\"message\",\"name\":", b[] = ",\"text\":";
     struct nd_buf *buf = NULL;
@@ -260,7 +260,7 @@ chat_say(struct chat_room *r, const char *name, const char *text, size_t len)
     if (nd_buf_append(&buf, a, sizeof(a) - 1) == 0 &&
         nd_json_string(&buf, name, strlen(name)) == 0 &&
         nd_buf_append(&buf, b, sizeof(b) - 1) == 0 && nd_json_string(&buf, text, len) == 0) {
-        chat_publish(r, nd_buf_head(buf), nd_buf_len(buf));
+        nd_chat_publish(r, nd_buf_head(buf), nd_buf_len(buf));
         rc = 0;
     }
     nd_buf_free(buf);
@@ -268,7 +268,7 @@ chat_say(struct chat_room *r, const char *name, const char *text, size_t len)
 }
 
 int
-chat_history_json(const struct chat_room *r, uint64_t since, struct nd_buf **b)
+nd_chat_history_json(const struct chat_room *r, uint64_t since, struct nd_buf **b)
 {
     const struct chat_msg *m;
     int first = 1;
@@ -286,7 +286,7 @@ chat_history_json(const struct chat_room *r, uint64_t since, struct nd_buf **b)
 }
 
 int
-chat_replay(const struct chat_room *r, struct chat_member *m)
+nd_chat_replay(const struct chat_room *r, struct chat_member *m)
 {
     const struct chat_msg *msg;
 

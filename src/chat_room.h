@@ -50,32 +50,32 @@ struct chat_room {
 /* The room called name in service, made if new; NULL if the name is too
  * long or memory or the room count runs out. max_queue (from the latest
  * settings) bounds what a member may leave unread. */
-struct chat_room *chat_room_get(const char *service, const char *name, size_t max_queue);
+struct chat_room *nd_chat_room_get(const char *service, const char *name, size_t max_queue);
 
 /* Frees the room if nobody is in it and it never had an event. */
-void chat_room_release(struct chat_room *r);
+void nd_chat_room_release(struct chat_room *r);
 
 /* Adds m (ops, name and present set by the caller). A present member's
  * join is announced to everyone, m included. */
-void chat_join(struct chat_room *r, struct chat_member *m);
+void nd_chat_join(struct chat_room *r, struct chat_member *m);
 
 /* Takes m out of its room; a present member's leave is announced, and the
  * room released. A poll's room stays (its answer named the epoch). */
-void chat_leave(struct chat_member *m);
+void nd_chat_leave(struct chat_member *m);
 
 /* Publishes an event: json is the object's members without braces;
  * "seq" and "epoch" are put first. Then ends members over the bound. */
-void chat_publish(struct chat_room *r, const char *json, size_t n);
+void nd_chat_publish(struct chat_room *r, const char *json, size_t n);
 
 /* A message from name: {"type":"message","name":...,"text":...}.
  * Returns 0 or -1 (memory). */
-int chat_say(struct chat_room *r, const char *name, const char *text, size_t len);
+int nd_chat_say(struct chat_room *r, const char *name, const char *text, size_t len);
 
 /* The history after since, as a JSON array and a newline, appended to *b.
  * 0 or -1. */
-int chat_history_json(const struct chat_room *r, uint64_t since, struct nd_buf **b);
+int nd_chat_history_json(const struct chat_room *r, uint64_t since, struct nd_buf **b);
 
 /* Delivers the whole history to m alone, oldest first. 0 or -1. */
-int chat_replay(const struct chat_room *r, struct chat_member *m);
+int nd_chat_replay(const struct chat_room *r, struct chat_member *m);
 
 #endif

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nd/config.h"
-#include "nd/ini.h"
+#include "config.h"
+#include "ini.h"
 #include "nd/log.h"
 #include "nd/module.h"
 #include "nd/util.h"

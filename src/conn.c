@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "nd/buf.h"
-#include "nd/conn.h"
+#include "conn.h"
 #include "nd/log.h"
 #include "nd/module.h"
 #include "nd/util.h"

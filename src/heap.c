@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "nd/heap.h"
+#include "heap.h"
 
 static void
 put(struct nd_heap *h, size_t i, struct nd_timer *t)

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "chat_room.h"
-#include "nd/http_parse.h"
+#include "http_parse.h"
 #include "nd/module.h"
 
 struct nd_buf;
@@ -93,21 +93,21 @@ enum { WHOLE_ECHO = 0, WHOLE_CHAT_SEND = 1 };
 /* ---- http_response.c ---- */
 
 /* The reason phrase of a status code ("Not Found"), or NULL if unknown. */
-const char *http_reason(int status);
+const char *nd_http_reason(int status);
 
 /* Writes a status line and headers: Server, Date, Content-Type (if ctype),
  * Content-Length (if length >= 0), extra (whole header lines), and
  * Connection as h->keep_alive and h->minor require. Counts the status. */
-int http_head(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
+int nd_http_head(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
               int64_t length, const char *extra);
 
 /* A complete answer; no body for HEAD. */
-int http_respond(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
+int nd_http_respond(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
                  const char *body, size_t len, const char *extra);
 
 /* A short text answer naming the status. Unless keep, the connection will
  * close after it. */
-int http_error(struct nd_conn *c, struct http_conn *h, int status, int keep,
+int nd_http_error(struct nd_conn *c, struct http_conn *h, int status, int keep,
                const char *extra);
 
 /* ---- http_probe.c ---- */
@@ -117,45 +117,45 @@ enum { PROBE_NO = 0, PROBE_DONE = 1, PROBE_NEED_BODY = 2 };
 /* Answers a probe resource (or sets up its stream). Returns PROBE_NO when
  * the path is not a probe, PROBE_NEED_BODY when the answer needs the
  * request body first, PROBE_DONE, or -1 on a fatal error. */
-int http_probe(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+int nd_http_probe(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                const struct http_request *req, const char *path, const char *query);
 
 /* Answers /echo with the request and its body. */
-int http_probe_echo(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+int nd_http_probe_echo(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                     const struct http_request *req, const char *body, size_t len);
 
 /* Sends the next slice of an S_BYTES stream. Returns 1 when done, 0 when
  * more is to come (drained() brings us back), -1 on error. */
-int http_probe_bytes(struct nd_conn *c, struct http_conn *h);
+int nd_http_probe_bytes(struct nd_conn *c, struct http_conn *h);
 
 /* The deadline of an S_DRIP or S_DELAY stream has come. Returns 1 when the
  * answer is complete, 0 when more is to come, -1 on error. */
-int http_probe_tick(struct nd_conn *c, struct http_conn *h);
+int nd_http_probe_tick(struct nd_conn *c, struct http_conn *h);
 
 /* ---- http_ws.c ---- */
 
 /* The handshake for /ws/echo and /ws/chat: PROBE_NO, PROBE_DONE or -1. */
-int http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+int nd_http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                   const struct http_request *req, const char *path, const char *query);
-enum nd_verdict http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+enum nd_verdict nd_http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                               struct nd_buf *in);
-enum nd_verdict http_ws_timeout(struct nd_conn *c, struct http_conn *h, struct http_conf *cf);
-enum nd_verdict http_ws_stop(struct nd_conn *c, struct http_conn *h);
-void http_ws_close(struct nd_conn *c, struct http_conn *h);
+enum nd_verdict nd_http_ws_timeout(struct nd_conn *c, struct http_conn *h, struct http_conf *cf);
+enum nd_verdict nd_http_ws_stop(struct nd_conn *c, struct http_conn *h);
+void nd_http_ws_close(struct nd_conn *c, struct http_conn *h);
 
 /* GET /chat (the page), GET /chat/poll, POST /chat/send: PROBE_NO,
  * PROBE_DONE, PROBE_NEED_BODY (for send) or -1. */
-int http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+int nd_http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                     const struct http_request *req, const char *path, const char *query);
 
 /* POST /chat/send with its body. */
-int http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+int nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                    const struct http_request *req, const char *body, size_t len);
 
 /* A held poll: its deadline passed (answer what there is, if an event
  * has not: returns 1 when answered, -1 on error), or the connection is
  * closing (forget it). */
-int http_chat_poll_timeout(struct nd_conn *c, struct http_conn *h);
-void http_chat_poll_forget(struct http_conn *h);
+int nd_http_chat_poll_timeout(struct nd_conn *c, struct http_conn *h);
+void nd_http_chat_poll_forget(struct http_conn *h);
 
 #endif

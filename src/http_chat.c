@@ -9,10 +9,10 @@
 #include "http.h"
 #include "nd/addr.h"
 #include "nd/buf.h"
-#include "nd/http_path.h"
+#include "http_path.h"
 #include "nd/module.h"
 #include "nd/util.h"
-#include "nd/ws.h"
+#include "ws.h"
 
 #define POLL_DEFAULT_MS 25000
 
@@ -23,11 +23,11 @@ answer_poll(struct nd_conn *c, struct http_conn *h, const struct chat_room *r)
 {
     struct nd_buf *b = NULL;
     char extra[48];
-    int rc = chat_history_json(r, h->poll_since, &b);
+    int rc = nd_chat_history_json(r, h->poll_since, &b);
 
     snprintf(extra, sizeof(extra), "Chat-Epoch: %016llx\r\n", (unsigned long long)r->epoch);
     if (rc == 0)
-        rc = http_respond(c, h, 200, "application/json", nd_buf_head(b), nd_buf_len(b), extra);
+        rc = nd_http_respond(c, h, 200, "application/json", nd_buf_head(b), nd_buf_len(b), extra);
     nd_buf_free(b);
     return rc;
 }
@@ -50,7 +50,7 @@ poll_deliver(struct chat_member *m, const char *json, size_t n)
         return 0;       /* being replayed to: a poll never is */
     rc = answer_poll(h->conn, h, r);
     h->poll_answered = 1;
-    chat_leave(m);
+    nd_chat_leave(m);
     nd_conn_want_drain(h->conn);
     return rc;
 }
@@ -71,7 +71,7 @@ poll_end(struct chat_member *m)
 static const struct chat_member_ops poll_ops = { poll_deliver, poll_pending, poll_end };
 
 int
-http_chat_poll_timeout(struct nd_conn *c, struct http_conn *h)
+nd_http_chat_poll_timeout(struct nd_conn *c, struct http_conn *h)
 {
     struct chat_room *r = h->poll.room;
 
@@ -80,14 +80,14 @@ http_chat_poll_timeout(struct nd_conn *c, struct http_conn *h)
     h->poll_answered = 1;
     if (answer_poll(c, h, r) < 0)
         return -1;
-    chat_leave(&h->poll);
+    nd_chat_leave(&h->poll);
     return 1;
 }
 
 void
-http_chat_poll_forget(struct http_conn *h)
+nd_http_chat_poll_forget(struct http_conn *h)
 {
-    chat_leave(&h->poll);
+    nd_chat_leave(&h->poll);
 }
 
 /* An epoch as the client sends it back: exactly 16 hex digits. */
@@ -98,7 +98,7 @@ parse_epoch(const char *v, uint64_t *out)
     int i, d;
 
     for (i = 0; v[i]; i++) {
-        if (i == 16 || (d = http_hexval((unsigned char)v[i])) < 0)
+        if (i == 16 || (d = nd_http_hexval((unsigned char)v[i])) < 0)
             return -1;
         e = e << 4 | (uint64_t)d;
     }
@@ -117,22 +117,22 @@ chat_args(const char *query, size_t qlen, char *room, char *name, uint64_t *sinc
     char v[24], err[64];
     int rl, nl, el;
 
-    rl = query ? http_query_get(query, qlen, "room", 0, room, 65) : -1;
+    rl = query ? nd_http_query_get(query, qlen, "room", 0, room, 65) : -1;
     if (rl <= 0 || (size_t)rl != strlen(room))
         return -1;
-    nl = query ? http_query_get(query, qlen, "name", 0, name, 33) : -1;
+    nl = query ? nd_http_query_get(query, qlen, "name", 0, name, 33) : -1;
     if (nl <= 0 || (size_t)nl != strlen(name))
         strcpy(name, "guest");
     *since = 0;
-    if (query && http_query_get(query, qlen, "since", 0, v, sizeof(v)) >= 0 &&
+    if (query && nd_http_query_get(query, qlen, "since", 0, v, sizeof(v)) >= 0 &&
         nd_parse_uint(v, since, err, sizeof(err)) < 0)
         return -1;
-    if (query && http_query_get(query, qlen, "timeout", 0, v, sizeof(v)) >= 0 &&
+    if (query && nd_http_query_get(query, qlen, "timeout", 0, v, sizeof(v)) >= 0 &&
         nd_parse_uint(v, timeout, err, sizeof(err)) < 0)
         return -1;
     if (epoch) {
         *epoch = 0;
-        el = query ? http_query_get(query, qlen, "epoch", 0, v, sizeof(v)) : -1;
+        el = query ? nd_http_query_get(query, qlen, "epoch", 0, v, sizeof(v)) : -1;
         if (el < -1 || (el > 0 && ((size_t)el != strlen(v) || parse_epoch(v, epoch) < 0)))
             return -1;
     }
@@ -149,7 +149,7 @@ query_of(const struct http_request *req, size_t *qlen)
 }
 
 int
-http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                const struct http_request *req, const char *body, size_t len)
 {
     char room[65], name[33], ack[80];
@@ -161,20 +161,20 @@ http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     int n;
 
     if (chat_args(q, qlen, room, name, &since, &timeout, NULL) < 0 ||
-        ws_utf8_feed(&u, (const uint8_t *)body, len) < 0 || !ws_utf8_complete(&u) ||
+        nd_ws_utf8_feed(&u, (const uint8_t *)body, len) < 0 || !nd_ws_utf8_complete(&u) ||
         len > cf->ws_max_message)
-        return http_error(c, h, 400, 1, NULL);
-    r = chat_room_get(nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
+        return nd_http_error(c, h, 400, 1, NULL);
+    r = nd_chat_room_get(nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
     if (r == NULL)
-        return http_error(c, h, 503, 1, NULL);
-    if (chat_say(r, name, body, len) < 0) {
-        chat_room_release(r);
+        return nd_http_error(c, h, 503, 1, NULL);
+    if (nd_chat_say(r, name, body, len) < 0) {
+        nd_chat_room_release(r);
         return -1;
     }
     n = snprintf(ack, sizeof(ack), "{\"seq\":%llu,\"epoch\":\"%016llx\"}\n",
                  (unsigned long long)r->seq, (unsigned long long)r->epoch);
-    chat_room_release(r);
-    return http_respond(c, h, 200, "application/json", ack, (size_t)n, NULL);
+    nd_chat_room_release(r);
+    return nd_http_respond(c, h, 200, "application/json", ack, (size_t)n, NULL);
 }
 
 /* The chat page: no external assets. WebSocket first, reconnecting with a
@@ -274,7 +274,7 @@ static const char page[] =
 "</html>\n";
 
 int
-http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+nd_http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                 const struct http_request *req, const char *path, const char *query)
 {
     char room[65], name[33];
@@ -285,28 +285,28 @@ http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 
     if (strcmp(path, "/chat") == 0) {
         if (!get)
-            return http_error(c, h, 405, 1, "Allow: GET, HEAD\r\n") < 0 ? -1 : PROBE_DONE;
-        return http_respond(c, h, 200, "text/html; charset=utf-8", page, sizeof(page) - 1,
+            return nd_http_error(c, h, 405, 1, "Allow: GET, HEAD\r\n") < 0 ? -1 : PROBE_DONE;
+        return nd_http_respond(c, h, 200, "text/html; charset=utf-8", page, sizeof(page) - 1,
                             NULL) < 0 ? -1 : PROBE_DONE;
     }
     if (strcmp(path, "/chat/send") == 0) {
         if (req->method != HTTP_POST)
-            return http_error(c, h, 405, 1, "Allow: POST\r\n") < 0 ? -1 : PROBE_DONE;
+            return nd_http_error(c, h, 405, 1, "Allow: POST\r\n") < 0 ? -1 : PROBE_DONE;
         if (req->body == HTTP_BODY_NONE ||
             chat_args(query, qlen, room, name, &since, &timeout, NULL) < 0)
-            return http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
+            return nd_http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
         h->whole = WHOLE_CHAT_SEND;
         return PROBE_NEED_BODY;
     }
     if (strcmp(path, "/chat/poll") != 0)
         return PROBE_NO;
     if (!get)
-        return http_error(c, h, 405, 1, "Allow: GET, HEAD\r\n") < 0 ? -1 : PROBE_DONE;
+        return nd_http_error(c, h, 405, 1, "Allow: GET, HEAD\r\n") < 0 ? -1 : PROBE_DONE;
     if (chat_args(query, qlen, room, name, &since, &timeout, &epoch) < 0)
-        return http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
-    r = chat_room_get(nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
+        return nd_http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
+    r = nd_chat_room_get(nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
     if (r == NULL)
-        return http_error(c, h, 503, 1, NULL) < 0 ? -1 : PROBE_DONE;
+        return nd_http_error(c, h, 503, 1, NULL) < 0 ? -1 : PROBE_DONE;
     /* A number from another epoch (the one given differs, or the number
      * is past the room's last) means the room was made anew since: the
      * client starts over, so it gets the whole history at once, even if
@@ -326,6 +326,6 @@ http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     h->poll.ops = &poll_ops;
     h->poll.present = 0;
     snprintf(h->poll.name, sizeof(h->poll.name), "%s", name);
-    chat_join(r, &h->poll);
+    nd_chat_join(r, &h->poll);
     return PROBE_DONE;
 }

@@ -4,7 +4,7 @@
  * all rejected rather than guessed at. */
 #include <string.h>
 
-#include "nd/http_parse.h"
+#include "http_parse.h"
 
 /* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
  *         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
@@ -39,7 +39,7 @@ lower(int c)
 }
 
 int
-http_token_eq(const char *s, size_t n, const char *lit)
+nd_http_token_eq(const char *s, size_t n, const char *lit)
 {
     size_t i;
 
@@ -50,19 +50,19 @@ http_token_eq(const char *s, size_t n, const char *lit)
 }
 
 const struct http_header *
-http_header_find(const struct http_request *req, const char *name)
+nd_http_header_find(const struct http_request *req, const char *name)
 {
     size_t i, n = strlen(name);
 
     for (i = 0; i < req->nheaders; i++)
         if (req->headers[i].name_len == n &&
-            http_token_eq(req->headers[i].name, n, name))
+            nd_http_token_eq(req->headers[i].name, n, name))
             return &req->headers[i];
     return NULL;
 }
 
 int
-http_list_has(const char *v, size_t n, const char *token)
+nd_http_list_has(const char *v, size_t n, const char *token)
 {
     size_t i = 0;
 
@@ -77,7 +77,7 @@ http_list_has(const char *v, size_t n, const char *token)
         e = i;
         while (e > s && IS_OWS(v[e - 1]))
             e--;
-        if (e > s && http_token_eq(v + s, e - s, token))
+        if (e > s && nd_http_token_eq(v + s, e - s, token))
             return 1;
     }
     return 0;
@@ -271,7 +271,7 @@ parse_codings(const char *v, size_t n, struct framing *f, struct http_request *r
             i++;
         if (i == s)
             return fail(req, 400, "invalid Transfer-Encoding");
-        if (http_token_eq(v + s, i - s, "chunked")) {
+        if (nd_http_token_eq(v + s, i - s, "chunked")) {
             f->chunked++;
             f->last_chunked = 1;
         } else {
@@ -305,9 +305,9 @@ parse_connection(const char *v, size_t n, struct framing *f)
         s = i;
         while (i < n && v[i] != ',' && !IS_OWS(v[i]))
             i++;
-        if (http_token_eq(v + s, i - s, "close"))
+        if (nd_http_token_eq(v + s, i - s, "close"))
             f->close = 1;
-        else if (http_token_eq(v + s, i - s, "keep-alive"))
+        else if (nd_http_token_eq(v + s, i - s, "keep-alive"))
             f->keep_alive = 1;
     }
 }
@@ -350,7 +350,7 @@ parse_field(const char *p, const char *end, struct http_request *req,
 
     switch (h->name_len) {
     case 4:
-        if (http_token_eq(name, 4, "host")) {
+        if (nd_http_token_eq(name, 4, "host")) {
             if (++f->hosts > 1)
                 return fail(req, 400, "more than one Host");
             req->host = v;
@@ -358,18 +358,18 @@ parse_field(const char *p, const char *end, struct http_request *req,
         }
         break;
     case 10:
-        if (http_token_eq(name, 10, "connection"))
+        if (nd_http_token_eq(name, 10, "connection"))
             parse_connection(v, h->value_len, f);
         break;
     case 14:
-        if (http_token_eq(name, 14, "content-length")) {
+        if (nd_http_token_eq(name, 14, "content-length")) {
             rc = parse_length(v, h->value_len, &f->cl_seen, &req->content_length, req);
             if (rc)
                 return rc;
         }
         break;
     case 17:
-        if (http_token_eq(name, 17, "transfer-encoding")) {
+        if (nd_http_token_eq(name, 17, "transfer-encoding")) {
             rc = parse_codings(v, h->value_len, f, req);
             if (rc)
                 return rc;
@@ -380,7 +380,7 @@ parse_field(const char *p, const char *end, struct http_request *req,
 }
 
 int
-http_parse_request(const char *buf, size_t len, struct http_scan *scan,
+nd_http_parse_request(const char *buf, size_t len, struct http_scan *scan,
                    const struct http_limits *lim, struct http_request *req,
                    struct http_header *headers)
 {
@@ -435,7 +435,7 @@ http_parse_request(const char *buf, size_t len, struct http_scan *scan,
 
 /* ---- chunked ---- */
 
-/* The states of http_chunked_feed. Those of the size line come first (up to
+/* The states of nd_http_chunked_feed. Those of the size line come first (up to
  * CH_SIZE_LF), so that one comparison tells whether a byte belongs to it.
  * A size line is, per RFC 9112 7.1 and 7.1.1:
  *
@@ -468,7 +468,7 @@ enum {
 #define MAX_TRAILER 16384
 
 int
-http_hexval(int c)
+nd_http_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -479,7 +479,7 @@ http_hexval(int c)
 }
 
 int
-http_chunked_feed(struct http_chunked *ch, const char *buf, size_t len,
+nd_http_chunked_feed(struct http_chunked *ch, const char *buf, size_t len,
                   size_t *used, const char **data, size_t *dlen)
 {
     size_t i = 0;
@@ -499,13 +499,13 @@ http_chunked_feed(struct http_chunked *ch, const char *buf, size_t len,
 
         switch (ch->state) {
         case CH_SIZE:
-            if ((h = http_hexval((unsigned char)c)) < 0)
+            if ((h = nd_http_hexval((unsigned char)c)) < 0)
                 goto bad;
             ch->size = (uint64_t)h;
             ch->state = CH_SIZE_MORE;
             break;
         case CH_SIZE_MORE:
-            if ((h = http_hexval((unsigned char)c)) >= 0) {
+            if ((h = nd_http_hexval((unsigned char)c)) >= 0) {
                 if (ch->size >> 59)
                     goto bad;      /* over 2^63: no real body is that big */
                 ch->size = ch->size * 16 + (uint64_t)h;

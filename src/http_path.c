@@ -2,8 +2,8 @@
  * done before any lookup so that "/a/%2e%2e/b" and "/a/../b" are one path. */
 #include <string.h>
 
-#include "nd/http_path.h"
-#include "nd/http_parse.h"
+#include "http_path.h"
+#include "http_parse.h"
 
 static int
 refuse(const char **why, const char *reason)
@@ -13,14 +13,14 @@ refuse(const char **why, const char *reason)
 }
 
 int
-http_path_clean(const char *target, size_t len, char *out, size_t outlen,
+nd_http_path_clean(const char *target, size_t len, char *out, size_t outlen,
                 const char **query, const char **why)
 {
     const char *p = target, *end = target + len, *q;
     size_t n = 0, i;
 
     *query = NULL;
-    if (len >= 7 && http_token_eq(target, 7, "http://")) {
+    if (len >= 7 && nd_http_token_eq(target, 7, "http://")) {
         p = memchr(target + 7, '/', len - 7);
         q = memchr(target + 7, '?', len - 7);
         if (p == NULL || (q != NULL && q < p))
@@ -29,7 +29,7 @@ http_path_clean(const char *target, size_t len, char *out, size_t outlen,
          * and a recipient should treat it as an error. */
         if (memchr(target + 7, '@', (size_t)(p - target - 7)) != NULL)
             return refuse(why, "userinfo in the request target");
-    } else if (len >= 8 && http_token_eq(target, 8, "https://")) {
+    } else if (len >= 8 && nd_http_token_eq(target, 8, "https://")) {
         return refuse(why, "https target on a plain connection");
     } else if (len == 0 || *p != '/') {
         return refuse(why, "request target is not a path");
@@ -51,8 +51,8 @@ http_path_clean(const char *target, size_t len, char *out, size_t outlen,
         if (c == '%') {
             int h, l;
 
-            if (end - p < 2 || (h = http_hexval((unsigned char)p[0])) < 0 ||
-                (l = http_hexval((unsigned char)p[1])) < 0)
+            if (end - p < 2 || (h = nd_http_hexval((unsigned char)p[0])) < 0 ||
+                (l = nd_http_hexval((unsigned char)p[1])) < 0)
                 return refuse(why, "malformed percent-encoding");
             c = h * 16 + l;
             p += 2;
@@ -107,7 +107,7 @@ http_path_clean(const char *target, size_t len, char *out, size_t outlen,
 }
 
 int
-http_query_get(const char *query, size_t len, const char *name, size_t index,
+nd_http_query_get(const char *query, size_t len, const char *name, size_t index,
                char *out, size_t outlen)
 {
     size_t nlen = strlen(name), i = 0;
@@ -135,8 +135,8 @@ http_query_get(const char *query, size_t len, const char *name, size_t index,
                 } else if (c == '%') {
                     int h, l;
 
-                    if (e - k < 2 || (h = http_hexval((unsigned char)query[k])) < 0 ||
-                        (l = http_hexval((unsigned char)query[k + 1])) < 0)
+                    if (e - k < 2 || (h = nd_http_hexval((unsigned char)query[k])) < 0 ||
+                        (l = nd_http_hexval((unsigned char)query[k + 1])) < 0)
                         return -2;
                     c = h * 16 + l;
                     k += 2;
@@ -164,13 +164,13 @@ reg_name_char(int c)
 }
 
 int
-http_authority_form(const char *t, size_t len)
+nd_http_authority_form(const char *t, size_t len)
 {
     size_t i = 0, port;
 
     if (len > 0 && t[0] == '[') {
         for (i = 1; i < len && t[i] != ']'; i++)
-            if (http_hexval((unsigned char)t[i]) < 0 && t[i] != ':' && t[i] != '.')
+            if (nd_http_hexval((unsigned char)t[i]) < 0 && t[i] != ':' && t[i] != '.')
                 return 0;
         if (i == len || i == 1)
             return 0;

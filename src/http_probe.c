@@ -16,7 +16,7 @@
 #include "http.h"
 #include "nd/addr.h"
 #include "nd/buf.h"
-#include "nd/http_path.h"
+#include "http_path.h"
 #include "nd/json.h"
 #include "nd/module.h"
 #include "nd/util.h"
@@ -200,7 +200,7 @@ echo_text(struct nd_buf **b, struct nd_conn *c, struct http_conn *h,
 }
 
 int
-http_probe_echo(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+nd_http_probe_echo(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                 const struct http_request *req, const char *body, size_t len)
 {
     struct sockaddr_storage peer, local;
@@ -212,11 +212,11 @@ http_probe_echo(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     int pok, lok, text, rc;
 
     ND_UNUSED(cf);
-    if (http_path_clean(req->target, req->target_len, path, sizeof(path), &query, &why) < 0)
-        return http_error(c, h, 400, 0, NULL);
+    if (nd_http_path_clean(req->target, req->target_len, path, sizeof(path), &query, &why) < 0)
+        return nd_http_error(c, h, 400, 0, NULL);
     if (query != NULL)
         qlen = (size_t)(req->target + req->target_len - query);
-    text = query && http_query_get(query, qlen, "format", 0, fmt, sizeof(fmt)) >= 0 &&
+    text = query && nd_http_query_get(query, qlen, "format", 0, fmt, sizeof(fmt)) >= 0 &&
            strcmp(fmt, "text") == 0;
     pok = nd_conn_peer(c, &peer, &plen) == 0;
     lok = nd_conn_local(c, &local, &llen) == 0;
@@ -224,7 +224,7 @@ http_probe_echo(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
               : echo_json(&b, c, h, req, path, query, qlen, body, len, &peer, plen, pok,
                           &local, llen, lok);
     if (rc == 0)
-        rc = http_respond(c, h, 200, text ? "text/plain; charset=utf-8" : "application/json",
+        rc = nd_http_respond(c, h, 200, text ? "text/plain; charset=utf-8" : "application/json",
                           nd_buf_head(b), nd_buf_len(b), NULL);
     nd_buf_free(b);
     return rc;
@@ -263,7 +263,7 @@ add_header(char *extra, size_t *n, const char *hv)
               strchr("!#$%&'*+-.^_`|~", *p)))
             return -1;
     for (i = 0; i < ND_ARRAY_LEN(forbidden); i++)
-        if (http_token_eq(hv, nlen, forbidden[i]))
+        if (nd_http_token_eq(hv, nlen, forbidden[i]))
             return -1;
     for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
         ;
@@ -287,16 +287,16 @@ status(struct nd_conn *c, struct http_conn *h, const char *arg, const char *quer
     int k, rc;
 
     if (code < 200 || code > 599)
-        return http_error(c, h, 400, 1, NULL);
+        return nd_http_error(c, h, 400, 1, NULL);
     /* A decoded NUL would cut the value short: refused like CR and LF. */
-    for (i = 0; query && (rc = http_query_get(query, qlen, "header", i, hv, sizeof(hv))) != -1; i++)
+    for (i = 0; query && (rc = nd_http_query_get(query, qlen, "header", i, hv, sizeof(hv))) != -1; i++)
         if (rc < 0 || (size_t)rc != strlen(hv) || add_header(extra, &n, hv) < 0)
-            return http_error(c, h, 400, 1, NULL);
+            return nd_http_error(c, h, 400, 1, NULL);
     if (code == 204 || code == 304)     /* no body, no Content-Length */
-        return http_head(c, h, (int)code, NULL, -1, extra);
-    reason = http_reason((int)code);
+        return nd_http_head(c, h, (int)code, NULL, -1, extra);
+    reason = nd_http_reason((int)code);
     k = snprintf(body, sizeof(body), "%d %s\n", (int)code, reason ? reason : "Unknown");
-    return http_respond(c, h, (int)code, "text/plain; charset=utf-8", body, (size_t)k, extra);
+    return nd_http_respond(c, h, (int)code, "text/plain; charset=utf-8", body, (size_t)k, extra);
 }
 
 static int
@@ -308,11 +308,11 @@ bytes(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, const char *
     int64_t s = 1;
 
     if (n < 0)
-        return http_error(c, h, 400, 1, NULL);
-    if (query && http_query_get(query, strlen(query), "seed", 0, seed, sizeof(seed)) >= 0 &&
+        return nd_http_error(c, h, 400, 1, NULL);
+    if (query && nd_http_query_get(query, strlen(query), "seed", 0, seed, sizeof(seed)) >= 0 &&
         (s = number(seed, INT64_MAX)) < 0)
-        return http_error(c, h, 400, 1, NULL);
-    if (http_head(c, h, 200, "application/octet-stream", n, NULL) < 0)
+        return nd_http_error(c, h, 400, 1, NULL);
+    if (nd_http_head(c, h, 200, "application/octet-stream", n, NULL) < 0)
         return -1;
     if (h->head_only || n == 0)
         return 0;
@@ -330,13 +330,13 @@ drip(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, const char *q
     int64_t n = 10, ms = 2000;
     uint64_t ticks;
 
-    if (query && http_query_get(query, qlen, "bytes", 0, v, sizeof(v)) >= 0 &&
+    if (query && nd_http_query_get(query, qlen, "bytes", 0, v, sizeof(v)) >= 0 &&
         (n = number(v, cf->max_bytes)) < 0)
-        return http_error(c, h, 400, 1, NULL);
-    if (query && http_query_get(query, qlen, "duration", 0, v, sizeof(v)) >= 0 &&
+        return nd_http_error(c, h, 400, 1, NULL);
+    if (query && nd_http_query_get(query, qlen, "duration", 0, v, sizeof(v)) >= 0 &&
         (ms = number(v, cf->max_delay)) < 0)
-        return http_error(c, h, 400, 1, NULL);
-    if (http_head(c, h, 200, "application/octet-stream", n, NULL) < 0)
+        return nd_http_error(c, h, 400, 1, NULL);
+    if (nd_http_head(c, h, 200, "application/octet-stream", n, NULL) < 0)
         return -1;
     if (h->head_only || n == 0)
         return 0;
@@ -366,7 +366,7 @@ arg_of(const char *path, const char *prefix)
 }
 
 int
-http_probe(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+nd_http_probe(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
            const struct http_request *req, const char *path, const char *query)
 {
     int get = req->method == HTTP_GET || req->method == HTTP_HEAD;
@@ -378,24 +378,24 @@ http_probe(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         if (req->method == HTTP_POST || req->method == HTTP_PUT) {
             if (req->body != HTTP_BODY_NONE)
                 return PROBE_NEED_BODY;
-            return http_probe_echo(c, h, cf, req, "", 0) < 0 ? -1 : PROBE_DONE;
+            return nd_http_probe_echo(c, h, cf, req, "", 0) < 0 ? -1 : PROBE_DONE;
         }
         if (!get)
-            return http_error(c, h, 405, 1, "Allow: GET, HEAD, POST, PUT\r\n") < 0 ? -1
+            return nd_http_error(c, h, 405, 1, "Allow: GET, HEAD, POST, PUT\r\n") < 0 ? -1
                                                                                  : PROBE_DONE;
-        return http_probe_echo(c, h, cf, req, NULL, 0) < 0 ? -1 : PROBE_DONE;
+        return nd_http_probe_echo(c, h, cf, req, NULL, 0) < 0 ? -1 : PROBE_DONE;
     }
     if (strcmp(path, "/drip") != 0 && !arg_of(path, "/status/") && !arg_of(path, "/delay/") &&
         !arg_of(path, "/bytes/"))
         return PROBE_NO;
     if (!get)
-        return http_error(c, h, 405, 1, "Allow: GET, HEAD\r\n") < 0 ? -1 : PROBE_DONE;
+        return nd_http_error(c, h, 405, 1, "Allow: GET, HEAD\r\n") < 0 ? -1 : PROBE_DONE;
     /* The query, NUL-terminated, for the parameter lookups. */
     if (query != NULL) {
         size_t qlen = (size_t)(req->target + req->target_len - query);
 
         if (qlen >= sizeof(q))
-            return http_error(c, h, 414, 1, NULL) < 0 ? -1 : PROBE_DONE;
+            return nd_http_error(c, h, 414, 1, NULL) < 0 ? -1 : PROBE_DONE;
         memcpy(q, query, qlen);
         q[qlen] = '\0';
         query = q;
@@ -408,7 +408,7 @@ http_probe(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         int64_t ms = number(arg, cf->max_delay);
 
         if (ms < 0) {
-            rc = http_error(c, h, 400, 1, NULL);
+            rc = nd_http_error(c, h, 400, 1, NULL);
         } else {
             h->stream = S_DELAY;
             h->tick_ms = (uint32_t)ms;
@@ -434,7 +434,7 @@ next_random(uint64_t *s)
 }
 
 int
-http_probe_bytes(struct nd_conn *c, struct http_conn *h)
+nd_http_probe_bytes(struct nd_conn *c, struct http_conn *h)
 {
     static char chunk[16384];
     size_t budget = 256 * 1024;
@@ -464,7 +464,7 @@ http_probe_bytes(struct nd_conn *c, struct http_conn *h)
 }
 
 int
-http_probe_tick(struct nd_conn *c, struct http_conn *h)
+nd_http_probe_tick(struct nd_conn *c, struct http_conn *h)
 {
     static const char stars[] = "****************************************************************";
 
@@ -472,7 +472,7 @@ http_probe_tick(struct nd_conn *c, struct http_conn *h)
         char body[64];
         int n = snprintf(body, sizeof(body), "{\"delay_ms\":%u}\n", h->tick_ms);
 
-        return http_respond(c, h, 200, "application/json", body, (size_t)n, NULL) < 0 ? -1 : 1;
+        return nd_http_respond(c, h, 200, "application/json", body, (size_t)n, NULL) < 0 ? -1 : 1;
     }
     if (nd_conn_pending(c) > DRIP_MAX_PENDING)
         return -1;  /* the client does not read what it asked for */

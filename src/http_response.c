@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "http.h"
-#include "nd/http_static.h"
+#include "http_static.h"
 #include "nd/module.h"
 #include "nd/util.h"
 
@@ -29,7 +29,7 @@ date_now(void)
 }
 
 const char *
-http_reason(int status)
+nd_http_reason(int status)
 {
     static const struct { int status; const char *reason; } tab[] = {
         { 100, "Continue" }, { 101, "Switching Protocols" }, { 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
@@ -77,10 +77,10 @@ count(struct nd_conn *c, int status)
 }
 
 int
-http_head(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
+nd_http_head(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
           int64_t length, const char *extra)
 {
-    const char *reason = http_reason(status);
+    const char *reason = nd_http_reason(status);
     char buf[8192], clen[48] = "";  /* extra may be 4 KiB (/status) or a long Location */
     int n;
 
@@ -101,10 +101,10 @@ http_head(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
 }
 
 int
-http_respond(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
+nd_http_respond(struct nd_conn *c, struct http_conn *h, int status, const char *ctype,
              const char *body, size_t len, const char *extra)
 {
-    if (http_head(c, h, status, ctype, (int64_t)len, extra) < 0)
+    if (nd_http_head(c, h, status, ctype, (int64_t)len, extra) < 0)
         return -1;
     if (!h->head_only && len > 0)
         return nd_conn_write(c, body, len);
@@ -112,9 +112,9 @@ http_respond(struct nd_conn *c, struct http_conn *h, int status, const char *cty
 }
 
 int
-http_error(struct nd_conn *c, struct http_conn *h, int status, int keep, const char *extra)
+nd_http_error(struct nd_conn *c, struct http_conn *h, int status, int keep, const char *extra)
 {
-    const char *reason = http_reason(status);
+    const char *reason = nd_http_reason(status);
     char body[80];
     int n;
 
@@ -123,5 +123,5 @@ http_error(struct nd_conn *c, struct http_conn *h, int status, int keep, const c
     n = snprintf(body, sizeof(body), "%d %s\n", status, reason ? reason : "Unknown");
     if (n < 0 || (size_t)n >= sizeof(body))
         return -1;
-    return http_respond(c, h, status, "text/plain; charset=utf-8", body, (size_t)n, extra);
+    return nd_http_respond(c, h, status, "text/plain; charset=utf-8", body, (size_t)n, extra);
 }

@@ -10,8 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "nd/http_parse.h"
-#include "nd/http_static.h"
+#include "http_parse.h"
+#include "http_static.h"
 
 static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 static const char *const months[] = {
@@ -234,7 +234,7 @@ nd_static_open(int root_fd, const char *path, const struct http_request *req,
     f->ctype = nd_static_type(name);
     gmtime_r(&st.st_mtime, &tm);
     nd_http_date(f->last_modified, sizeof(f->last_modified), &tm);
-    ims = http_header_find(req, "if-modified-since");
+    ims = nd_http_header_find(req, "if-modified-since");
     if (ims != NULL) {
         time_t since;
 

@@ -10,10 +10,10 @@
 #include "chat_room.h"
 #include "http.h"
 #include "nd/buf.h"
-#include "nd/http_path.h"
+#include "http_path.h"
 #include "nd/module.h"
 #include "nd/util.h"
-#include "nd/ws.h"
+#include "ws.h"
 
 struct ws_conn {
     struct nd_conn *conn;
@@ -36,7 +36,7 @@ static int
 send_frame(struct nd_conn *c, int op, const void *p, size_t n)
 {
     uint8_t h[10];
-    size_t hl = ws_put_header(h, 1, op, n);
+    size_t hl = nd_ws_put_header(h, 1, op, n);
 
     if (nd_conn_write(c, h, hl) < 0)
         return -1;
@@ -94,7 +94,7 @@ deliver(struct nd_conn *c, struct ws_conn *w)
     if (w->member.room == NULL)
         rc = send_frame(c, w->msg_op, p, n);       /* echo */
     else if (w->msg_op == WS_TEXT)
-        rc = chat_say(w->member.room, w->member.name, p, n);
+        rc = nd_chat_say(w->member.room, w->member.name, p, n);
     nd_buf_free(w->msg);
     w->msg = NULL;
     w->msg_op = 0;
@@ -118,9 +118,9 @@ control(struct nd_conn *c, struct ws_conn *w, int op, const uint8_t *p, size_t n
         if (n >= 2) {
             unsigned code = (unsigned)p[0] << 8 | p[1];
 
-            if (!ws_close_code_valid(code))
+            if (!nd_ws_close_code_valid(code))
                 return ws_close_with(c, w, WS_CLOSE_PROTOCOL);
-            if (ws_utf8_feed(&u, p + 2, n - 2) < 0 || !ws_utf8_complete(&u))
+            if (nd_ws_utf8_feed(&u, p + 2, n - 2) < 0 || !nd_ws_utf8_complete(&u))
                 return ws_close_with(c, w, WS_CLOSE_BAD_DATA);
             return ws_close_with(c, w, code == WS_CLOSE_NORMAL ? code : WS_CLOSE_NORMAL);
         }
@@ -133,7 +133,7 @@ control(struct nd_conn *c, struct ws_conn *w, int op, const uint8_t *p, size_t n
  * that is its header, so the loop goes on after a header even when no byte
  * is left. */
 enum nd_verdict
-http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct nd_buf *in)
+nd_http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct nd_buf *in)
 {
     struct ws_conn *w = h->ws;
 
@@ -147,7 +147,7 @@ http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, stru
 
             if (len == 0)
                 break;
-            rc = ws_parse_header(buf, len, &f);
+            rc = nd_ws_parse_header(buf, len, &f);
             if (rc == 0)
                 return ND_KEEP;
             if (rc != 1)
@@ -155,7 +155,7 @@ http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, stru
             if (f.opcode >= WS_CLOSE) {
                 if (len < f.header_len + f.len)
                     return ND_KEEP;     /* at most 139 bytes: wait for all */
-                ws_unmask(buf + f.header_len, (size_t)f.len, f.mask, 0);
+                nd_ws_unmask(buf + f.header_len, (size_t)f.len, f.mask, 0);
                 v = control(c, w, f.opcode, buf + f.header_len, (size_t)f.len);
                 nd_buf_consume(in, f.header_len + (size_t)f.len);
                 if (v != ND_KEEP)
@@ -181,8 +181,8 @@ http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, stru
         n = len < w->f_left ? len : (size_t)w->f_left;
         if (n == 0 && w->f_left > 0)
             break;                      /* the payload is still to come */
-        ws_unmask(buf, n, w->f.mask, w->f_off);
-        if (w->msg_op == WS_TEXT && ws_utf8_feed(&w->utf8, buf, n) < 0)
+        nd_ws_unmask(buf, n, w->f.mask, w->f_off);
+        if (w->msg_op == WS_TEXT && nd_ws_utf8_feed(&w->utf8, buf, n) < 0)
             return ws_close_with(c, w, WS_CLOSE_BAD_DATA);
         if (n > 0 && nd_buf_append(&w->msg, buf, n) < 0)
             return ND_ABORT;
@@ -194,7 +194,7 @@ http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, stru
         w->in_frame = 0;
         if (!w->f.fin)
             continue;
-        if (w->msg_op == WS_TEXT && !ws_utf8_complete(&w->utf8))
+        if (w->msg_op == WS_TEXT && !nd_ws_utf8_complete(&w->utf8))
             return ws_close_with(c, w, WS_CLOSE_BAD_DATA);
         if (deliver(c, w) != ND_KEEP)
             return ND_ABORT;
@@ -210,7 +210,7 @@ http_ws_input(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, stru
 /* Every ws_ping_interval: a ping, unless the last one is still unanswered,
  * in which case the peer is gone. */
 enum nd_verdict
-http_ws_timeout(struct nd_conn *c, struct http_conn *h, struct http_conf *cf)
+nd_http_ws_timeout(struct nd_conn *c, struct http_conn *h, struct http_conf *cf)
 {
     struct ws_conn *w = h->ws;
 
@@ -227,18 +227,18 @@ http_ws_timeout(struct nd_conn *c, struct http_conn *h, struct http_conf *cf)
 
 /* The server is stopping: "going away". */
 enum nd_verdict
-http_ws_stop(struct nd_conn *c, struct http_conn *h)
+nd_http_ws_stop(struct nd_conn *c, struct http_conn *h)
 {
     return ws_close_with(c, h->ws, WS_CLOSE_GOING_AWAY);
 }
 
 void
-http_ws_close(struct nd_conn *c, struct http_conn *h)
+nd_http_ws_close(struct nd_conn *c, struct http_conn *h)
 {
     struct ws_conn *w = h->ws;
 
     ND_UNUSED(c);
-    chat_leave(&w->member);
+    nd_chat_leave(&w->member);
     nd_buf_free(w->msg);
     free(w);
     h->ws = NULL;
@@ -247,7 +247,7 @@ http_ws_close(struct nd_conn *c, struct http_conn *h)
 /* The handshake (RFC 6455 4.2): answers 101 and switches the connection,
  * or answers 400/426 and leaves it HTTP. */
 int
-http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
+nd_http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
               const struct http_request *req, const char *path, const char *query)
 {
     const struct http_header *up, *conn, *key, *ver;
@@ -258,29 +258,29 @@ http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 
     if (!chat && strcmp(path, "/ws/echo") != 0)
         return PROBE_NO;
-    up = http_header_find(req, "upgrade");
-    conn = http_header_find(req, "connection");
-    key = http_header_find(req, "sec-websocket-key");
-    ver = http_header_find(req, "sec-websocket-version");
+    up = nd_http_header_find(req, "upgrade");
+    conn = nd_http_header_find(req, "connection");
+    key = nd_http_header_find(req, "sec-websocket-key");
+    ver = nd_http_header_find(req, "sec-websocket-version");
     if (req->method != HTTP_GET || req->minor != 1)     /* RFC 6455 4.1: GET, 1.1 */
-        return http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
-    if (up == NULL || !http_list_has(up->value, up->value_len, "websocket") ||
-        conn == NULL || !http_list_has(conn->value, conn->value_len, "upgrade"))
-        return http_error(c, h, 426, 1, "Upgrade: websocket\r\n") < 0 ? -1 : PROBE_DONE;
+        return nd_http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
+    if (up == NULL || !nd_http_list_has(up->value, up->value_len, "websocket") ||
+        conn == NULL || !nd_http_list_has(conn->value, conn->value_len, "upgrade"))
+        return nd_http_error(c, h, 426, 1, "Upgrade: websocket\r\n") < 0 ? -1 : PROBE_DONE;
     if (ver == NULL || ver->value_len != 2 || memcmp(ver->value, "13", 2) != 0)
-        return http_error(c, h, 426, 1, "Sec-WebSocket-Version: 13\r\n") < 0 ? -1 : PROBE_DONE;
-    if (key == NULL || ws_accept_key(key->value, key->value_len, accept) < 0 ||
+        return nd_http_error(c, h, 426, 1, "Sec-WebSocket-Version: 13\r\n") < 0 ? -1 : PROBE_DONE;
+    if (key == NULL || nd_ws_accept_key(key->value, key->value_len, accept) < 0 ||
         req->body != HTTP_BODY_NONE)
-        return http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
+        return nd_http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
     if (chat) {
         /* The query lies inside the target, which is not NUL-terminated. */
         size_t qlen = query ? (size_t)(req->target + req->target_len - query) : 0;
 
-        int rl = query ? http_query_get(query, qlen, "room", 0, room, sizeof(room)) : -1;
-        int nl = query ? http_query_get(query, qlen, "name", 0, name, 33) : -1;
+        int rl = query ? nd_http_query_get(query, qlen, "room", 0, room, sizeof(room)) : -1;
+        int nl = query ? nd_http_query_get(query, qlen, "name", 0, name, 33) : -1;
 
         if (rl <= 0 || (size_t)rl != strlen(room))
-            return http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
+            return nd_http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
         if (nl <= 0 || (size_t)nl != strlen(name))
             snprintf(name, 33, "guest");
     }
@@ -289,7 +289,7 @@ http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         return -1;
     w->conn = c;
     if (chat) {
-        r = chat_room_get(nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
+        r = nd_chat_room_get(nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
         if (r == NULL) {
             free(w);
             return -1;
@@ -303,20 +303,20 @@ http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     /* The connection is no longer HTTP's: its only Connection header is
      * Upgrade, whatever the request's said about keeping it alive. */
     h->keep_alive = 1;
-    if (http_head(c, h, 101, NULL, -1, extra) < 0) {
+    if (nd_http_head(c, h, 101, NULL, -1, extra) < 0) {
         if (r)
-            chat_room_release(r);
+            nd_chat_room_release(r);
         free(w);
         return -1;
     }
     h->ws = w;
     if (r) {
         /* The room so far, then the join: a page shows history at once. */
-        if (chat_replay(r, &w->member) < 0) {
-            chat_room_release(r);
+        if (nd_chat_replay(r, &w->member) < 0) {
+            nd_chat_room_release(r);
             return -1;
         }
-        chat_join(r, &w->member);
+        nd_chat_join(r, &w->member);
     }
     nd_conn_set_deadline(c, cf->ws_ping_interval);
     return PROBE_DONE;

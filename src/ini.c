@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nd/ini.h"
+#include "ini.h"
 
 #define LINE_MAX_LEN 4096
 

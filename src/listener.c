@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "nd/listener.h"
+#include "listener.h"
 #include "nd/log.h"
 #include "nd/module.h"
 #include "nd/util.h"

@@ -41,25 +41,8 @@ nd_log_set_level(int level)
     threshold = level;
 }
 
-int
-nd_log_level(void)
-{
-    return threshold;
-}
-
-int
-nd_log_level_parse(const char *name)
-{
-    int i;
-
-    for (i = LOG_ERR; i <= LOG_DEBUG; i++)
-        if (strcmp(name, nd_log_level_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-const char *
-nd_log_level_name(int level)
+static const char *
+level_name(int level)
 {
     return level >= LOG_EMERG && level <= LOG_DEBUG ? nd_log_level_names[level] : "?";
 }
@@ -73,7 +56,7 @@ vlog(int level, int err, const char *fmt, va_list ap)
     if (journal)
         n = snprintf(line, sizeof(line), "<%d>", level);
     else
-        n = snprintf(line, sizeof(line), "netdemo: %s: ", nd_log_level_name(level));
+        n = snprintf(line, sizeof(line), "netdemo: %s: ", level_name(level));
     n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     if (n >= (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 2;

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nd/loop.h"
+#include "loop.h"
 
 #define MAX_EVENTS 256
 

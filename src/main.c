@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nd/config.h"
+#include "config.h"
 #include "nd/log.h"
 #include "nd/module.h"
-#include "nd/notify.h"
-#include "nd/server.h"
+#include "notify.h"
+#include "server.h"
 #include "nd/util.h"
 
 #define MAX_ONLY 64

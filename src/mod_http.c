@@ -15,9 +15,9 @@
 
 #include "nd/addr.h"
 #include "nd/buf.h"
-#include "nd/http_parse.h"
-#include "nd/http_path.h"
-#include "nd/http_static.h"
+#include "http_parse.h"
+#include "http_path.h"
+#include "http_static.h"
 #include "nd/module.h"
 #include "nd/util.h"
 
@@ -205,7 +205,7 @@ stats(struct nd_conn *c, struct http_conn *h)
     put(body, sizeof(body), &n, "}}\n");
     if (n >= sizeof(body))
         return -1;
-    return http_respond(c, h, 200, "application/json", body, n, NULL);
+    return nd_http_respond(c, h, 200, "application/json", body, n, NULL);
 }
 
 /* The raw path of the target, for a Location that keeps its encoding. */
@@ -239,14 +239,14 @@ serve_file(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 
         raw_path(req, &p, &len);
         if (len > 2000)
-            return http_error(c, h, 414, 1, NULL);
+            return nd_http_error(c, h, 414, 1, NULL);
         snprintf(extra, sizeof(extra), "Location: %.*s/\r\n", (int)len, p);
-        return http_error(c, h, 301, 1, extra);
+        return nd_http_error(c, h, 301, 1, extra);
     }
     if (status != 200 && status != 304)
-        return http_error(c, h, status, 1, NULL);
+        return nd_http_error(c, h, status, 1, NULL);
     snprintf(extra, sizeof(extra), "Last-Modified: %s\r\n", f.last_modified);
-    if (http_head(c, h, status, f.ctype, (int64_t)f.size, extra) < 0) {
+    if (nd_http_head(c, h, status, f.ctype, (int64_t)f.size, extra) < 0) {
         close(f.fd);
         return -1;
     }
@@ -277,44 +277,44 @@ route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     int rc;
 
     if (req->method == HTTP_OTHER)
-        return http_error(c, h, 501, 1, NULL) < 0 ? -1 : PROBE_DONE;
+        return nd_http_error(c, h, 501, 1, NULL) < 0 ? -1 : PROBE_DONE;
     /* The two target forms that are not paths (RFC 9112 3.2.3, 3.2.4):
      * OPTIONS * asks about the server as a whole; CONNECT host:port asks
      * for a tunnel, which a known method we do not serve answers. */
     if (req->method == HTTP_OPTIONS && req->target_len == 1 && req->target[0] == '*')
-        return http_respond(c, h, 200, NULL, "", 0, SERVER_ALLOW) < 0 ? -1 : PROBE_DONE;
+        return nd_http_respond(c, h, 200, NULL, "", 0, SERVER_ALLOW) < 0 ? -1 : PROBE_DONE;
     if (req->method == HTTP_CONNECT) {
-        if (!http_authority_form(req->target, req->target_len))
-            return http_error(c, h, 400, 0, NULL) < 0 ? -1 : PROBE_DONE;
-        return http_error(c, h, 405, 1, SERVER_ALLOW) < 0 ? -1 : PROBE_DONE;
+        if (!nd_http_authority_form(req->target, req->target_len))
+            return nd_http_error(c, h, 400, 0, NULL) < 0 ? -1 : PROBE_DONE;
+        return nd_http_error(c, h, 405, 1, SERVER_ALLOW) < 0 ? -1 : PROBE_DONE;
     }
-    if (http_path_clean(req->target, req->target_len, path, sizeof(path), &query, &why) < 0)
-        return http_error(c, h, 400, 0, NULL) < 0 ? -1 : PROBE_DONE;
+    if (nd_http_path_clean(req->target, req->target_len, path, sizeof(path), &query, &why) < 0)
+        return nd_http_error(c, h, 400, 0, NULL) < 0 ? -1 : PROBE_DONE;
     h->whole = WHOLE_ECHO;
-    if ((rc = http_ws_route(c, h, cf, req, path, query)) != PROBE_NO)
+    if ((rc = nd_http_ws_route(c, h, cf, req, path, query)) != PROBE_NO)
         return rc;
-    if ((rc = http_chat_route(c, h, cf, req, path, query)) != PROBE_NO)
+    if ((rc = nd_http_chat_route(c, h, cf, req, path, query)) != PROBE_NO)
         return rc;
-    if (cf->probes && (rc = http_probe(c, h, cf, req, path, query)) != PROBE_NO)
+    if (cf->probes && (rc = nd_http_probe(c, h, cf, req, path, query)) != PROBE_NO)
         return rc;
     if (req->method != HTTP_GET && req->method != HTTP_HEAD)
-        return http_error(c, h, 405, 1, "Allow: GET, HEAD\r\n") < 0 ? -1 : PROBE_DONE;
+        return nd_http_error(c, h, 405, 1, "Allow: GET, HEAD\r\n") < 0 ? -1 : PROBE_DONE;
     if (strcmp(path, "/") == 0) {
         const char *page = welcome_page(cf, nd_service_name(nd_conn_service(c)), &len);
 
         if (page == NULL)
             return -1;
-        rc = http_respond(c, h, 200, "text/html; charset=utf-8", page, len, NULL);
+        rc = nd_http_respond(c, h, 200, "text/html; charset=utf-8", page, len, NULL);
     } else if (strcmp(path, "/health") == 0 && cf->drain) {
-        rc = http_respond(c, h, 503, "text/plain; charset=utf-8", "draining\n", 9, NULL);
+        rc = nd_http_respond(c, h, 503, "text/plain; charset=utf-8", "draining\n", 9, NULL);
     } else if (strcmp(path, "/health") == 0) {
-        rc = http_respond(c, h, 200, "text/plain; charset=utf-8", "ok\n", 3, NULL);
+        rc = nd_http_respond(c, h, 200, "text/plain; charset=utf-8", "ok\n", 3, NULL);
     } else if (strcmp(path, "/stats") == 0) {
         rc = stats(c, h);
     } else if (cf->root_fd >= 0) {
         rc = serve_file(c, h, cf, req, path);
     } else {
-        rc = http_error(c, h, 404, 1, NULL);
+        rc = nd_http_error(c, h, 404, 1, NULL);
     }
     return rc < 0 ? -1 : PROBE_DONE;
 }
@@ -394,17 +394,17 @@ stream_step(struct nd_conn *c, struct http_conn *h, int tick)
     case S_FILE:
         return send_file(c, h);
     case S_BYTES:
-        rc = http_probe_bytes(c, h);
+        rc = nd_http_probe_bytes(c, h);
         break;
     case S_DRIP:
     case S_DELAY:
         if (!tick)
             return ND_KEEP;     /* the deadline drives these */
-        rc = http_probe_tick(c, h);
+        rc = nd_http_probe_tick(c, h);
         break;
     case S_POLL:
         /* Answered by an event (drained() brings us here), or its time. */
-        rc = tick ? http_chat_poll_timeout(c, h) : h->poll_answered;
+        rc = tick ? nd_http_chat_poll_timeout(c, h) : h->poll_answered;
         break;
     default:
         return request_done(c, h);
@@ -444,7 +444,7 @@ read_body(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
         while (len > 0) {
             const char *data;
             size_t used, dlen;
-            int rc = http_chunked_feed(&h->chunk, nd_buf_head(in), len, &used, &data, &dlen);
+            int rc = nd_http_chunked_feed(&h->chunk, nd_buf_head(in), len, &used, &data, &dlen);
 
             /* The answer is written already: let it go out, then close. */
             if (rc < 0)
@@ -491,10 +491,10 @@ read_whole(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct 
             size_t rlen = nd_buf_len(in) - h->head_len - (size_t)h->body_len;
             const char *data;
             size_t used, dlen;
-            int rc = http_chunked_feed(&h->chunk, raw, rlen, &used, &data, &dlen);
+            int rc = nd_http_chunked_feed(&h->chunk, raw, rlen, &used, &data, &dlen);
 
             if (rc < 0)
-                return http_error(c, h, 400, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
+                return nd_http_error(c, h, 400, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
             /* Keep the data, drop the framing: the bytes after it move down. */
             if (dlen > 0)
                 memmove(raw, data, dlen);
@@ -502,7 +502,7 @@ read_whole(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct 
             in->end -= used - dlen;
             h->body_len += dlen;
             if (h->body_len > cf->max_body)
-                return http_error(c, h, 413, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
+                return nd_http_error(c, h, 413, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
             if (rc == 1)
                 break;
             if (used == rlen) {
@@ -513,10 +513,10 @@ read_whole(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct 
         total = h->head_len + (size_t)h->body_len;
     }
     /* The buffer may have moved since the head was parsed: parse it again. */
-    if (http_parse_request(buf, h->head_len, &scan, &cf->lim, &req, headers) != 1 ||
+    if (nd_http_parse_request(buf, h->head_len, &scan, &cf->lim, &req, headers) != 1 ||
         (h->whole == WHOLE_CHAT_SEND
-             ? http_chat_send(c, h, cf, &req, buf + h->head_len, (size_t)h->body_len)
-             : http_probe_echo(c, h, cf, &req, buf + h->head_len, (size_t)h->body_len)) < 0)
+             ? nd_http_chat_send(c, h, cf, &req, buf + h->head_len, (size_t)h->body_len)
+             : nd_http_probe_echo(c, h, cf, &req, buf + h->head_len, (size_t)h->body_len)) < 0)
         return ND_ABORT;
     nd_buf_consume(in, total);
     return request_done(c, h);
@@ -533,7 +533,7 @@ chunked_prefix_valid(const char *p, size_t n)
     while (n > 0) {
         const char *data;
         size_t used, dlen;
-        int rc = http_chunked_feed(&ch, p, n, &used, &data, &dlen);
+        int rc = nd_http_chunked_feed(&ch, p, n, &used, &data, &dlen);
 
         if (rc < 0)
             return 0;
@@ -554,7 +554,7 @@ read_head(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
     struct http_request req;
     int rc;
 
-    rc = http_parse_request(nd_buf_head(in), nd_buf_len(in), &h->scan, &cf->lim,
+    rc = nd_http_parse_request(nd_buf_head(in), nd_buf_len(in), &h->scan, &cf->lim,
                             &req, headers);
     if (rc == 0) {
         h->more = 1;
@@ -564,15 +564,15 @@ read_head(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
     h->minor = 1;
     h->head_only = 0;
     if (rc != 1)
-        return http_error(c, h, rc, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
+        return nd_http_error(c, h, rc, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
     h->keep_alive = (unsigned char)req.keep_alive;
     h->minor = (unsigned char)req.minor;
     h->head_only = req.method == HTTP_HEAD;
     if (req.body == HTTP_BODY_LENGTH && req.content_length > cf->max_body)
-        return http_error(c, h, 413, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
+        return nd_http_error(c, h, 413, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
     if (req.body == HTTP_BODY_CHUNKED &&
         !chunked_prefix_valid(nd_buf_head(in) + req.head_len, nd_buf_len(in) - req.head_len))
-        return http_error(c, h, 400, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
+        return nd_http_error(c, h, 400, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
     rc = route(c, h, cf, &req);
     if (rc < 0)
         return ND_ABORT;
@@ -629,7 +629,7 @@ http_input(struct nd_conn *c, struct nd_buf *in)
     h->more = 0;
     while (v == ND_KEEP && !h->more && nd_buf_len(in) > 0 && h->phase != PH_STREAM) {
         if (h->ws != NULL)
-            return http_ws_input(c, h, cf, in);
+            return nd_http_ws_input(c, h, cf, in);
         if (h->phase == PH_BODY)
             v = read_body(c, h, cf, in);
         else if (h->phase == PH_WHOLE)
@@ -667,7 +667,7 @@ http_timeout(struct nd_conn *c)
     if (h == NULL)
         return ND_FINISH;   /* connected, never sent a byte: just close */
     if (h->ws != NULL)
-        return http_ws_timeout(c, h, nd_service_conf(nd_conn_service(c)));
+        return nd_http_ws_timeout(c, h, nd_service_conf(nd_conn_service(c)));
     if (h->phase == PH_STREAM &&
         (h->stream == S_DRIP || h->stream == S_DELAY || h->stream == S_POLL)) {
         v = stream_step(c, h, 1);
@@ -680,7 +680,7 @@ http_timeout(struct nd_conn *c)
         return ND_ABORT;    /* the peer stopped reading */
     case W_HEAD:
     case W_BODY:
-        if (nd_conn_pending(c) == 0 && http_error(c, h, 408, 0, NULL) < 0)
+        if (nd_conn_pending(c) == 0 && nd_http_error(c, h, 408, 0, NULL) < 0)
             v = ND_ABORT;
         return v;
     default:
@@ -716,7 +716,7 @@ http_stop(struct nd_conn *c)
     if (h == NULL)
         return ND_FINISH;
     if (h->ws != NULL)
-        return http_ws_stop(c, h);
+        return nd_http_ws_stop(c, h);
     if (h->phase == PH_HEAD || (h->phase == PH_BODY && h->stream == S_NONE))
         return ND_FINISH;
     h->keep_alive = 0;
@@ -743,8 +743,8 @@ http_close(struct nd_conn *c)
     if (h == NULL)
         return;
     if (h->ws != NULL)
-        http_ws_close(c, h);
-    http_chat_poll_forget(h);
+        nd_http_ws_close(c, h);
+    nd_http_chat_poll_forget(h);
     if (h->file_fd >= 0)
         close(h->file_fd);
     free(h);

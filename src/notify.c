@@ -12,7 +12,7 @@
 
 #include "nd/addr.h"
 #include "nd/log.h"
-#include "nd/notify.h"
+#include "notify.h"
 
 static int sock = -1;
 static struct sockaddr_un dest;

@@ -11,12 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "nd/config.h"
-#include "nd/conn.h"
-#include "nd/listener.h"
+#include "config.h"
+#include "conn.h"
+#include "listener.h"
 #include "nd/log.h"
 #include "nd/module.h"
-#include "nd/server.h"
+#include "server.h"
 #include "nd/util.h"
 #include "service.h"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "nd/buf.h"
-#include "nd/loop.h"
+#include "loop.h"
 #include "nd/module.h"
 #include "service.h"
 

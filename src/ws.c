@@ -2,10 +2,10 @@
  * against RFC 6455 before a module sees a byte of payload. */
 #include <string.h>
 
-#include "nd/ws.h"
+#include "ws.h"
 
 int
-ws_parse_header(const uint8_t *buf, size_t len, struct ws_frame *f)
+nd_ws_parse_header(const uint8_t *buf, size_t len, struct ws_frame *f)
 {
     size_t need = 2;
     uint64_t n;
@@ -52,7 +52,7 @@ ws_parse_header(const uint8_t *buf, size_t len, struct ws_frame *f)
 }
 
 void
-ws_unmask(uint8_t *data, size_t n, const uint8_t mask[4], uint64_t offset)
+nd_ws_unmask(uint8_t *data, size_t n, const uint8_t mask[4], uint64_t offset)
 {
     size_t i;
 
@@ -61,7 +61,7 @@ ws_unmask(uint8_t *data, size_t n, const uint8_t mask[4], uint64_t offset)
 }
 
 size_t
-ws_put_header(uint8_t *out, int fin, int opcode, uint64_t len)
+nd_ws_put_header(uint8_t *out, int fin, int opcode, uint64_t len)
 {
     size_t i;
 
@@ -83,7 +83,7 @@ ws_put_header(uint8_t *out, int fin, int opcode, uint64_t len)
 }
 
 int
-ws_utf8_feed(struct ws_utf8 *u, const uint8_t *s, size_t n)
+nd_ws_utf8_feed(struct ws_utf8 *u, const uint8_t *s, size_t n)
 {
     size_t i;
 
@@ -131,13 +131,13 @@ ws_utf8_feed(struct ws_utf8 *u, const uint8_t *s, size_t n)
 }
 
 int
-ws_utf8_complete(const struct ws_utf8 *u)
+nd_ws_utf8_complete(const struct ws_utf8 *u)
 {
     return u->need == 0;
 }
 
 int
-ws_close_code_valid(unsigned code)
+nd_ws_close_code_valid(unsigned code)
 {
     if (code >= 3000 && code <= 4999)
         return 1;       /* registered and private use */
@@ -205,7 +205,7 @@ sha1_block(uint32_t h[5], const uint8_t *p)
 }
 
 void
-ws_sha1(const void *data, size_t len, uint8_t digest[20])
+nd_ws_sha1(const void *data, size_t len, uint8_t digest[20])
 {
     uint32_t h[5] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0 };
     const uint8_t *p = data;
@@ -249,7 +249,7 @@ b64val(int c)
 }
 
 int
-ws_accept_key(const char *key, size_t len, char out[29])
+nd_ws_accept_key(const char *key, size_t len, char out[29])
 {
     static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     static const char tab[] =
@@ -267,7 +267,7 @@ ws_accept_key(const char *key, size_t len, char out[29])
             return -1;
     memcpy(buf, key, 24);
     memcpy(buf + 24, guid, sizeof(guid) - 1);
-    ws_sha1(buf, 24 + sizeof(guid) - 1, d);
+    nd_ws_sha1(buf, 24 + sizeof(guid) - 1, d);
     for (i = 0; i < 18; i += 3) {
         uint32_t v = (uint32_t)d[i] << 16 | (uint32_t)d[i + 1] << 8 | d[i + 2];
 

@@ -9,11 +9,6 @@
 void nd_log_init(void);
 
 void nd_log_set_level(int level);
-int nd_log_level(void);
-
-/* Parses "err", "warning", "notice", "info", "debug". -1 if unknown. */
-int nd_log_level_parse(const char *name);
-const char *nd_log_level_name(int level);
 
 /* The priorities' names, indexed by priority, NULL-terminated: "emerg" to
  * "debug" (a settings table's words for log_level). */
@@ -25,7 +20,5 @@ void nd_log(int level, const char *fmt, ...)
 /* Same, with ": strerror(errno)" appended. */
 void nd_log_errno(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-
-#define nd_log_enabled(level) ((level) <= nd_log_level())
 
 #endif

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <syslog.h>
 
-#include "nd/config.h"
+#include "config.h"
 #include "nd/module.h"
 #include "fixtures.h"
 

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "nd/buf.h"
-#include "nd/conn.h"
-#include "nd/loop.h"
+#include "conn.h"
+#include "loop.h"
 #include "nd/module.h"
 #include "service.h"
 #include "fixtures.h"

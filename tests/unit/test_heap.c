@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "nd/heap.h"
+#include "heap.h"
 #include "fixtures.h"
 
 #define NTIMERS 300

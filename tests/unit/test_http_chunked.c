@@ -1,4 +1,4 @@
-/* test_http_chunked.c: http_chunked_feed on valid and malformed bodies, fed
+/* test_http_chunked.c: nd_http_chunked_feed on valid and malformed bodies, fed
  * whole, one byte at a time and split at every offset, the unconsumed bytes
  * offered again as the module does. The data spans are reassembled and the
  * bytes consumed counted, so that nothing after the body is eaten. */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nd/http_parse.h"
+#include "http_parse.h"
 
 /* What follows a body on the connection: it must never be consumed. */
 static const char next_request[] = "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -43,7 +43,7 @@ dc_run(const char *in, size_t len, const size_t *arrivals, size_t narr, struct d
 
             cr_assert_not_null(copy);
             memcpy(copy, in + off, n);
-            rc = http_chunked_feed(&ch, copy, n, &used, &data, &dlen);
+            rc = nd_http_chunked_feed(&ch, copy, n, &used, &data, &dlen);
             if (rc < 0) {
                 free(copy);
                 res->rc = -1;
@@ -214,7 +214,7 @@ Test(http_chunked, largest_size_accepted)
     int rc;
 
     do {
-        rc = http_chunked_feed(&ch, in + off, sizeof(in) - 1 - off, &used, &data, &dlen);
+        rc = nd_http_chunked_feed(&ch, in + off, sizeof(in) - 1 - off, &used, &data, &dlen);
         off += used;
     } while (rc == 0 && dlen == 0 && off < sizeof(in) - 1);
     cr_assert_eq(rc, 0);
@@ -497,7 +497,7 @@ Test(http_chunked, used_set_when_malformed)
 
         do {
             used = SIZE_MAX;
-            rc = http_chunked_feed(&ch, bad[i].in + off, bad[i].len - off, &used, &data, &dlen);
+            rc = nd_http_chunked_feed(&ch, bad[i].in + off, bad[i].len - off, &used, &data, &dlen);
             if (rc == 0)
                 off += used;
         } while (rc == 0 && off < bad[i].len);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "nd/http_static.h"
+#include "http_static.h"
 
 Test(http_date, formats_a_known_tm)
 {

@@ -1,4 +1,4 @@
-/* test_http_parse.c: http_parse_request on a table of valid and invalid
+/* test_http_parse.c: nd_http_parse_request on a table of valid and invalid
  * heads, each fed whole, one byte at a time with one struct http_scan (as the
  * module does), and split at every offset into two calls. Every call gets a
  * copy of exactly the bytes it is given, so ASan sees any read past them. */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nd/http_parse.h"
+#include "http_parse.h"
 
 static const struct http_limits lim_default = { 8192, 16384, 100 };
 /* Small enough to reach each limit with a short request. */
@@ -424,7 +424,7 @@ call_parse(const struct hcase *c, size_t n, struct http_scan *scan, struct http_
         cr_assert_not_null(k->headers);
     }
     memset(r, 0xa5, sizeof(*r));
-    return http_parse_request(k->buf, n, scan, lim, r, k->headers);
+    return nd_http_parse_request(k->buf, n, scan, lim, r, k->headers);
 }
 
 static void
@@ -479,13 +479,13 @@ check_complete(const struct hcase *c, const struct http_request *r, const struct
                       "%s: header %zu value not trimmed", c->what, i);
     }
     if (c->hname != NULL) {
-        h = http_header_find(r, c->hname);
+        h = nd_http_header_find(r, c->hname);
         cr_assert_not_null(h, "%s: no %s field", c->what, c->hname);
         cr_assert(span_is(h->value, h->value_len, c->hvalue), "%s: %s is '%.*s'", c->what,
                   c->hname, (int)h->value_len, h->value);
     }
     if (c->hname2 != NULL) {
-        h = http_header_find(r, c->hname2);
+        h = nd_http_header_find(r, c->hname2);
         cr_assert_not_null(h, "%s: no %s field", c->what, c->hname2);
         cr_assert(span_is(h->value, h->value_len, c->hvalue2), "%s: %s is '%.*s'", c->what,
                   c->hname2, (int)h->value_len, h->value);
@@ -723,7 +723,7 @@ parse_at(const char *buf, size_t len, size_t off, const char *target)
     int rc = 0;
 
     for (n = 1; n <= len - off; n++) {
-        rc = http_parse_request(buf + off, n, &scan, &lim_default, &r, hdrs);
+        rc = nd_http_parse_request(buf + off, n, &scan, &lim_default, &r, hdrs);
         if (rc != 0)
             break;
     }
@@ -734,7 +734,7 @@ parse_at(const char *buf, size_t len, size_t off, const char *target)
               (int)r.target_len, r.target, off);
 
     memset(&scan, 0, sizeof(scan));
-    rc = http_parse_request(buf + off, len - off, &scan, &lim_default, &r, hdrs);
+    rc = nd_http_parse_request(buf + off, len - off, &scan, &lim_default, &r, hdrs);
     cr_assert_eq(rc, 1);
     cr_assert_eq(r.head_len, head, "whole: head_len %zu, bytewise %zu", r.head_len, head);
     return head;
@@ -773,17 +773,17 @@ Test(http_parse, pipelined_after_a_stray_crlf)
 
 Test(http_parse, token_and_list_helpers)
 {
-    cr_assert(http_token_eq("Upgrade", 7, "upgrade"));
-    cr_assert(http_token_eq("UPGRADE", 7, "upgrade"));
-    cr_assert_not(http_token_eq("Upgrad", 6, "upgrade"));
-    cr_assert_not(http_token_eq("Upgrades", 8, "upgrade"));
-    cr_assert(http_token_eq("", 0, ""));
+    cr_assert(nd_http_token_eq("Upgrade", 7, "upgrade"));
+    cr_assert(nd_http_token_eq("UPGRADE", 7, "upgrade"));
+    cr_assert_not(nd_http_token_eq("Upgrad", 6, "upgrade"));
+    cr_assert_not(nd_http_token_eq("Upgrades", 8, "upgrade"));
+    cr_assert(nd_http_token_eq("", 0, ""));
 
-    cr_assert(http_list_has("close", 5, "close"));
-    cr_assert(http_list_has("keep-alive, Upgrade", 19, "upgrade"));
-    cr_assert(http_list_has(" ,\tUpgrade\t, ", 13, "upgrade"));
-    cr_assert_not(http_list_has("Upgrades", 8, "upgrade"));
-    cr_assert_not(http_list_has("x-upgrade", 9, "upgrade"));
-    cr_assert_not(http_list_has("", 0, "upgrade"));
-    cr_assert_not(http_list_has("upgrade", 6, "upgrade"), "only n bytes are read");
+    cr_assert(nd_http_list_has("close", 5, "close"));
+    cr_assert(nd_http_list_has("keep-alive, Upgrade", 19, "upgrade"));
+    cr_assert(nd_http_list_has(" ,\tUpgrade\t, ", 13, "upgrade"));
+    cr_assert_not(nd_http_list_has("Upgrades", 8, "upgrade"));
+    cr_assert_not(nd_http_list_has("x-upgrade", 9, "upgrade"));
+    cr_assert_not(nd_http_list_has("", 0, "upgrade"));
+    cr_assert_not(nd_http_list_has("upgrade", 6, "upgrade"), "only n bytes are read");
 }

@@ -1,12 +1,12 @@
-/* test_http_path.c: http_path_clean on a table of request targets, each to
- * its cleaned path and query or to a refusal; and http_query_get. Every call
+/* test_http_path.c: nd_http_path_clean on a table of request targets, each to
+ * its cleaned path and query or to a refusal; and nd_http_query_get. Every call
  * gets a copy of exactly the target's bytes and an output buffer of exactly
  * outlen bytes, so ASan sees a read or write past either. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nd/http_path.h"
+#include "http_path.h"
 
 struct pcase {
     const char *target;
@@ -159,7 +159,7 @@ Test(http_path, clean_table)
         cr_assert(target != NULL && out != NULL);
         memcpy(target, p->target, p->len);
         show(p->target, p->len, name, sizeof(name));
-        rc = http_path_clean(target, p->len, out, outlen, &query, &why);
+        rc = nd_http_path_clean(target, p->len, out, outlen, &query, &why);
         if (p->want == NULL) {
             cr_expect_eq(rc, -1, "%s (outlen %zu): accepted as '%s'", name, outlen,
                          rc >= 0 ? out : "");
@@ -189,41 +189,41 @@ Test(http_path, long_path_refused)
 
     target[0] = '/';
     memset(target + 1, 'a', sizeof(target) - 1);
-    cr_assert_eq(http_path_clean(target, 255, out, sizeof(out), &query, &why), 255);
-    cr_assert_eq(http_path_clean(target, 256, out, sizeof(out), &query, &why), -1);
-    cr_assert_eq(http_path_clean(target, sizeof(target), out, sizeof(out), &query, &why), -1);
+    cr_assert_eq(nd_http_path_clean(target, 255, out, sizeof(out), &query, &why), 255);
+    cr_assert_eq(nd_http_path_clean(target, 256, out, sizeof(out), &query, &why), -1);
+    cr_assert_eq(nd_http_path_clean(target, sizeof(target), out, sizeof(out), &query, &why), -1);
     cr_assert_not_null(why);
 }
 
-/* ---- http_query_get ---- */
+/* ---- nd_http_query_get ---- */
 
 Test(http_path, query_get)
 {
     static const char q[] = "a=1&b=x+y%21&a=3&empty=&flag&c=%zz&a=";
     char out[16];
 
-    cr_assert_eq(http_query_get(q, sizeof(q) - 1, "a", 0, out, sizeof(out)), 1);
+    cr_assert_eq(nd_http_query_get(q, sizeof(q) - 1, "a", 0, out, sizeof(out)), 1);
     cr_assert_str_eq(out, "1");
-    cr_assert_eq(http_query_get(q, sizeof(q) - 1, "a", 1, out, sizeof(out)), 1);
+    cr_assert_eq(nd_http_query_get(q, sizeof(q) - 1, "a", 1, out, sizeof(out)), 1);
     cr_assert_str_eq(out, "3");
-    cr_assert_eq(http_query_get(q, sizeof(q) - 1, "a", 2, out, sizeof(out)), 0);
+    cr_assert_eq(nd_http_query_get(q, sizeof(q) - 1, "a", 2, out, sizeof(out)), 0);
     cr_assert_str_eq(out, "");
-    cr_assert_eq(http_query_get(q, sizeof(q) - 1, "a", 3, out, sizeof(out)), -1);
-    cr_assert_eq(http_query_get(q, sizeof(q) - 1, "b", 0, out, sizeof(out)), 4);
+    cr_assert_eq(nd_http_query_get(q, sizeof(q) - 1, "a", 3, out, sizeof(out)), -1);
+    cr_assert_eq(nd_http_query_get(q, sizeof(q) - 1, "b", 0, out, sizeof(out)), 4);
     cr_assert_str_eq(out, "x y!");
-    cr_assert_eq(http_query_get(q, sizeof(q) - 1, "empty", 0, out, sizeof(out)), 0);
-    cr_assert_eq(http_query_get(q, sizeof(q) - 1, "flag", 0, out, sizeof(out)), 0);
-    cr_assert_eq(http_query_get(q, sizeof(q) - 1, "c", 0, out, sizeof(out)), -2);
-    cr_assert_eq(http_query_get(q, sizeof(q) - 1, "fla", 0, out, sizeof(out)), -1);
-    cr_assert_eq(http_query_get(q, sizeof(q) - 1, "B", 0, out, sizeof(out)), -1);
-    cr_assert_eq(http_query_get(q, sizeof(q) - 1, "b", 0, out, 4), -2, "x y! needs 5 bytes");
-    cr_assert_eq(http_query_get(q, sizeof(q) - 1, "b", 0, out, 5), 4);
-    cr_assert_eq(http_query_get(q, sizeof(q) - 1, "empty", 0, out, 0), -2);
-    cr_assert_eq(http_query_get("", 0, "a", 0, out, sizeof(out)), -1);
-    cr_assert_eq(http_query_get("a=%4", 4, "a", 0, out, sizeof(out)), -2);
+    cr_assert_eq(nd_http_query_get(q, sizeof(q) - 1, "empty", 0, out, sizeof(out)), 0);
+    cr_assert_eq(nd_http_query_get(q, sizeof(q) - 1, "flag", 0, out, sizeof(out)), 0);
+    cr_assert_eq(nd_http_query_get(q, sizeof(q) - 1, "c", 0, out, sizeof(out)), -2);
+    cr_assert_eq(nd_http_query_get(q, sizeof(q) - 1, "fla", 0, out, sizeof(out)), -1);
+    cr_assert_eq(nd_http_query_get(q, sizeof(q) - 1, "B", 0, out, sizeof(out)), -1);
+    cr_assert_eq(nd_http_query_get(q, sizeof(q) - 1, "b", 0, out, 4), -2, "x y! needs 5 bytes");
+    cr_assert_eq(nd_http_query_get(q, sizeof(q) - 1, "b", 0, out, 5), 4);
+    cr_assert_eq(nd_http_query_get(q, sizeof(q) - 1, "empty", 0, out, 0), -2);
+    cr_assert_eq(nd_http_query_get("", 0, "a", 0, out, sizeof(out)), -1);
+    cr_assert_eq(nd_http_query_get("a=%4", 4, "a", 0, out, sizeof(out)), -2);
 }
 
-/* ---- http_authority_form ---- */
+/* ---- nd_http_authority_form ---- */
 
 Test(http_path, authority_form)
 {
@@ -243,7 +243,7 @@ Test(http_path, authority_form)
 
         cr_assert_not_null(t);
         memcpy(t, good[i], n);
-        cr_expect(http_authority_form(t, n), "%s: refused", good[i]);
+        cr_expect(nd_http_authority_form(t, n), "%s: refused", good[i]);
         free(t);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -252,7 +252,7 @@ Test(http_path, authority_form)
 
         cr_assert_not_null(t);
         memcpy(t, bad[i], n);
-        cr_expect(!http_authority_form(t, n), "%s: accepted", bad[i]);
+        cr_expect(!nd_http_authority_form(t, n), "%s: accepted", bad[i]);
         free(t);
     }
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nd/ini.h"
+#include "ini.h"
 #include "fixtures.h"
 
 #define MAX_EVENTS 32

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "nd/ws.h"
+#include "ws.h"
 
 Test(ws, rfc_masked_hello_at_every_split)
 {
@@ -16,12 +16,12 @@ Test(ws, rfc_masked_hello_at_every_split)
     uint8_t payload[5];
 
     for (size_t cut = 0; cut < 6; cut++)
-        cr_assert_eq(ws_parse_header(frame, cut, &f), 0, "complete with %zu bytes", cut);
-    cr_assert_eq(ws_parse_header(frame, sizeof(frame), &f), 1);
+        cr_assert_eq(nd_ws_parse_header(frame, cut, &f), 0, "complete with %zu bytes", cut);
+    cr_assert_eq(nd_ws_parse_header(frame, sizeof(frame), &f), 1);
     cr_assert(f.fin && f.opcode == WS_TEXT && f.masked && f.len == 5 && f.header_len == 6);
     memcpy(payload, frame + 6, 5);
-    ws_unmask(payload, 2, f.mask, 0);
-    ws_unmask(payload + 2, 3, f.mask, 2);       /* in two pieces */
+    nd_ws_unmask(payload, 2, f.mask, 0);
+    nd_ws_unmask(payload + 2, 3, f.mask, 2);       /* in two pieces */
     cr_assert(memcmp(payload, "Hello", 5) == 0);
 }
 
@@ -32,12 +32,12 @@ Test(ws, lengths)
     static const uint64_t lens[] = { 0, 125, 126, 65535, 65536, 1ULL << 40 };
 
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-        size_t n = ws_put_header(h, 1, WS_BINARY, lens[i]);
+        size_t n = nd_ws_put_header(h, 1, WS_BINARY, lens[i]);
 
         cr_assert_eq(n, lens[i] < 126 ? 2 : lens[i] <= 0xffff ? 4 : 10);
         h[1] |= 0x80;                       /* as a client would send it */
         memset(h + n, 0, 4);
-        cr_assert_eq(ws_parse_header(h, n + 4, &f), 1);
+        cr_assert_eq(nd_ws_parse_header(h, n + 4, &f), 1);
         cr_assert_eq(f.len, lens[i]);
         cr_assert_eq(f.header_len, n + 4);
     }
@@ -60,7 +60,7 @@ Test(ws, protocol_errors)
     struct ws_frame f;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert_eq(ws_parse_header(bad[i].b, bad[i].n, &f), WS_CLOSE_PROTOCOL, "case %zu", i);
+        cr_assert_eq(nd_ws_parse_header(bad[i].b, bad[i].n, &f), WS_CLOSE_PROTOCOL, "case %zu", i);
 }
 
 static int
@@ -68,10 +68,10 @@ utf8_ok(const char *s, size_t n, size_t cut)
 {
     struct ws_utf8 u = { 0 };
 
-    if (ws_utf8_feed(&u, (const uint8_t *)s, cut) < 0 ||
-        ws_utf8_feed(&u, (const uint8_t *)s + cut, n - cut) < 0)
+    if (nd_ws_utf8_feed(&u, (const uint8_t *)s, cut) < 0 ||
+        nd_ws_utf8_feed(&u, (const uint8_t *)s + cut, n - cut) < 0)
         return 0;
-    return ws_utf8_complete(&u);
+    return nd_ws_utf8_complete(&u);
 }
 
 Test(ws, utf8_table_at_every_split)
@@ -100,11 +100,11 @@ Test(ws, utf8_rejects_early)
     struct ws_utf8 u = { 0 };
 
     /* The second byte of a surrogate already decides: no need to wait. */
-    cr_assert_eq(ws_utf8_feed(&u, (const uint8_t *)"\xed\xa0", 2), -1);
+    cr_assert_eq(nd_ws_utf8_feed(&u, (const uint8_t *)"\xed\xa0", 2), -1);
     memset(&u, 0, sizeof(u));
-    cr_assert_eq(ws_utf8_feed(&u, (const uint8_t *)"\xf4\x90", 2), -1);
+    cr_assert_eq(nd_ws_utf8_feed(&u, (const uint8_t *)"\xf4\x90", 2), -1);
     memset(&u, 0, sizeof(u));
-    cr_assert_eq(ws_utf8_feed(&u, (const uint8_t *)"\xe0\x80", 2), -1);
+    cr_assert_eq(nd_ws_utf8_feed(&u, (const uint8_t *)"\xe0\x80", 2), -1);
 }
 
 static void
@@ -120,17 +120,17 @@ Test(ws, sha1_vectors)
     uint8_t d[20];
     char h[41];
 
-    ws_sha1("", 0, d);
+    nd_ws_sha1("", 0, d);
     hex(d, h);
     cr_assert_str_eq(h, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
-    ws_sha1("abc", 3, d);
+    nd_ws_sha1("abc", 3, d);
     hex(d, h);
     cr_assert_str_eq(h, "a9993e364706816aba3e25717850c26c9cd0d89d");
-    ws_sha1("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, d);
+    nd_ws_sha1("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, d);
     hex(d, h);
     cr_assert_str_eq(h, "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
     memset(million, 'a', sizeof(million));
-    ws_sha1(million, sizeof(million), d);
+    nd_ws_sha1(million, sizeof(million), d);
     hex(d, h);
     cr_assert_str_eq(h, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
 }
@@ -140,11 +140,11 @@ Test(ws, accept_key)
     char out[29];
 
     /* RFC 6455 1.3 */
-    cr_assert_eq(ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", 24, out), 0);
+    cr_assert_eq(nd_ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", 24, out), 0);
     cr_assert_str_eq(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-    cr_assert_eq(ws_accept_key("dGhlIHNhbXBsZSBub25jZQ=", 23, out), -1);
-    cr_assert_eq(ws_accept_key("dGhlIHNhbXBsZSBub25jZR==", 24, out), -1, "not 16 bytes");
-    cr_assert_eq(ws_accept_key("dGhlIHNhbXBsZSBub25j*Q==", 24, out), -1);
+    cr_assert_eq(nd_ws_accept_key("dGhlIHNhbXBsZSBub25jZQ=", 23, out), -1);
+    cr_assert_eq(nd_ws_accept_key("dGhlIHNhbXBsZSBub25jZR==", 24, out), -1, "not 16 bytes");
+    cr_assert_eq(nd_ws_accept_key("dGhlIHNhbXBsZSBub25j*Q==", 24, out), -1);
 }
 
 Test(ws, close_codes)
@@ -154,7 +154,7 @@ Test(ws, close_codes)
     static const unsigned bad[] = { 0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000 };
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-        cr_assert(ws_close_code_valid(ok[i]), "%u", ok[i]);
+        cr_assert(nd_ws_close_code_valid(ok[i]), "%u", ok[i]);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert(!ws_close_code_valid(bad[i]), "%u", bad[i]);
+        cr_assert(!nd_ws_close_code_valid(bad[i]), "%u", bad[i]);
 }

@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include "nd/addr.h"
-#include "nd/conn.h"
-#include "nd/loop.h"
+#include "conn.h"
+#include "loop.h"
 
 struct nd_config;
 struct nd_listener;

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "nd/addr.h"
-#include "nd/loop.h"
+#include "loop.h"
 
 struct nd_service;
 

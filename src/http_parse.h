@@ -71,22 +71,22 @@ struct http_request {
  * with when the request is malformed (400, 414, 431, 501, 505; req->error
  * says why), 0 when more bytes are needed, and 1 when req is complete
  * (req->head_len bytes). headers[] receives up to lim->max_headers fields. */
-int http_parse_request(const char *buf, size_t len, struct http_scan *scan,
+int nd_http_parse_request(const char *buf, size_t len, struct http_scan *scan,
                        const struct http_limits *lim, struct http_request *req,
                        struct http_header *headers);
 
 /* The value of a hex digit (either case), or -1. */
-int http_hexval(int c);
+int nd_http_hexval(int c);
 
 /* Case-insensitive comparison of a header name or token. */
-int http_token_eq(const char *s, size_t n, const char *lit);
+int nd_http_token_eq(const char *s, size_t n, const char *lit);
 
 /* The first header field called name (lower case), or NULL. */
-const struct http_header *http_header_find(const struct http_request *req,
+const struct http_header *nd_http_header_find(const struct http_request *req,
                                            const char *name);
 
 /* True when the comma-separated list v[0..n) holds token (any case). */
-int http_list_has(const char *v, size_t n, const char *token);
+int nd_http_list_has(const char *v, size_t n, const char *token);
 
 /* The chunked transfer coding, one byte range at a time. */
 struct http_chunked {
@@ -100,7 +100,7 @@ struct http_chunked {
  * span of body data within buf (possibly empty). Returns 1 when the last
  * chunk and trailers are complete, 0 to be called again (with the rest, or
  * with more bytes once *used == len), -1 on malformed framing. */
-int http_chunked_feed(struct http_chunked *ch, const char *buf, size_t len,
+int nd_http_chunked_feed(struct http_chunked *ch, const char *buf, size_t len,
                       size_t *used, const char **data, size_t *dlen);
 
 #endif

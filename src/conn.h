@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "nd/loop.h"
+#include "loop.h"
 
 struct nd_buf;
 struct nd_conn;

@@ -13,19 +13,19 @@
  * form, a result that does not fit.
  * On success returns the length, and *query points after '?' in target (or
  * is NULL). */
-int http_path_clean(const char *target, size_t len, char *out, size_t outlen,
+int nd_http_path_clean(const char *target, size_t len, char *out, size_t outlen,
                     const char **query, const char **why);
 
 /* True when t[0..len) is an authority-form target (RFC 9112 3.2.3): a host
  * (reg-name, IPv4 or a bracketed IPv6 literal), ':' and a port of one to
  * five digits; no userinfo, path or query. */
-int http_authority_form(const char *t, size_t len);
+int nd_http_authority_form(const char *t, size_t len);
 
 /* Finds the index-th (0-based) parameter called name in a query string
  * ("a=1&b=2&a=3"), percent-decoding its value ('+' is a space) into out,
  * NUL-terminated. Returns the value's length, -1 if there is no such
  * parameter, -2 if its encoding is malformed or it does not fit. */
-int http_query_get(const char *query, size_t len, const char *name, size_t index,
+int nd_http_query_get(const char *query, size_t len, const char *name, size_t index,
                    char *out, size_t outlen);
 
 #endif

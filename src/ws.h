@@ -40,14 +40,14 @@ struct ws_frame {
  * (no extension is negotiated), an unknown opcode, an unmasked frame, a
  * control frame that is fragmented or longer than 125 bytes, a length not
  * in its shortest form or with the top bit set. */
-int ws_parse_header(const uint8_t *buf, size_t len, struct ws_frame *f);
+int nd_ws_parse_header(const uint8_t *buf, size_t len, struct ws_frame *f);
 
 /* XORs data with the mask, data being the payload bytes from offset on. */
-void ws_unmask(uint8_t *data, size_t n, const uint8_t mask[4], uint64_t offset);
+void nd_ws_unmask(uint8_t *data, size_t n, const uint8_t mask[4], uint64_t offset);
 
 /* Writes an unmasked server frame header for a payload of len bytes into
  * out (at least 10 bytes). Returns the header's length. */
-size_t ws_put_header(uint8_t *out, int fin, int opcode, uint64_t len);
+size_t nd_ws_put_header(uint8_t *out, int fin, int opcode, uint64_t len);
 
 /* Incremental UTF-8 validation: zero it, feed it the pieces of a message,
  * then ask whether it ended on a character boundary. */
@@ -59,20 +59,20 @@ struct ws_utf8 {
 
 /* Returns 0, or -1 at the first byte that makes the text invalid
  * (overlong forms, surrogates and code points above U+10FFFF included). */
-int ws_utf8_feed(struct ws_utf8 *u, const uint8_t *s, size_t n);
+int nd_ws_utf8_feed(struct ws_utf8 *u, const uint8_t *s, size_t n);
 
 /* True when the bytes fed so far end on a whole character. */
-int ws_utf8_complete(const struct ws_utf8 *u);
+int nd_ws_utf8_complete(const struct ws_utf8 *u);
 
 /* Whether a close code received from a peer is one it may send. */
-int ws_close_code_valid(unsigned code);
+int nd_ws_close_code_valid(unsigned code);
 
 /* The Sec-WebSocket-Accept value for a Sec-WebSocket-Key: base64 of the
  * SHA-1 of the key and the RFC's GUID. out gets 28 characters and a NUL.
  * Returns -1 if the key is not 24 base64 characters naming 16 bytes. */
-int ws_accept_key(const char *key, size_t len, char out[29]);
+int nd_ws_accept_key(const char *key, size_t len, char out[29]);
 
 /* SHA-1 (FIPS 180-4), for the handshake only. */
-void ws_sha1(const void *data, size_t len, uint8_t digest[20]);
+void nd_ws_sha1(const void *data, size_t len, uint8_t digest[20]);
 
 #endif

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "nd/heap.h"
+#include "heap.h"
 
 struct nd_loop;
 struct nd_watcher;
