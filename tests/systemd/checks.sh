@@ -180,6 +180,21 @@ systemctl stop netdemo@echo netdemo@web netdemo@http netdemo-http.socket
 r=$(systemctl show -p Result --value netdemo@echo)
 if [ "$r" = success ]; then pass stop_success; else fail stop_success "Result=$r"; fi
 
+# 5b. a configuration error at start fails the unit with 78 at once: no
+#     restart (RestartSec=1s would have made three by now)
+write_conf ""
+echo "bogus_key = 1" >>$conf
+systemctl start netdemo@echo 2>/dev/null
+sleep 3.5
+st=$(systemctl show -p ActiveState -p NRestarts -p ExecMainStatus -p Result netdemo@echo | sort | tr '\n' ' ')
+if [ "$st" = "ActiveState=failed ExecMainStatus=78 NRestarts=0 Result=exit-code " ]; then
+    pass config_error_not_restarted
+else
+    fail config_error_not_restarted "$st"
+fi
+systemctl reset-failed netdemo@echo
+write_conf ""
+
 # 6. systemd-analyze: verify prints nothing; exposure at most 1.5
 out=$(systemd-analyze verify /usr/local/lib/systemd/system/netdemo@.service \
       /usr/local/lib/systemd/system/netdemo-http.socket 2>&1)
