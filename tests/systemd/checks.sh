@@ -9,7 +9,7 @@ pass() { echo "PASS systemd.$1"; passed=$((passed + 1)); }
 fail() { echo "FAIL systemd.$1: $2"; failed=$((failed + 1)); }
 
 # Ports of our own: the container shares the host's network.
-P_ECHO=17711 P_WEB=17712 P_WEB2=17713 P_HTTP=17714
+P_ECHO=17711 P_WEB=17712 P_WEB2=17713 P_HTTP=17714 P_WEB3=17715
 
 wait_for() {    # wait_for SECONDS CMD...: until CMD succeeds
     local end=$((SECONDS + $1)); shift
@@ -103,16 +103,17 @@ PY
 ka=$!
 write_conf ", tcp://127.0.0.1:$P_WEB2"
 systemctl reload netdemo@web
-if wait_for 10 curl -sf http://127.0.0.1:$P_WEB2/health; then pass reload_adds_listener
-else fail reload_adds_listener "new port $P_WEB2 does not answer"; fi
+if curl -sf http://127.0.0.1:$P_WEB2/health >/dev/null; then pass reload_adds_listener
+else fail reload_adds_listener "new port $P_WEB2 does not answer once reload returned"; fi
 line=$(wc -l <$conf)
 echo "bogus_key = 1" >>$conf
-systemctl reload netdemo@web
+systemctl reload netdemo@web 2>/dev/null; rc=$?
 sleep 0.5   # let the reload's log lines reach the journal (the file check follows)
-if systemctl is-active -q netdemo@web && curl -sf http://127.0.0.1:$P_WEB/health >/dev/null; then
+if [ $rc != 0 ] && systemctl is-active -q netdemo@web &&
+   curl -sf http://127.0.0.1:$P_WEB/health >/dev/null; then
     pass bad_reload_keeps_serving
 else
-    fail bad_reload_keeps_serving "unit $(systemctl is-active netdemo@web)"
+    fail bad_reload_keeps_serving "reload exited $rc, unit $(systemctl is-active netdemo@web)"
 fi
 if wait_for 5 sh -c "journalctl -u netdemo@web -p err --no-pager | grep -q 'netdemo.ini:$((line + 1)):'"; then
     pass journal_err_has_file_line
@@ -122,6 +123,85 @@ fi
 wait $ka
 if grep -q "ok 40" /tmp/keepalive.log; then pass keepalive_across_reload
 else fail keepalive_across_reload "$(cat /tmp/keepalive.log | tail -2)"; fi
+write_conf ", tcp://127.0.0.1:$P_WEB2"
+
+# 2b. a refused reload fails, whatever refused it, the old configuration
+#     serving on and StatusText saying why; a good one then returns only once
+#     it is live, and clears that. Running now: $P_WEB and $P_WEB2.
+status_of() { systemctl show -p StatusText --value "$1"; }
+write_conf ""
+echo "bogus_key = 1" >>$conf
+bad=$(wc -l <$conf)
+out=$(systemctl reload netdemo@web 2>&1); rc=$?
+st=$(status_of netdemo@web)
+if [ $rc = 0 ]; then
+    fail reload_unknown_key_fails "systemctl reload exited 0"
+elif ! systemctl is-active -q netdemo@web || ! curl -sf http://127.0.0.1:$P_WEB2/health >/dev/null; then
+    fail reload_unknown_key_fails "the old configuration ($P_WEB2) no longer serves: $(systemctl is-active netdemo@web)"
+else
+    case $st in
+        "reload failed: $conf:$bad: unknown key 'bogus_key'"*) pass reload_unknown_key_fails ;;
+        *) fail reload_unknown_key_fails "StatusText '$st'" ;;
+    esac
+fi
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+print("held", flush=True); time.sleep(60)' $P_WEB3 >/tmp/holder.log 2>&1 &
+holder=$!
+wait_for 5 grep -q held /tmp/holder.log
+write_conf ", tcp://127.0.0.1:$P_WEB3"
+ln=$(grep -n "^listen = tcp://127.0.0.1:$P_WEB," $conf | cut -d: -f1)
+out=$(systemctl reload netdemo@web 2>&1); rc=$?
+st=$(status_of netdemo@web)
+kill $holder; wait $holder 2>/dev/null
+if [ $rc = 0 ]; then
+    fail reload_bind_failure_fails "systemctl reload exited 0 with $P_WEB3 taken"
+elif ! curl -sf http://127.0.0.1:$P_WEB2/health >/dev/null; then
+    fail reload_bind_failure_fails "the old configuration ($P_WEB2) no longer serves"
+else
+    case $st in
+        "reload failed: $conf:$ln: tcp://127.0.0.1:$P_WEB3: Address already in use"*)
+            pass reload_bind_failure_fails ;;
+        *) fail reload_bind_failure_fails "StatusText '$st'" ;;
+    esac
+fi
+if journalctl -u netdemo@web --no-pager | grep -q "reload refused.*$conf:$ln: tcp://127.0.0.1:$P_WEB3"; then
+    pass reload_refusal_in_journal
+else
+    fail reload_refusal_in_journal "$(journalctl -u netdemo@web -n 5 --no-pager)"
+fi
+# The port is free now: the same file is taken, and answers at once.
+out=$(systemctl reload netdemo@web 2>&1); rc=$?
+st=$(status_of netdemo@web)
+if [ $rc != 0 ]; then
+    fail good_reload_succeeds "systemctl reload exited $rc: $out"
+elif ! curl -sf http://127.0.0.1:$P_WEB3/health >/dev/null; then
+    fail good_reload_succeeds "new port $P_WEB3 does not answer once reload returned"
+elif curl -sf --max-time 2 http://127.0.0.1:$P_WEB2/health >/dev/null; then
+    fail good_reload_succeeds "removed port $P_WEB2 still answers"
+else
+    case $st in
+        *failed*|"") fail good_reload_succeeds "StatusText '$st'" ;;
+        *) pass good_reload_succeeds ;;
+    esac
+fi
+# A plain kill -HUP: the same verdict in StatusText, nothing waits for it.
+pid=$(systemctl show -p MainPID --value netdemo@web)
+echo "bogus_key = 1" >>$conf
+kill -HUP "$pid"
+wait_for 5 sh -c "systemctl show -p StatusText --value netdemo@web | grep -q '^reload failed: $conf:'"
+st1=$(status_of netdemo@web)
+write_conf ""
+kill -HUP "$pid"
+wait_for 5 sh -c "! systemctl show -p StatusText --value netdemo@web | grep -q 'failed\|reloading'"
+st2=$(status_of netdemo@web)
+if [ "${st1#reload failed: $conf:}" != "$st1" ] && [ "${st2#*failed}" = "$st2" ] &&
+   systemctl is-active -q netdemo@web; then
+    pass kill_hup_status
+else
+    fail kill_hup_status "after a bad HUP '$st1', after a good one '$st2'"
+fi
 write_conf ", tcp://127.0.0.1:$P_WEB2"
 
 # 3. socket activation: the first connection starts the service; a restart
