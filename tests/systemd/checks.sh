@@ -284,5 +284,84 @@ exp=$(systemd-analyze security netdemo@echo.service 2>/dev/null |
 if [ -n "$exp" ] && awk "BEGIN { exit !($exp <= 1.5) }"; then pass "security_exposure_$exp"
 else fail security_exposure "exposure '$exp'"; fi
 
+# 7. README.md's command blocks ("Running under systemd"), as they stand,
+#    line by line, from a clean state: each line must succeed, then what it
+#    promises must hold. The editor line gets an EDITOR that writes our ports.
+readme_block() {    # readme_block NAME: the lines of <!-- systemd-block: NAME -->
+    awk -v name="$1" '
+        index($0, "<!-- systemd-block: " name " ") == 1 { inb = 1; next }
+        inb && /^<!-- \/systemd-block -->/ { exit }
+        inb && !/^```/ && NF { print }' README.md
+}
+run_block() {       # run_block NAME: 0 if every line succeeded, else FAIL names it
+    local n=0 cmd out
+    while IFS= read -r cmd; do
+        n=$((n + 1))
+        echo "README $1: $cmd"
+        if ! out=$(EDITOR=/tmp/readme-editor timeout 60 bash -c "$cmd" 2>&1 </dev/null); then
+            fail "readme_$1" "line $n: '$cmd' failed: $(echo "$out" | tail -3 | tr '\n' ' ')"
+            return 1
+        fi
+        printf '%s\n' "$out" >"/tmp/readme-$1.$n.out"
+    done < <(readme_block "$1")
+    [ $n -gt 0 ] || { fail "readme_$1" "no systemd-block '$1' in README.md"; return 1; }
+}
+inherited() {       # inherited UNIT ADDR: its current run took ADDR from systemd
+    journalctl --no-pager _SYSTEMD_INVOCATION_ID="$(systemctl show -p InvocationID --value "$1")" |
+        grep -q "inherited $2 "
+}
+cat >/tmp/readme.ini <<INI
+[netdemo]
+log_level = info
+
+[echo]
+module = echo
+listen = tcp://127.0.0.1:$P_ECHO
+
+[http]
+module = http
+listen = tcp://127.0.0.1:$P_HTTP
+INI
+printf '#!/bin/sh\ncp /tmp/readme.ini "$1"\n' >/tmp/readme-editor
+chmod +x /tmp/readme-editor
+systemctl stop netdemo@echo netdemo@web netdemo@http netdemo-http.socket 2>/dev/null
+systemctl reset-failed 2>/dev/null
+if run_block setup; then
+    why=
+    for u in netdemo@echo netdemo-http.socket netdemo@http; do
+        [ "$(systemctl is-enabled $u)" = enabled ] || why="$why $u not enabled;"
+        systemctl is-active -q $u || why="$why $u not active;"
+    done
+    [ "$(printf ready | timeout 5 nc -q1 127.0.0.1 $P_ECHO)" = ready ] || why="$why echo does not answer;"
+    curl -sf http://127.0.0.1:$P_HTTP/health | grep -q ok || why="$why http does not answer;"
+    inherited netdemo@http tcp://127.0.0.1:$P_HTTP || why="$why netdemo@http did not take the socket unit's socket;"
+    grep -q 'Status: "1 service (http), 1 listener' /tmp/readme-setup.*.out || why="$why no Status: line;"
+    if [ -z "$why" ]; then pass readme_setup; else fail readme_setup "$why"; fi
+fi
+# The README's claim, then its remedy: netdemo@http on sockets of its own
+# holds the port, so the socket unit cannot start until it is stopped.
+systemctl disable -q --now netdemo-http.socket
+systemctl restart netdemo@http
+if systemctl enable -q --now netdemo-http.socket 2>/dev/null; then
+    fail readme_socket_after_service "enable --now netdemo-http.socket worked while netdemo@http held the port: the README says it fails"
+elif ! journalctl -u netdemo-http.socket --no-pager | grep -q "Address already in use"; then
+    fail readme_socket_after_service "failed, but not for the port: $(journalctl -u netdemo-http.socket -n 3 --no-pager)"
+elif ! systemctl is-active -q netdemo@http; then
+    fail readme_socket_after_service "netdemo@http is $(systemctl is-active netdemo@http) after it"
+else
+    pass readme_socket_after_service
+fi
+systemctl disable -q netdemo-http.socket; systemctl reset-failed netdemo-http.socket 2>/dev/null
+if run_block switch; then
+    if systemctl is-active -q netdemo-http.socket && systemctl is-active -q netdemo@http &&
+       inherited netdemo@http tcp://127.0.0.1:$P_HTTP &&
+       curl -sf http://127.0.0.1:$P_HTTP/health | grep -q ok; then
+        pass readme_switch
+    else
+        fail readme_switch "socket $(systemctl is-active netdemo-http.socket), service $(systemctl is-active netdemo@http)"
+    fi
+fi
+systemctl disable -q --now netdemo@echo netdemo@http netdemo-http.socket
+
 echo "systemd: $passed passed, $failed failed"
 [ $failed = 0 ]
