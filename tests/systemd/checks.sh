@@ -338,14 +338,14 @@ if run_block setup; then
     grep -q 'Status: "1 service (http), 1 listener' /tmp/readme-setup.*.out || why="$why no Status: line;"
     if [ -z "$why" ]; then pass readme_setup; else fail readme_setup "$why"; fi
 fi
-# The README's claim, then its remedy: netdemo@http on sockets of its own
-# holds the port, so the socket unit cannot start until it is stopped.
+# The README's claim, then its remedy: systemd will not start the socket
+# unit while netdemo@http runs on sockets of its own; stopping it first works.
 systemctl disable -q --now netdemo-http.socket
 systemctl restart netdemo@http
 if systemctl enable -q --now netdemo-http.socket 2>/dev/null; then
     fail readme_socket_after_service "enable --now netdemo-http.socket worked while netdemo@http held the port: the README says it fails"
-elif ! journalctl -u netdemo-http.socket --no-pager | grep -q "Address already in use"; then
-    fail readme_socket_after_service "failed, but not for the port: $(journalctl -u netdemo-http.socket -n 3 --no-pager)"
+elif ! journalctl -u netdemo-http.socket --no-pager | grep -q "already active, refusing"; then
+    fail readme_socket_after_service "failed, but not as the README says: $(journalctl -u netdemo-http.socket -n 3 --no-pager)"
 elif ! systemctl is-active -q netdemo@http; then
     fail readme_socket_after_service "netdemo@http is $(systemctl is-active netdemo@http) after it"
 else
