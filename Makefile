@@ -10,7 +10,7 @@ endif
 PYTHON   ?= python3
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-            -Wpointer-arith -Wwrite-strings -Wformat=2 -Wundef -Wvla
+            -Wpointer-arith -Wwrite-strings -Wformat=2 -Wundef -Wvla -Wconversion
 ALLCPPFLAGS = -Iinclude -D_GNU_SOURCE $(CPPFLAGS)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -25,36 +25,13 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 HARDEN_CFLAGS  := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 HARDEN_LDFLAGS := -pie -Wl,-z,relro,-z,now
 
-# -Wconversion (which in C includes -Wsign-conversion) for the objects that
-# are clean under it. server.c has one warning left; when it is fixed, the
-# list is every object and the flag can move into WARN.
-CONVERSION_CLEAN := addr buf chat_room conf_key config conn heap http_chat http_parse http_path \
-                    http_probe http_response http_static http_ws ini json \
-                    listener log loop main mod_chargen mod_daytime mod_discard mod_echo \
-                    mod_http mod_time modules notify server \
-                    service ws
-
-# SAN=1 builds the AddressSanitizer + UBSan flavour in build/asan/. Its flags
-# have a variable of their own: `make SAN=1 EXTRA_CFLAGS=...` on the command
-# line would otherwise replace them.
-ifeq ($(SAN),1)
-BUILD := build/asan
-FLAVOUR := $(SAN_FLAGS)
-FLAVOUR_LDFLAGS := $(SAN_FLAGS)
-else
-BUILD := build
-FLAVOUR := $(HARDEN_CFLAGS)
-FLAVOUR_LDFLAGS := $(HARDEN_LDFLAGS)
-endif
-ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(FLAVOUR) $(EXTRA_CFLAGS)
-
 # The objects depend on the flags they were compiled with: the file holds
-# them, the link flags and the -Wconversion list too. Its rule writes it when
+# them and the link flags too. Its rule writes it when
 # it is missing; here it is rewritten when the flags differ, and only then, so
 # that its time changes with them.
 FLAGS_FILE := $(BUILD)/obj/flags
 FLAGS_LINE = $(CC) $(ALLCPPFLAGS) $(ALLCFLAGS); link: $(FLAVOUR_LDFLAGS) $(LDFLAGS) \
-             $(LDLIBS); -Wconversion: $(CONVERSION_CLEAN)
+             $(LDLIBS)
 # Goals that compile nothing here themselves (make test only runs sub-makes
 # with their own flags) leave the file alone: rewriting it with their flags
 # would make the next sub-make rebuild everything.
@@ -85,9 +62,7 @@ $(BUILD)/netdemo: $(OBJS)
 	$(CC) $(FLAVOUR_LDFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 $(BUILD)/obj/%.o: src/%.c $(FLAGS_FILE)
-	$(CC) $(ALLCPPFLAGS) $(ALLCFLAGS) $(OBJ_WARN) -MMD -MP -c -o $@ $<
-
-$(CONVERSION_CLEAN:%=$(BUILD)/obj/%.o): OBJ_WARN := -Wconversion
+	$(CC) $(ALLCPPFLAGS) $(ALLCFLAGS) -MMD -MP -c -o $@ $<
 
 $(FLAGS_FILE):
 	@mkdir -p $(@D) && echo '$(FLAGS_LINE)' > $@

@@ -3,12 +3,15 @@
  * foreground; systemd (or a terminal) is the supervisor. */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,9 +30,13 @@ usage(FILE *f)
 {
     fprintf(f,
         "usage: netdemo [-c FILE] [-s NAME]... [-t | --check] [-V | --version] [-h | --help]\n"
+        "       netdemo -R PID | --reload PID\n"
         "  -c, --config FILE   configuration file (default %s)\n"
         "  -s, --service NAME  run only service NAME (repeatable; default: all)\n"
         "  -t, --check         check the configuration and exit\n"
+        "  -R, --reload PID    make the netdemo running as PID reload (SIGHUP) and wait\n"
+        "                      for its verdict: 0 once the new configuration is live,\n"
+        "                      1 with the reason if it was refused\n"
         "  -V, --version       print the version and exit\n"
         "  -h, --help          print this help and exit\n",
         ND_DEFAULT_CONFIG);
@@ -72,6 +79,188 @@ count_listeners(const struct nd_config *cfg, size_t *nsvc)
     return n;
 }
 
+/* ---- the reload verdict: `netdemo --reload PID` and the daemon ----
+ *
+ * systemd 252 has no Type=notify-reload: a reload job ends when ExecReload=
+ * exits, and fails only if it fails. So ExecReload= runs `netdemo --reload
+ * $MAINPID`, which signals the daemon and waits for its verdict. The
+ * client binds the abstract unix datagram socket "@netdemo-reload-PID" (no
+ * file: nothing to create or own under ProtectSystem= and a dynamic user;
+ * the name lives in the network namespace, which ExecReload= shares with the
+ * daemon), reads the monotonic clock, then sends SIGHUP. After every reload
+ * attempt the daemon sends "OK T" or "FAIL T reason" to that name, T being
+ * the monotonic time (us) at which it began, before it read the file; with
+ * nobody bound there (a plain kill -HUP) that is one failed sendto(). The
+ * client takes the first verdict sent by PID (SCM_CREDENTIALS) whose T is
+ * not before its own signal. SIGHUPs coalesce, but any reload that began
+ * after the client's clock reading read the file after it, so it answers
+ * the client whoever's signal started it; and the client's signal makes sure
+ * one such reload happens. */
+
+#define RELOAD_WAIT_MS 30000
+
+static socklen_t
+reload_addr(long pid, struct sockaddr_un *sa)
+{
+    int n;
+
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "netdemo-reload-%ld", pid);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+static unsigned long long
+monotonic_usec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
+}
+
+/* One datagram: 1 for an OK, 0 for a FAIL (reason in why), -1 for anything
+ * else (not from pid, malformed, or a verdict on a reload begun before t0). */
+static int
+read_verdict(int fd, long pid, unsigned long long t0, char *why, size_t whylen)
+{
+    char buf[1024], *end;
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(sizeof(struct ucred))];
+    } cm;
+    struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = &cm, .msg_controllen = sizeof(cm) };
+    struct cmsghdr *c;
+    struct ucred u = { 0 };
+    unsigned long long t;
+    ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+    int ok;
+
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
+            memcpy(&u, CMSG_DATA(c), sizeof(u));
+    if ((long)u.pid != pid)
+        return -1;
+    if (strncmp(buf, "OK ", 3) == 0)
+        ok = 1;
+    else if (strncmp(buf, "FAIL ", 5) == 0)
+        ok = 0;
+    else
+        return -1;
+    errno = 0;
+    t = strtoull(buf + (ok ? 3 : 5), &end, 10);
+    if (errno != 0 || t < t0 || (*end != '\0' && *end != ' '))
+        return -1;
+    snprintf(why, whylen, "%s", *end == ' ' ? end + 1 : "no reason given");
+    return ok;
+}
+
+/* netdemo --reload PID: 0 once the new configuration is live, 1 if it was
+ * refused or no verdict came (the reason on stderr: ExecReload='s lands in
+ * the journal), EX_USAGE for a PID that is not one. */
+static int
+reload_client(const char *arg)
+{
+    struct sockaddr_un sa;
+    socklen_t salen;
+    unsigned long long t0, deadline;
+    char why[1024], *end;
+    long pid;
+    int fd, one = 1, rc = 1;
+
+    errno = 0;
+    pid = strtol(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || pid <= 0 || pid > 0x7fffffffL) {
+        fprintf(stderr, "netdemo: --reload: '%s' is not a process id\n", arg);
+        return EX_USAGE;
+    }
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+        fprintf(stderr, "netdemo: --reload: socket: %s\n", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    salen = reload_addr(pid, &sa);
+    deadline = monotonic_usec() + RELOAD_WAIT_MS * 1000ULL;
+    /* One waiter at a time per daemon: a second one waits its turn. */
+    while (bind(fd, (struct sockaddr *)&sa, salen) < 0) {
+        if (errno != EADDRINUSE || monotonic_usec() >= deadline) {
+            fprintf(stderr, "netdemo: --reload %ld: %s\n", pid, errno == EADDRINUSE ?
+                    "another reload is still waiting for its verdict" : strerror(errno));
+            goto out;
+        }
+        poll(NULL, 0, 100);
+    }
+    t0 = monotonic_usec();
+    if (kill((pid_t)pid, SIGHUP) < 0) {
+        fprintf(stderr, "netdemo: --reload %ld: %s\n", pid, strerror(errno));
+        goto out;
+    }
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        unsigned long long now = monotonic_usec();
+        int n, v;
+
+        if (now >= deadline) {
+            fprintf(stderr, "netdemo: --reload %ld: no verdict within %d s\n",
+                    pid, RELOAD_WAIT_MS / 1000);
+            break;
+        }
+        n = poll(&p, 1, 200);
+        if (n < 0 && errno != EINTR) {
+            fprintf(stderr, "netdemo: --reload: poll: %s\n", strerror(errno));
+            break;
+        }
+        if (n <= 0) {
+            if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+                fprintf(stderr, "netdemo: --reload %ld: the process exited\n", pid);
+                break;
+            }
+            continue;
+        }
+        v = read_verdict(fd, pid, t0, why, sizeof(why));
+        if (v == 1) {
+            rc = 0;
+            break;
+        }
+        if (v == 0) {
+            fprintf(stderr, "netdemo: reload refused, the previous configuration stays: %s\n",
+                    why);
+            break;
+        }
+    }
+out:
+    close(fd);
+    return rc;
+}
+
+/* The daemon's side: the verdict on the reload begun at t (why NULL: OK). */
+static void
+send_verdict(unsigned long long t, const char *why)
+{
+    struct sockaddr_un sa;
+    socklen_t salen = reload_addr((long)getpid(), &sa);
+    char msg[1024];
+    int n, fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+    if (fd < 0)
+        return;
+    if (why != NULL)
+        n = snprintf(msg, sizeof(msg), "FAIL %llu %s", t, why);
+    else
+        n = snprintf(msg, sizeof(msg), "OK %llu", t);
+    if (n > 0)
+        (void)sendto(fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1,
+                     MSG_NOSIGNAL, (struct sockaddr *)&sa, salen);
+    close(fd);
+}
+
 /* ---- the supervisor's side: signals, STATUS=, the watchdog ---- */
 
 static struct {
@@ -79,6 +268,7 @@ static struct {
     struct nd_watcher sig;
     struct nd_timer status;         /* STATUS= at most once a second */
     struct nd_timer watchdog;       /* WATCHDOG=1 at half the interval */
+    char failed[512];               /* why the last reload was refused, or "" */
 } sup;
 
 static void
@@ -87,7 +277,11 @@ send_status(const char *prefix)
     char what[512];
 
     nd_server_describe(sup.srv, what, sizeof(what));
-    nd_notify("%sSTATUS=%s", prefix, what);
+    if (sup.failed[0] != '\0')
+        nd_notify("%sSTATUS=reload failed: %s; running the previous configuration: %s",
+                  prefix, sup.failed, what);
+    else
+        nd_notify("%sSTATUS=%s", prefix, what);
 }
 
 static void
@@ -114,18 +308,20 @@ on_watchdog(struct nd_loop *loop, struct nd_timer *t)
     nd_timer_start(loop, t, nd_notify_watchdog_ms() / 2);
 }
 
+/* SIGHUP. The last refusal stays in STATUS= until a reload succeeds. */
 static void
 reload(struct nd_server *s)
 {
-    struct timespec ts;
+    unsigned long long t = monotonic_usec();
     char why[512];
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    nd_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
-              (unsigned long long)ts.tv_sec * 1000000ULL +
-              (unsigned long long)ts.tv_nsec / 1000);
-    nd_server_reload(s, why, sizeof(why));
+    nd_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading", t);
+    if (nd_server_reload(s, why, sizeof(why)) < 0)
+        snprintf(sup.failed, sizeof(sup.failed), "%s", why[0] ? why : "refused");
+    else
+        sup.failed[0] = '\0';
     send_status("READY=1\n");
+    send_verdict(t, sup.failed[0] ? sup.failed : NULL);
 }
 
 static void
@@ -147,6 +343,8 @@ on_signal(struct nd_loop *loop, struct nd_watcher *w)
         case SIGHUP:
             if (!sup.srv->stopping)
                 reload(sup.srv);
+            else
+                send_verdict(monotonic_usec(), "stopping");
             break;
         case SIGTERM:
         case SIGINT:
@@ -223,11 +421,12 @@ main(int argc, char **argv)
         { "config",  required_argument, NULL, 'c' },
         { "service", required_argument, NULL, 's' },
         { "check",   no_argument,       NULL, 't' },
+        { "reload",  required_argument, NULL, 'R' },
         { "version", no_argument,       NULL, 'V' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *path = ND_DEFAULT_CONFIG;
+    const char *path = ND_DEFAULT_CONFIG, *reload_pid = NULL;
     char *only[MAX_ONLY];
     size_t nonly = 0, i, nsvc, nlisten;
     struct nd_errors errs = { 0 };
@@ -236,7 +435,7 @@ main(int argc, char **argv)
     struct nd_loop loop;
     int opt, check = 0, rc;
 
-    while ((opt = getopt_long(argc, argv, "c:s:tVh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:s:tVhR:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -250,6 +449,9 @@ main(int argc, char **argv)
             break;
         case 't':
             check = 1;
+            break;
+        case 'R':
+            reload_pid = optarg;
             break;
         case 'V':
             printf("netdemo %s\n", ND_VERSION);
@@ -267,6 +469,8 @@ main(int argc, char **argv)
         usage(stderr);
         return EX_USAGE;
     }
+    if (reload_pid != NULL)
+        return reload_client(reload_pid);
 
     nd_log_init();
     cfg = nd_config_load(path, nd_modules, &errs);

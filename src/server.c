@@ -187,8 +187,13 @@ nd_server_prepare(struct nd_server *s, struct nd_config *cfg, struct nd_apply *a
             l = adopt_inherited(s, &sc->listen[j].addr);
             if (l == NULL)
                 l = nd_listener_open(&sc->listen[j].addr, sc->reuseport, err, errlen);
-            if (l == NULL)
+            if (l == NULL) {
+                char e[256];    /* "FILE:LINE: ", as the configuration's own errors */
+
+                snprintf(e, sizeof(e), "%s", err);
+                snprintf(err, errlen, "%s:%d: %s", cfg->path, sc->listen[j].line, e);
                 goto undo;
+            }
             l->next_svc = svc;
             l->may_accept = may_accept;
             l->accept = accept_conn;

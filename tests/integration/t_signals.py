@@ -647,3 +647,52 @@ TESTS += [test_sigterm_idle_client_gets_eof_at_once, test_sigint_idle_exits_0,
           test_sighup_bind_failure_keeps_every_old_listener, test_sighup_udp_and_unix_listeners,
           test_sighup_raises_limit_for_a_waiting_client, test_sighup_connections_keep_their_settings,
           test_sighup_removed_listener_in_same_batch, test_sigterm_listener_in_same_batch]
+
+
+def test_reload_client_waits_for_the_verdict():
+    # `netdemo --reload PID` (systemd's ExecReload=): SIGHUP, then 0 once the
+    # new configuration is live, 1 with "FILE:LINE: reason" on stderr when it
+    # is refused (a bad key, a port taken), the old one serving on.
+    a = nd.free_port()
+    d = nd.Daemon(nd.echo_config(a))
+    rc, _, err = nd.run_cli(["--reload", str(d.pid)])
+    check(rc == 0, "a good reload: exit %d, stderr %r" % (rc, err))
+    d.write_config(nd.echo_config(a, "bogus_key = 1\n"))
+    rc, _, err = nd.run_cli(["--reload", str(d.pid)])
+    check(rc == 1, "an unknown key: exit %d" % rc)
+    line = nd.echo_config(a, "bogus_key = 1\n").splitlines().index("bogus_key = 1") + 1
+    want = "%s:%d: unknown key 'bogus_key'" % (d.conf, line)
+    check(want in err, "stderr does not say %r: %r" % (want, err))
+    check(echoes(nd.connect(a)), "old listener gone after a refused reload")
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    c = holder.getsockname()[1]
+    conf = "[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d, tcp://127.0.0.1:%d\n" % (a, c)
+    try:
+        d.write_config(conf)
+        rc, _, err = nd.run_cli(["-R", str(d.pid)])
+        check(rc == 1, "a port taken: exit %d" % rc)
+        want = "%s:3: tcp://127.0.0.1:%d: Address already in use" % (d.conf, c)
+        check(want in err, "stderr does not say %r: %r" % (want, err))
+    finally:
+        holder.close()
+    # Two at once: the second waits for the first; both see a live reload,
+    # and the new listener answers as soon as they return.
+    p = subprocess.Popen([nd.BINARY, "--reload", str(d.pid)], env=nd.daemon_env(),
+                         stderr=subprocess.PIPE)
+    rc, _, err = nd.run_cli(["--reload", str(d.pid)])
+    check(rc == 0, "a good reload: exit %d, stderr %r" % (rc, err))
+    check(p.wait(10 * nd.SLOW) == 0, "the concurrent reload: %r" % p.stderr.read())
+    p.stderr.close()
+    check(echoes(nd.connect(c)), "new listener after a good reload")
+    check(echoes(nd.connect(a)), "old listener after a good reload")
+    rc = d.stop()
+    check(rc == 0, "exit %s after SIGTERM" % rc)
+    rc, _, err = nd.run_cli(["--reload", str(d.pid)])
+    check(rc == 1 and "No such process" in err, "a gone pid: exit %d, %r" % (rc, err))
+    rc, _, err = nd.run_cli(["--reload", "12x"])
+    check(rc == 64 and "not a process id" in err, "a bad pid: exit %d, %r" % (rc, err))
+
+
+TESTS += [test_reload_client_waits_for_the_verdict]

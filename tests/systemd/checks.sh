@@ -9,7 +9,7 @@ pass() { echo "PASS systemd.$1"; passed=$((passed + 1)); }
 fail() { echo "FAIL systemd.$1: $2"; failed=$((failed + 1)); }
 
 # Ports of our own: the container shares the host's network.
-P_ECHO=17711 P_WEB=17712 P_WEB2=17713 P_HTTP=17714
+P_ECHO=17711 P_WEB=17712 P_WEB2=17713 P_HTTP=17714 P_WEB3=17715
 
 wait_for() {    # wait_for SECONDS CMD...: until CMD succeeds
     local end=$((SECONDS + $1)); shift
@@ -103,16 +103,17 @@ PY
 ka=$!
 write_conf ", tcp://127.0.0.1:$P_WEB2"
 systemctl reload netdemo@web
-if wait_for 10 curl -sf http://127.0.0.1:$P_WEB2/health; then pass reload_adds_listener
-else fail reload_adds_listener "new port $P_WEB2 does not answer"; fi
+if curl -sf http://127.0.0.1:$P_WEB2/health >/dev/null; then pass reload_adds_listener
+else fail reload_adds_listener "new port $P_WEB2 does not answer once reload returned"; fi
 line=$(wc -l <$conf)
 echo "bogus_key = 1" >>$conf
-systemctl reload netdemo@web
+systemctl reload netdemo@web 2>/dev/null; rc=$?
 sleep 0.5   # let the reload's log lines reach the journal (the file check follows)
-if systemctl is-active -q netdemo@web && curl -sf http://127.0.0.1:$P_WEB/health >/dev/null; then
+if [ $rc != 0 ] && systemctl is-active -q netdemo@web &&
+   curl -sf http://127.0.0.1:$P_WEB/health >/dev/null; then
     pass bad_reload_keeps_serving
 else
-    fail bad_reload_keeps_serving "unit $(systemctl is-active netdemo@web)"
+    fail bad_reload_keeps_serving "reload exited $rc, unit $(systemctl is-active netdemo@web)"
 fi
 if wait_for 5 sh -c "journalctl -u netdemo@web -p err --no-pager | grep -q 'netdemo.ini:$((line + 1)):'"; then
     pass journal_err_has_file_line
@@ -122,6 +123,85 @@ fi
 wait $ka
 if grep -q "ok 40" /tmp/keepalive.log; then pass keepalive_across_reload
 else fail keepalive_across_reload "$(cat /tmp/keepalive.log | tail -2)"; fi
+write_conf ", tcp://127.0.0.1:$P_WEB2"
+
+# 2b. a refused reload fails, whatever refused it, the old configuration
+#     serving on and StatusText saying why; a good one then returns only once
+#     it is live, and clears that. Running now: $P_WEB and $P_WEB2.
+status_of() { systemctl show -p StatusText --value "$1"; }
+write_conf ""
+echo "bogus_key = 1" >>$conf
+bad=$(wc -l <$conf)
+out=$(systemctl reload netdemo@web 2>&1); rc=$?
+st=$(status_of netdemo@web)
+if [ $rc = 0 ]; then
+    fail reload_unknown_key_fails "systemctl reload exited 0"
+elif ! systemctl is-active -q netdemo@web || ! curl -sf http://127.0.0.1:$P_WEB2/health >/dev/null; then
+    fail reload_unknown_key_fails "the old configuration ($P_WEB2) no longer serves: $(systemctl is-active netdemo@web)"
+else
+    case $st in
+        "reload failed: $conf:$bad: unknown key 'bogus_key'"*) pass reload_unknown_key_fails ;;
+        *) fail reload_unknown_key_fails "StatusText '$st'" ;;
+    esac
+fi
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+print("held", flush=True); time.sleep(60)' $P_WEB3 >/tmp/holder.log 2>&1 &
+holder=$!
+wait_for 5 grep -q held /tmp/holder.log
+write_conf ", tcp://127.0.0.1:$P_WEB3"
+ln=$(grep -n "^listen = tcp://127.0.0.1:$P_WEB," $conf | cut -d: -f1)
+out=$(systemctl reload netdemo@web 2>&1); rc=$?
+st=$(status_of netdemo@web)
+kill $holder; wait $holder 2>/dev/null
+if [ $rc = 0 ]; then
+    fail reload_bind_failure_fails "systemctl reload exited 0 with $P_WEB3 taken"
+elif ! curl -sf http://127.0.0.1:$P_WEB2/health >/dev/null; then
+    fail reload_bind_failure_fails "the old configuration ($P_WEB2) no longer serves"
+else
+    case $st in
+        "reload failed: $conf:$ln: tcp://127.0.0.1:$P_WEB3: Address already in use"*)
+            pass reload_bind_failure_fails ;;
+        *) fail reload_bind_failure_fails "StatusText '$st'" ;;
+    esac
+fi
+if journalctl -u netdemo@web --no-pager | grep -q "reload refused.*$conf:$ln: tcp://127.0.0.1:$P_WEB3"; then
+    pass reload_refusal_in_journal
+else
+    fail reload_refusal_in_journal "$(journalctl -u netdemo@web -n 5 --no-pager)"
+fi
+# The port is free now: the same file is taken, and answers at once.
+out=$(systemctl reload netdemo@web 2>&1); rc=$?
+st=$(status_of netdemo@web)
+if [ $rc != 0 ]; then
+    fail good_reload_succeeds "systemctl reload exited $rc: $out"
+elif ! curl -sf http://127.0.0.1:$P_WEB3/health >/dev/null; then
+    fail good_reload_succeeds "new port $P_WEB3 does not answer once reload returned"
+elif curl -sf --max-time 2 http://127.0.0.1:$P_WEB2/health >/dev/null; then
+    fail good_reload_succeeds "removed port $P_WEB2 still answers"
+else
+    case $st in
+        *failed*|"") fail good_reload_succeeds "StatusText '$st'" ;;
+        *) pass good_reload_succeeds ;;
+    esac
+fi
+# A plain kill -HUP: the same verdict in StatusText, nothing waits for it.
+pid=$(systemctl show -p MainPID --value netdemo@web)
+echo "bogus_key = 1" >>$conf
+kill -HUP "$pid"
+wait_for 5 sh -c "systemctl show -p StatusText --value netdemo@web | grep -q '^reload failed: $conf:'"
+st1=$(status_of netdemo@web)
+write_conf ""
+kill -HUP "$pid"
+wait_for 5 sh -c "! systemctl show -p StatusText --value netdemo@web | grep -q 'failed\|reloading'"
+st2=$(status_of netdemo@web)
+if [ "${st1#reload failed: $conf:}" != "$st1" ] && [ "${st2#*failed}" = "$st2" ] &&
+   systemctl is-active -q netdemo@web; then
+    pass kill_hup_status
+else
+    fail kill_hup_status "after a bad HUP '$st1', after a good one '$st2'"
+fi
 write_conf ", tcp://127.0.0.1:$P_WEB2"
 
 # 3. socket activation: the first connection starts the service; a restart
@@ -180,6 +260,21 @@ systemctl stop netdemo@echo netdemo@web netdemo@http netdemo-http.socket
 r=$(systemctl show -p Result --value netdemo@echo)
 if [ "$r" = success ]; then pass stop_success; else fail stop_success "Result=$r"; fi
 
+# 5b. a configuration error at start fails the unit with 78 at once: no
+#     restart (RestartSec=1s would have made three by now)
+write_conf ""
+echo "bogus_key = 1" >>$conf
+systemctl start netdemo@echo 2>/dev/null
+sleep 3.5
+st=$(systemctl show -p ActiveState -p NRestarts -p ExecMainStatus -p Result netdemo@echo | sort | tr '\n' ' ')
+if [ "$st" = "ActiveState=failed ExecMainStatus=78 NRestarts=0 Result=exit-code " ]; then
+    pass config_error_not_restarted
+else
+    fail config_error_not_restarted "$st"
+fi
+systemctl reset-failed netdemo@echo
+write_conf ""
+
 # 6. systemd-analyze: verify prints nothing; exposure at most 1.5
 out=$(systemd-analyze verify /usr/local/lib/systemd/system/netdemo@.service \
       /usr/local/lib/systemd/system/netdemo-http.socket 2>&1)
@@ -188,6 +283,85 @@ exp=$(systemd-analyze security netdemo@echo.service 2>/dev/null |
       sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
 if [ -n "$exp" ] && awk "BEGIN { exit !($exp <= 1.5) }"; then pass "security_exposure_$exp"
 else fail security_exposure "exposure '$exp'"; fi
+
+# 7. README.md's command blocks ("Running under systemd"), as they stand,
+#    line by line, from a clean state: each line must succeed, then what it
+#    promises must hold. The editor line gets an EDITOR that writes our ports.
+readme_block() {    # readme_block NAME: the lines of <!-- systemd-block: NAME -->
+    awk -v name="$1" '
+        index($0, "<!-- systemd-block: " name " ") == 1 { inb = 1; next }
+        inb && /^<!-- \/systemd-block -->/ { exit }
+        inb && !/^```/ && NF { print }' README.md
+}
+run_block() {       # run_block NAME: 0 if every line succeeded, else FAIL names it
+    local n=0 cmd out
+    while IFS= read -r cmd; do
+        n=$((n + 1))
+        echo "README $1: $cmd"
+        if ! out=$(EDITOR=/tmp/readme-editor timeout 60 bash -c "$cmd" 2>&1 </dev/null); then
+            fail "readme_$1" "line $n: '$cmd' failed: $(echo "$out" | tail -3 | tr '\n' ' ')"
+            return 1
+        fi
+        printf '%s\n' "$out" >"/tmp/readme-$1.$n.out"
+    done < <(readme_block "$1")
+    [ $n -gt 0 ] || { fail "readme_$1" "no systemd-block '$1' in README.md"; return 1; }
+}
+inherited() {       # inherited UNIT ADDR: its current run took ADDR from systemd
+    journalctl --no-pager _SYSTEMD_INVOCATION_ID="$(systemctl show -p InvocationID --value "$1")" |
+        grep -q "inherited $2 "
+}
+cat >/tmp/readme.ini <<INI
+[netdemo]
+log_level = info
+
+[echo]
+module = echo
+listen = tcp://127.0.0.1:$P_ECHO
+
+[http]
+module = http
+listen = tcp://127.0.0.1:$P_HTTP
+INI
+printf '#!/bin/sh\ncp /tmp/readme.ini "$1"\n' >/tmp/readme-editor
+chmod +x /tmp/readme-editor
+systemctl stop netdemo@echo netdemo@web netdemo@http netdemo-http.socket 2>/dev/null
+systemctl reset-failed 2>/dev/null
+if run_block setup; then
+    why=
+    for u in netdemo@echo netdemo-http.socket netdemo@http; do
+        [ "$(systemctl is-enabled $u)" = enabled ] || why="$why $u not enabled;"
+        systemctl is-active -q $u || why="$why $u not active;"
+    done
+    [ "$(printf ready | timeout 5 nc -q1 127.0.0.1 $P_ECHO)" = ready ] || why="$why echo does not answer;"
+    curl -sf http://127.0.0.1:$P_HTTP/health | grep -q ok || why="$why http does not answer;"
+    inherited netdemo@http tcp://127.0.0.1:$P_HTTP || why="$why netdemo@http did not take the socket unit's socket;"
+    grep -q 'Status: "1 service (http), 1 listener' /tmp/readme-setup.*.out || why="$why no Status: line;"
+    if [ -z "$why" ]; then pass readme_setup; else fail readme_setup "$why"; fi
+fi
+# The README's claim, then its remedy: systemd will not start the socket
+# unit while netdemo@http runs on sockets of its own; stopping it first works.
+systemctl disable -q --now netdemo-http.socket
+systemctl restart netdemo@http
+if systemctl enable -q --now netdemo-http.socket 2>/dev/null; then
+    fail readme_socket_after_service "enable --now netdemo-http.socket worked while netdemo@http held the port: the README says it fails"
+elif ! journalctl -u netdemo-http.socket --no-pager | grep -q "already active, refusing"; then
+    fail readme_socket_after_service "failed, but not as the README says: $(journalctl -u netdemo-http.socket -n 3 --no-pager)"
+elif ! systemctl is-active -q netdemo@http; then
+    fail readme_socket_after_service "netdemo@http is $(systemctl is-active netdemo@http) after it"
+else
+    pass readme_socket_after_service
+fi
+systemctl disable -q netdemo-http.socket; systemctl reset-failed netdemo-http.socket 2>/dev/null
+if run_block switch; then
+    if systemctl is-active -q netdemo-http.socket && systemctl is-active -q netdemo@http &&
+       inherited netdemo@http tcp://127.0.0.1:$P_HTTP &&
+       curl -sf http://127.0.0.1:$P_HTTP/health | grep -q ok; then
+        pass readme_switch
+    else
+        fail readme_switch "socket $(systemctl is-active netdemo-http.socket), service $(systemctl is-active netdemo@http)"
+    fi
+fi
+systemctl disable -q --now netdemo@echo netdemo@http netdemo-http.socket
 
 echo "systemd: $passed passed, $failed failed"
 [ $failed = 0 ]
