@@ -25,10 +25,24 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 HARDEN_CFLAGS  := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE
 HARDEN_LDFLAGS := -pie -Wl,-z,relro,-z,now
 
+# SAN=1 builds the AddressSanitizer + UBSan flavour in build/asan/. Its flags
+# have a variable of their own: `make SAN=1 EXTRA_CFLAGS=...` on the command
+# line would otherwise replace them.
+ifeq ($(SAN),1)
+BUILD := build/asan
+FLAVOUR := $(SAN_FLAGS)
+FLAVOUR_LDFLAGS := $(SAN_FLAGS)
+else
+BUILD := build
+FLAVOUR := $(HARDEN_CFLAGS)
+FLAVOUR_LDFLAGS := $(HARDEN_LDFLAGS)
+endif
+ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(FLAVOUR) $(EXTRA_CFLAGS)
+
 # The objects depend on the flags they were compiled with: the file holds
-# them and the link flags too. Its rule writes it when
-# it is missing; here it is rewritten when the flags differ, and only then, so
-# that its time changes with them.
+# them and the link flags too. Its rule writes it when it is missing; here
+# it is rewritten when the flags differ, and only then, so that its time
+# changes with them.
 FLAGS_FILE := $(BUILD)/obj/flags
 FLAGS_LINE = $(CC) $(ALLCPPFLAGS) $(ALLCFLAGS); link: $(FLAVOUR_LDFLAGS) $(LDFLAGS) \
              $(LDLIBS)
