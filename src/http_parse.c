@@ -563,18 +563,6 @@ nd_http_chunked_feed(struct http_chunked *ch, const char *buf, size_t len,
             else if (!IS_OWS(c))
                 goto bad;       /* an empty value: "a=", "a=;b" */
             break;
-        case CH_EXT_TOKEN:
-            if (IS_TCHAR(c))
-                break;
-            if (c == ';')
-                ch->state = CH_EXT_NAME0;
-            else if (IS_OWS(c))
-                ch->state = CH_EXT_WS;
-            else if (c == '\r')
-                ch->state = CH_SIZE_LF;
-            else
-                goto bad;
-            break;
         case CH_EXT_QUOTED:
             /* qdtext is HTAB, SP, VCHAR but '"' and '\\', and obs-text:
              * field characters. A CR or LF here is an unbalanced quote. */
@@ -591,6 +579,11 @@ nd_http_chunked_feed(struct http_chunked *ch, const char *buf, size_t len,
                 goto bad;
             ch->state = CH_EXT_QUOTED;
             break;
+        case CH_EXT_TOKEN:
+            if (IS_TCHAR(c))
+                break;
+            /* After a value, token or quoted string, the same may follow. */
+            __attribute__((fallthrough));
         case CH_EXT_QEND:
             if (c == ';')
                 ch->state = CH_EXT_NAME0;
