@@ -543,28 +543,47 @@ nd_config_select(struct nd_config *cfg, char *const *names, size_t n,
     for (i = 0; i < cfg->nservices; i++)
         cfg->services[i].selected = 0;
     for (j = 0; j < n; j++) {
-        int found = 0;
-
         /* "NAME:N" is instance N of service NAME (one process per core,
-         * as netdemo@http:2): the instance number only labels it. */
-        size_t len = strcspn(names[j], ":");
+         * as netdemo@http:2): the instance number only labels it, and only
+         * a service with reuseport = on can have more than one. */
+        const char *arg = names[j], *inst = NULL;
+        size_t len = strcspn(arg, ":");
+        struct nd_service_conf *svc = NULL;
 
-        if (names[j][len] == ':' &&
-            (names[j][len + 1] == '\0' || strspn(names[j] + len + 1, "0123456789") !=
-                                              strlen(names[j] + len + 1)))
-            len = strlen(names[j]);     /* not a number: no such service */
-        for (i = 0; i < cfg->nservices; i++) {
-            if (strlen(cfg->services[i].name) == len &&
-                strncmp(cfg->services[i].name, names[j], len) == 0) {
-                cfg->services[i].selected = 1;
-                found = 1;
+        if (arg[len] == ':') {
+            inst = arg + len + 1;
+            if (inst[0] == '\0' || strspn(inst, "0123456789") != strlen(inst)) {
+                nd_errors_add(errs, "%s: -s %s: the instance after ':' must be a number "
+                              "(as in -s %.*s:2)", cfg->path, arg, (int)len, arg);
+                rc = -1;
+                continue;
             }
         }
-        if (!found) {
-            nd_errors_add(errs, "%s: no service [%s] in this file (-s %s)",
-                          cfg->path, names[j], names[j]);
+        if (len == strlen(GLOBAL_SECTION) && strncmp(arg, GLOBAL_SECTION, len) == 0) {
+            nd_errors_add(errs, "%s: -s %s: [%s] is the global section (daemon-wide "
+                          "settings), not a service", cfg->path, arg, GLOBAL_SECTION);
             rc = -1;
+            continue;
         }
+        for (i = 0; i < cfg->nservices && svc == NULL; i++)
+            if (strlen(cfg->services[i].name) == len &&
+                strncmp(cfg->services[i].name, arg, len) == 0)
+                svc = &cfg->services[i];
+        if (svc == NULL) {
+            nd_errors_add(errs, "%s: no service [%.*s] in this file (-s %s)",
+                          cfg->path, (int)len, arg, arg);
+            rc = -1;
+            continue;
+        }
+        if (inst != NULL && !svc->reuseport) {
+            nd_errors_add(errs, "%s:%d: -s %s: [%s] does not set 'reuseport = on', which "
+                          "instances (NAME:N) need: without it a second instance "
+                          "cannot listen on the same addresses", cfg->path, svc->line,
+                          arg, svc->name);
+            rc = -1;
+            continue;
+        }
+        svc->selected = 1;
     }
     return rc;
 }

@@ -63,8 +63,10 @@ struct nd_config *nd_config_parse(const char *path, const char *text, size_t len
 struct nd_config *nd_config_load(const char *path, const struct nd_module *const *modules,
                                  struct nd_errors *errs);
 
-/* Marks the services named in names[] as selected (all when n == 0). An
- * unknown name is an error. Returns 0 or -1. */
+/* Marks the services named in names[] as selected (all when n == 0). A
+ * name may be NAME:N, instance N of NAME. An unknown name, NAME:N of a
+ * service without reuseport = on, a non-numeric N and "netdemo" (the global
+ * section) are errors. Returns 0 or -1. */
 int nd_config_select(struct nd_config *cfg, char *const *names, size_t n,
                      struct nd_errors *errs);
 

@@ -329,3 +329,47 @@ TESTS += [test_check_good_file_names_it_and_is_quiet, test_check_bad_file_every_
           test_missing_file_named_and_start_refused, test_unknown_service_check_and_start,
           test_select_service_runs_only_it, test_version_and_help_both_spellings,
           test_port_in_use_closes_what_it_opened]
+
+
+def test_select_instance_errors_check_and_start():
+    """-s NAME:N needs reuseport = on in [NAME]; -s NAME:x is not an instance;
+    -s netdemo names the global section. Each says so, with --check and at a
+    start, and exits 78; NAME:N of a reuseport service is accepted."""
+    plain, shared = nd.free_port(), nd.free_port()
+    with tempfile.TemporaryDirectory(prefix="nd-it-") as tmp:
+        conf = os.path.join(tmp, "netdemo.ini")
+        write(conf, "[netdemo]\nlog_level = notice\n\n"
+                    "[web]\nmodule = http\nlisten = tcp://127.0.0.1:%d\n\n"
+                    "[shared]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\nreuseport = on\n"
+                    % (plain, shared))
+        cases = [
+            ("web:2", "%s:4: -s web:2: [web] does not set 'reuseport = on', "
+                      "which instances (NAME:N) need" % conf),
+            ("web:x", "%s: -s web:x: the instance after ':' must be a number" % conf),
+            ("web:", "%s: -s web:: the instance after ':' must be a number" % conf),
+            ("netdemo", "%s: -s netdemo: [netdemo] is the global section" % conf),
+        ]
+        for arg, want in cases:
+            rc, out, err = nd.run_cli(["-c", conf, "-s", arg, "--check"])
+            check(rc == EX_CONFIG, "-s %s --check: exit %d, wanted 78; stderr %r"
+                  % (arg, rc, err))
+            check(out == "", "-s %s --check printed %r on stdout" % (arg, out))
+            check(err.startswith(want) and len(err.strip().splitlines()) == 1,
+                  "-s %s --check: wanted one line starting %r, got %r" % (arg, want, err))
+            rc, out, err = nd.run_cli(["-c", conf, "-s", arg])
+            check(rc == EX_CONFIG, "-s %s: exit %s, wanted 78; stderr %r" % (arg, rc, err))
+            check("netdemo: err: " + want in err, "-s %s at start: %r not logged in %r"
+                  % (arg, want, err))
+            check(nd.refuses(plain) and nd.refuses(shared), "-s %s bound something" % arg)
+        rc, out, err = nd.run_cli(["-c", conf, "-s", "shared:2", "--check"])
+        check(rc == 0 and "(1 service, 1 listener)" in out,
+              "-s shared:2 (reuseport = on) --check: exit %d, %r %r" % (rc, out, err))
+    d = nd.Daemon("[shared]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\nreuseport = on\n"
+                  % shared, args=["-s", "shared:2"])
+    s = nd.connect(shared)
+    nd.echo_ok(s, b"instance 2")
+    s.close()
+    check(d.stop() == 0, "-s shared:2 did not stop cleanly")
+
+
+TESTS += [test_select_instance_errors_check_and_start]
