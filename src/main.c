@@ -357,6 +357,9 @@ on_signal(struct nd_loop *loop, struct nd_watcher *w)
             }
             nd_server_stop(sup.srv);
             break;
+        case SIGUSR1:
+            nd_server_log_counters(sup.srv);
+            break;
         }
     }
 }
@@ -377,6 +380,7 @@ supervise(struct nd_loop *loop, struct nd_server *s)
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -errno;
     fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
