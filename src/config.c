@@ -543,30 +543,173 @@ nd_config_select(struct nd_config *cfg, char *const *names, size_t n,
     for (i = 0; i < cfg->nservices; i++)
         cfg->services[i].selected = 0;
     for (j = 0; j < n; j++) {
-        int found = 0;
-
         /* "NAME:N" is instance N of service NAME (one process per core,
-         * as netdemo@http:2): the instance number only labels it. */
-        size_t len = strcspn(names[j], ":");
+         * as netdemo@http:2): the instance number only labels it, and only
+         * a service with reuseport = on can have more than one. */
+        const char *arg = names[j], *inst = NULL;
+        size_t len = strcspn(arg, ":");
+        struct nd_service_conf *svc = NULL;
 
-        if (names[j][len] == ':' &&
-            (names[j][len + 1] == '\0' || strspn(names[j] + len + 1, "0123456789") !=
-                                              strlen(names[j] + len + 1)))
-            len = strlen(names[j]);     /* not a number: no such service */
-        for (i = 0; i < cfg->nservices; i++) {
-            if (strlen(cfg->services[i].name) == len &&
-                strncmp(cfg->services[i].name, names[j], len) == 0) {
-                cfg->services[i].selected = 1;
-                found = 1;
+        if (arg[len] == ':') {
+            inst = arg + len + 1;
+            if (inst[0] == '\0' || strspn(inst, "0123456789") != strlen(inst)) {
+                nd_errors_add(errs, "%s: -s %s: the instance after ':' must be a number "
+                              "(as in -s %.*s:2)", cfg->path, arg, (int)len, arg);
+                rc = -1;
+                continue;
             }
         }
-        if (!found) {
-            nd_errors_add(errs, "%s: no service [%s] in this file (-s %s)",
-                          cfg->path, names[j], names[j]);
+        if (len == strlen(GLOBAL_SECTION) && strncmp(arg, GLOBAL_SECTION, len) == 0) {
+            nd_errors_add(errs, "%s: -s %s: [%s] is the global section (daemon-wide "
+                          "settings), not a service", cfg->path, arg, GLOBAL_SECTION);
             rc = -1;
+            continue;
         }
+        for (i = 0; i < cfg->nservices && svc == NULL; i++)
+            if (strlen(cfg->services[i].name) == len &&
+                strncmp(cfg->services[i].name, arg, len) == 0)
+                svc = &cfg->services[i];
+        if (svc == NULL) {
+            nd_errors_add(errs, "%s: no service [%.*s] in this file (-s %s)",
+                          cfg->path, (int)len, arg, arg);
+            rc = -1;
+            continue;
+        }
+        if (inst != NULL && !svc->reuseport) {
+            nd_errors_add(errs, "%s:%d: -s %s: [%s] does not set 'reuseport = on', which "
+                          "instances (NAME:N) need: without it a second instance "
+                          "cannot listen on the same addresses", cfg->path, svc->line,
+                          arg, svc->name);
+            rc = -1;
+            continue;
+        }
+        svc->selected = 1;
     }
     return rc;
+}
+
+/* ---- the other way: a configuration as INI text (-T) ---- */
+
+/* In the largest unit it is a whole number of: 10s, 1500ms, 5m; 0 bare. */
+static void
+format_duration(uint64_t ms, char *buf, size_t len)
+{
+    if (ms == 0)
+        snprintf(buf, len, "0");
+    else if (ms % (3600 * 1000) == 0)
+        snprintf(buf, len, "%lluh", (unsigned long long)(ms / (3600 * 1000)));
+    else if (ms % (60 * 1000) == 0)
+        snprintf(buf, len, "%llum", (unsigned long long)(ms / (60 * 1000)));
+    else if (ms % 1000 == 0)
+        snprintf(buf, len, "%llus", (unsigned long long)(ms / 1000));
+    else
+        snprintf(buf, len, "%llums", (unsigned long long)ms);
+}
+
+/* 64k, 1m, 2g when exact; else bytes. */
+static void
+format_size(uint64_t n, char *buf, size_t len)
+{
+    static const char units[] = "gmk";
+    unsigned i;
+
+    for (i = 0; i < 3 && n != 0; i++) {
+        uint64_t unit = 1ULL << (10 * (3 - i));
+
+        if (n % unit == 0) {
+            snprintf(buf, len, "%llu%c", (unsigned long long)(n / unit), units[i]);
+            return;
+        }
+    }
+    snprintf(buf, len, "%llu", (unsigned long long)n);
+}
+
+/* One "key = value" line of keys[0..n) from conf, or a comment for a value
+ * the file cannot give (an unset string, a number outside its range, such
+ * as a service's max_connections 0: only the daemon-wide limit). */
+static void
+dump_keys(FILE *f, const struct nd_conf_key *keys, size_t n, const void *conf)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        const struct nd_conf_key *k = &keys[i];
+        const char *p = (const char *)conf + k->offset;
+        char val[64];
+        const char *v = val;
+        uint64_t u;
+        size_t nwords = 0;
+        int e;
+
+        switch (k->type) {
+        case ND_CONF_STRING:
+            v = *(char *const *)(const void *)p;
+            if (v == NULL) {
+                fprintf(f, "; %s is not set\n", k->name);
+                continue;
+            }
+            break;
+        case ND_CONF_BOOL:
+            v = *(const int *)(const void *)p ? "on" : "off";
+            break;
+        case ND_CONF_ENUM:
+            e = *(const int *)(const void *)p;
+            while (k->words != NULL && k->words[nwords] != NULL)
+                nwords++;
+            if (e < 0 || (size_t)e >= nwords) {
+                fprintf(f, "; %s = %d has no name\n", k->name, e);
+                continue;
+            }
+            v = k->words[e];
+            break;
+        case ND_CONF_NUMBER:
+        case ND_CONF_SIZE:
+        case ND_CONF_DURATION:
+            u = *(const uint64_t *)(const void *)p;
+            if (u < k->min || (k->max != 0 && u > k->max)) {
+                fprintf(f, "; %s is not set\n", k->name);
+                continue;
+            }
+            if (k->type == ND_CONF_SIZE)
+                format_size(u, val, sizeof(val));
+            else if (k->type == ND_CONF_DURATION)
+                format_duration(u, val, sizeof(val));
+            else
+                snprintf(val, sizeof(val), "%llu", (unsigned long long)u);
+            break;
+        default:
+            fprintf(f, "; %s: a key of unknown type\n", k->name);
+            continue;
+        }
+        fprintf(f, "%s = %s\n", k->name, v);
+    }
+}
+
+int
+nd_config_dump(const struct nd_config *cfg, FILE *f)
+{
+    size_t i, j;
+
+    fprintf(f, "; the effective configuration (netdemo -T): every key, defaults "
+               "included\n\n[%s]\n", GLOBAL_SECTION);
+    dump_keys(f, global_keys, ND_ARRAY_LEN(global_keys), cfg);
+    for (i = 0; i < cfg->nservices; i++) {
+        const struct nd_service_conf *svc = &cfg->services[i];
+        const struct nd_module *m = svc->module;
+
+        fprintf(f, "\n[%s]\nmodule = %s\nlisten = ", svc->name, m->name);
+        for (j = 0; j < svc->nlisten; j++)
+            fprintf(f, "%s%s", j ? ", " : "", svc->listen[j].addr.text);
+        fputc('\n', f);
+        dump_keys(f, service_keys, ND_ARRAY_LEN(service_keys), svc);
+        if (svc->mconf != NULL)
+            dump_keys(f, m->keys, m->nkeys, svc->mconf);
+        if (m->conf_set != NULL)
+            fprintf(f, "; module %s also reads keys outside its table; any set in "
+                       "the file are not shown here\n", m->name);
+    }
+    fflush(f);
+    return ferror(f) ? -1 : 0;
 }
 
 void

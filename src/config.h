@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "nd/addr.h"
 
@@ -63,10 +64,21 @@ struct nd_config *nd_config_parse(const char *path, const char *text, size_t len
 struct nd_config *nd_config_load(const char *path, const struct nd_module *const *modules,
                                  struct nd_errors *errs);
 
-/* Marks the services named in names[] as selected (all when n == 0). An
- * unknown name is an error. Returns 0 or -1. */
+/* Marks the services named in names[] as selected (all when n == 0). A
+ * name may be NAME:N, instance N of NAME. An unknown name, NAME:N of a
+ * service without reuseport = on, a non-numeric N and "netdemo" (the global
+ * section) are errors. Returns 0 or -1. */
 int nd_config_select(struct nd_config *cfg, char *const *names, size_t n,
                      struct nd_errors *errs);
+
+/* Writes cfg to f as INI that nd_config_parse() reads back to the same
+ * values (netdemo -T): [netdemo] with every global key, then each service
+ * with module, listen, every core key and every key of its module's table,
+ * defaults included, each in its unit (10s, 1500ms, 64k, on/off, the enum's
+ * word). A value no line can give (an unset string, a number outside its
+ * range) is a "; KEY is not set" comment. Returns 0, or -1 on a write
+ * error. */
+int nd_config_dump(const struct nd_config *cfg, FILE *f);
 
 void nd_config_free(struct nd_config *cfg);
 

@@ -29,11 +29,14 @@ static void
 usage(FILE *f)
 {
     fprintf(f,
-        "usage: netdemo [-c FILE] [-s NAME]... [-t | --check] [-V | --version] [-h | --help]\n"
+        "usage: netdemo [-c FILE] [-s NAME]... [-t | --check | -T | --dump-config]\n"
+        "               [-V | --version] [-h | --help]\n"
         "       netdemo -R PID | --reload PID\n"
         "  -c, --config FILE   configuration file (default %s)\n"
         "  -s, --service NAME  run only service NAME (repeatable; default: all)\n"
         "  -t, --check         check the configuration and exit\n"
+        "  -T, --dump-config   check it, then print it with every key, defaults\n"
+        "                      included, as a file -c accepts, and exit\n"
         "  -R, --reload PID    make the netdemo running as PID reload (SIGHUP) and wait\n"
         "                      for its verdict: 0 once the new configuration is live,\n"
         "                      1 with the reason if it was refused\n"
@@ -357,6 +360,9 @@ on_signal(struct nd_loop *loop, struct nd_watcher *w)
             }
             nd_server_stop(sup.srv);
             break;
+        case SIGUSR1:
+            nd_server_log_counters(sup.srv);
+            break;
         }
     }
 }
@@ -377,6 +383,7 @@ supervise(struct nd_loop *loop, struct nd_server *s)
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -errno;
     fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -421,6 +428,7 @@ main(int argc, char **argv)
         { "config",  required_argument, NULL, 'c' },
         { "service", required_argument, NULL, 's' },
         { "check",   no_argument,       NULL, 't' },
+        { "dump-config", no_argument,   NULL, 'T' },
         { "reload",  required_argument, NULL, 'R' },
         { "version", no_argument,       NULL, 'V' },
         { "help",    no_argument,       NULL, 'h' },
@@ -433,9 +441,9 @@ main(int argc, char **argv)
     struct nd_config *cfg;
     struct nd_server srv;
     struct nd_loop loop;
-    int opt, check = 0, rc;
+    int opt, check = 0, dump = 0, rc;
 
-    while ((opt = getopt_long(argc, argv, "c:s:tVhR:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:s:tTVhR:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -449,6 +457,9 @@ main(int argc, char **argv)
             break;
         case 't':
             check = 1;
+            break;
+        case 'T':
+            dump = 1;
             break;
         case 'R':
             reload_pid = optarg;
@@ -472,6 +483,7 @@ main(int argc, char **argv)
     if (reload_pid != NULL)
         return reload_client(reload_pid);
 
+    check |= dump;
     nd_log_init();
     cfg = nd_config_load(path, nd_modules, &errs);
     if (cfg != NULL && nd_config_select(cfg, only, nonly, &errs) < 0) {
@@ -489,6 +501,13 @@ main(int argc, char **argv)
         return EX_CONFIG;
     }
     nlisten = count_listeners(cfg, &nsvc);
+    if (dump) {
+        rc = nd_config_dump(cfg, stdout);
+        if (rc < 0)
+            fprintf(stderr, "netdemo: -T: writing the configuration: %s\n", strerror(errno));
+        nd_config_free(cfg);
+        return rc < 0 ? 1 : 0;
+    }
     if (check) {
         printf("netdemo: %s: configuration is valid (%zu service%s, %zu listener%s)\n",
                path, nsvc, nsvc == 1 ? "" : "s", nlisten, nlisten == 1 ? "" : "s");

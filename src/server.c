@@ -417,6 +417,42 @@ nd_server_describe(const struct nd_server *s, char *buf, size_t len)
              (unsigned long long)s->conns.n, s->conns.n == 1 ? "" : "s");
 }
 
+/* One line per service at notice (SIGUSR1): the core's counters, then the
+ * module's by the names it declares. */
+void
+nd_server_log_counters(const struct nd_server *s)
+{
+    size_t i, k;
+
+    for (i = 0; i < s->nservices; i++) {
+        struct nd_service *svc = s->services[i];
+        const char *const *names = svc->module->counters;
+        const uint64_t *m = nd_service_module_counters(svc);
+        struct nd_counters c;
+        char line[1024];
+        size_t n;
+        int w;
+
+        nd_service_counters(svc, &c);
+        w = snprintf(line, sizeof(line),
+                     "%s: connections %llu (total %llu), bytes in %llu out %llu, "
+                     "datagrams in %llu out %llu dropped %llu", svc->name,
+                     (unsigned long long)c.conns_cur, (unsigned long long)c.conns_total,
+                     (unsigned long long)c.bytes_in, (unsigned long long)c.bytes_out,
+                     (unsigned long long)c.dgrams_in, (unsigned long long)c.dgrams_out,
+                     (unsigned long long)c.dgrams_dropped);
+        n = w < 0 ? 0 : (size_t)w < sizeof(line) ? (size_t)w : sizeof(line) - 1;
+        for (k = 0; names != NULL && names[k] != NULL && k < ND_MOD_COUNTERS; k++) {
+            w = snprintf(line + n, sizeof(line) - n, ", %s %llu", names[k],
+                         (unsigned long long)m[k]);
+            if (w < 0 || (size_t)w >= sizeof(line) - n)
+                break;
+            n += (size_t)w;
+        }
+        nd_log(LOG_NOTICE, "%s", line);
+    }
+}
+
 int
 nd_server_inherit(struct nd_server *s)
 {

@@ -93,6 +93,11 @@ void nd_server_stop(struct nd_server *s);
 /* "2 services (echo, http), 5 listeners, 12 connections" */
 void nd_server_describe(const struct nd_server *s, char *buf, size_t len);
 
+/* Logs one line per service at notice (SIGUSR1):
+ * "http: connections 3 (total 120), bytes in 5120 out 40960, datagrams in 0
+ * out 0 dropped 0, requests 120, requests_1xx 0, ..." */
+void nd_server_log_counters(const struct nd_server *s);
+
 void nd_server_fini(struct nd_server *s);
 
 #endif

@@ -329,3 +329,124 @@ TESTS += [test_check_good_file_names_it_and_is_quiet, test_check_bad_file_every_
           test_missing_file_named_and_start_refused, test_unknown_service_check_and_start,
           test_select_service_runs_only_it, test_version_and_help_both_spellings,
           test_port_in_use_closes_what_it_opened]
+
+
+def test_select_instance_errors_check_and_start():
+    """-s NAME:N needs reuseport = on in [NAME]; -s NAME:x is not an instance;
+    -s netdemo names the global section. Each says so, with --check and at a
+    start, and exits 78; NAME:N of a reuseport service is accepted."""
+    plain, shared = nd.free_port(), nd.free_port()
+    with tempfile.TemporaryDirectory(prefix="nd-it-") as tmp:
+        conf = os.path.join(tmp, "netdemo.ini")
+        write(conf, "[netdemo]\nlog_level = notice\n\n"
+                    "[web]\nmodule = http\nlisten = tcp://127.0.0.1:%d\n\n"
+                    "[shared]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\nreuseport = on\n"
+                    % (plain, shared))
+        cases = [
+            ("web:2", "%s:4: -s web:2: [web] does not set 'reuseport = on', "
+                      "which instances (NAME:N) need" % conf),
+            ("web:x", "%s: -s web:x: the instance after ':' must be a number" % conf),
+            ("web:", "%s: -s web:: the instance after ':' must be a number" % conf),
+            ("netdemo", "%s: -s netdemo: [netdemo] is the global section" % conf),
+        ]
+        for arg, want in cases:
+            rc, out, err = nd.run_cli(["-c", conf, "-s", arg, "--check"])
+            check(rc == EX_CONFIG, "-s %s --check: exit %d, wanted 78; stderr %r"
+                  % (arg, rc, err))
+            check(out == "", "-s %s --check printed %r on stdout" % (arg, out))
+            check(err.startswith(want) and len(err.strip().splitlines()) == 1,
+                  "-s %s --check: wanted one line starting %r, got %r" % (arg, want, err))
+            rc, out, err = nd.run_cli(["-c", conf, "-s", arg])
+            check(rc == EX_CONFIG, "-s %s: exit %s, wanted 78; stderr %r" % (arg, rc, err))
+            check("netdemo: err: " + want in err, "-s %s at start: %r not logged in %r"
+                  % (arg, want, err))
+            check(nd.refuses(plain) and nd.refuses(shared), "-s %s bound something" % arg)
+        rc, out, err = nd.run_cli(["-c", conf, "-s", "shared:2", "--check"])
+        check(rc == 0 and "(1 service, 1 listener)" in out,
+              "-s shared:2 (reuseport = on) --check: exit %d, %r %r" % (rc, out, err))
+    d = nd.Daemon("[shared]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\nreuseport = on\n"
+                  % shared, args=["-s", "shared:2"])
+    s = nd.connect(shared)
+    nd.echo_ok(s, b"instance 2")
+    s.close()
+    check(d.stop() == 0, "-s shared:2 did not stop cleanly")
+
+
+TESTS += [test_select_instance_errors_check_and_start]
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _dump(conf, *extra):
+    rc, out, err = nd.run_cli(["-c", conf] + list(extra))
+    check(rc == 0 and err == "", "-T -c %s: exit %d, stderr %r" % (conf, rc, err))
+    return out
+
+
+def _dump_is_a_fixed_point(conf, tmp, flag="-T"):
+    """Dumps conf, feeds the dump back: the same dump again, and -t takes
+    it. Returns the dump's key = value pairs by section."""
+    first = _dump(conf, flag)
+    again = os.path.join(tmp, "dumped.ini")
+    write(again, first)
+    second = _dump(again, flag)
+    check(first == second, "the dump of the dump differs:\n%s\n----\n%s" % (first, second))
+    rc, out, err = nd.run_cli(["-c", again, "-t"])
+    check(rc == 0 and "configuration is valid" in out, "-t on the dump: %d %r" % (rc, err))
+    sections, cur = {}, None
+    for line in first.splitlines():
+        m = re.match(r"^\[(.+)\]$", line)
+        if m:
+            cur = sections.setdefault(m.group(1), {})
+        elif line and not line.startswith(";"):
+            check(cur is not None and " = " in line, "stray line %r in the dump" % line)
+            k, v = line.split(" = ", 1)
+            cur[k] = v
+    return first, sections
+
+
+def test_dump_config_is_a_fixed_point():
+    """-T / --dump-config prints every key with its value, defaults included,
+    as INI that -c reads back to the same dump; it checks like -t first."""
+    with tempfile.TemporaryDirectory(prefix="nd-it-") as tmp:
+        text, sec = _dump_is_a_fixed_point(os.path.join(REPO, "conf", "netdemo.ini"), tmp)
+        check(sec["netdemo"] == {"log_level": "info", "max_connections": "10000",
+                                 "shutdown_timeout": "10s"}, "[netdemo]: %r" % sec["netdemo"])
+        check(sec["echo"] == {"module": "echo", "listen": "tcp://127.0.0.1:7007, "
+                              "tcp://[::1]:7007, udp://127.0.0.1:7007",
+                              "idle_timeout": "5m", "buffer_size": "64k", "reuseport": "off"},
+              "[echo]: %r" % sec["echo"])
+        check("; max_connections is not set" in text, "no word on max_connections:\n" + text)
+        check(sec["http"]["keepalive_timeout"] == "75s" and sec["http"]["probes"] == "on"
+              and sec["http"]["max_body"] == "1m" and sec["http"]["max_headers"] == "100",
+              "[http] defaults: %r" % sec["http"])
+
+        # Values that are not the defaults, in every unit and form.
+        conf = os.path.join(tmp, "netdemo.ini")
+        write(conf, "[netdemo]\nlog_level = debug\nshutdown_timeout = 1500ms\n\n"
+                    "[echo]\nmodule = echo\nlisten = unix:%s ,udp://[::1]:7,  unix:@nd-dump\n"
+                    "idle_timeout = 0\nbuffer_size = 100000\nmax_connections = 7\n"
+                    "reuseport = yes\n\n"
+                    "[web]\nmodule = http\nlisten = tcp://127.0.0.1:8\nroot = %s\n"
+                    "max_body = 2048k\nheader_timeout = 120s\ndrain = true\n"
+                    % (os.path.join(tmp, "e.sock"), tmp))
+        for flag in ("-T", "--dump-config"):
+            text, sec = _dump_is_a_fixed_point(conf, tmp, flag)
+            check(sec["netdemo"]["log_level"] == "debug" and
+                  sec["netdemo"]["shutdown_timeout"] == "1500ms", "%r" % sec["netdemo"])
+            want = {"module": "echo", "listen": "unix:%s, udp://[::1]:7, unix:@nd-dump"
+                    % os.path.join(tmp, "e.sock"), "idle_timeout": "0",
+                    "buffer_size": "100000", "max_connections": "7", "reuseport": "on"}
+            check(sec["echo"] == want, "[echo]: %r\nwanted %r" % (sec["echo"], want))
+            check(sec["web"]["root"] == tmp and sec["web"]["max_body"] == "2m" and
+                  sec["web"]["header_timeout"] == "2m" and sec["web"]["drain"] == "on",
+                  "[web]: %r" % sec["web"])
+        # It checks first: a bad file is reported as -t does, nothing on stdout.
+        write(conf, "[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\nbogus = 1\n")
+        rc, out, err = nd.run_cli(["-c", conf, "-T"])
+        check(rc == EX_CONFIG and out == "" and "%s:4: unknown key 'bogus'" % conf in err,
+              "-T on a bad file: exit %d, %r %r" % (rc, out, err))
+
+
+TESTS += [test_dump_config_is_a_fixed_point]

@@ -696,3 +696,89 @@ def test_reload_client_waits_for_the_verdict():
 
 
 TESTS += [test_reload_client_waits_for_the_verdict]
+
+
+def _http_exchange(s, path="/health", close=False):
+    """One request on s; returns (bytes sent, bytes received, status). Reads
+    exactly the response (Content-Length), or to EOF when close is set."""
+    req = ("GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n"
+           % (path, "Connection: close\r\n" if close else "")).encode()
+    s.sendall(req)
+    if close:
+        got = nd.recv_all(s)
+    else:
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = s.recv(4096)
+            check(chunk, "EOF inside a response head")
+            got += chunk
+        head = got.split(b"\r\n\r\n", 1)[0]
+        m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        total = len(head) + 4 + int(m.group(1))
+        while len(got) < total:
+            chunk = s.recv(4096)
+            check(chunk, "EOF inside a response body")
+            got += chunk
+    return len(req), len(got), int(got.split(b" ", 2)[1])
+
+
+def _counter_line(d, name, after):
+    m = d.wait_log(r"^netdemo: notice: %s: connections .*$" % re.escape(name), after=after)
+    return m.group(0)
+
+
+def test_sigusr1_logs_counters_and_keeps_running():
+    """SIGUSR1 logs one notice line of counters per service, the module's
+    named counters last, and the daemon carries on serving."""
+    web, echo = nd.free_port(), nd.free_port(udp_too=True)
+    d = nd.Daemon("[netdemo]\nlog_level = notice\n\n"
+                  "[web]\nmodule = http\nlisten = tcp://127.0.0.1:%d\n\n"
+                  "[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d, udp://127.0.0.1:%d\n"
+                  % (web, echo, echo))
+    sent = recvd = 0
+    for _ in range(3):
+        s = nd.connect(web)
+        a, b, status = _http_exchange(s, close=True)
+        s.close()
+        check(status == 200, "/health answered %d" % status)
+        sent, recvd = sent + a, recvd + b
+    held = nd.connect(web)                  # answered, so accepted: counted open
+    a, b, status = _http_exchange(held, "/nonexistent")
+    check(status == 404, "/nonexistent answered %d" % status)
+    sent, recvd = sent + a, recvd + b
+    e = nd.connect(echo)
+    nd.echo_ok(e, b"12345")
+    for payload in (b"abc", b"defgh"):
+        check(_udp_roundtrip(echo, payload, tries=1) == payload, "udp echo")
+
+    mark = len(d.log())
+    d.signal(signal.SIGUSR1)
+    line = _counter_line(d, "web", mark)
+    want = ("web: connections 1 (total 4), bytes in %d out %d, datagrams in 0 out 0 "
+            "dropped 0, requests 4, requests_1xx 0, requests_2xx 3, requests_3xx 0, "
+            "requests_4xx 1, requests_5xx 0" % (sent, recvd))
+    check(line.endswith(want), "SIGUSR1 line\n  %r\nwanted\n  %r" % (line, want))
+    line = _counter_line(d, "echo", mark)
+    want = ("echo: connections 1 (total 1), bytes in 13 out 13, datagrams in 2 out 2 "
+            "dropped 0")
+    check(line.endswith(want), "SIGUSR1 line\n  %r\nwanted\n  %r" % (line, want))
+    check(len(re.findall(r"connections \d+ \(total", d.log()[mark:])) == 2,
+          "not one line per service:\n%s" % d.log()[mark:])
+
+    # Still running and answering; the counts go on from there.
+    check(d.proc.poll() is None, "the daemon exited on SIGUSR1:\n%s" % d.log())
+    _, _, status = _http_exchange(held)
+    check(status == 200, "after SIGUSR1, /health answered %d" % status)
+    nd.echo_ok(e, b"still")
+    mark = len(d.log())
+    d.signal(signal.SIGUSR1)
+    line = _counter_line(d, "web", mark)
+    check(", requests 5, " in line and "connections 1 (total 4)" in line,
+          "second SIGUSR1: %r" % line)
+    held.close()
+    e.close()
+    rc = d.stop()
+    check(rc == 0, "exit %s after SIGTERM" % rc)
+
+
+TESTS += [test_sigusr1_logs_counters_and_keeps_running]
