@@ -18,6 +18,8 @@ struct http_conf {
     char *root;
     int root_fd;
     int probes;                 /* /echo, /status, /delay, /bytes, /drip */
+    int websocket;              /* /ws/echo, and /ws/chat with chat */
+    int chat;                   /* /chat, /chat/poll, /chat/send, /ws/chat */
     int drain;                  /* /health fails, so balancers move away */
     uint64_t max_request_line;
     uint64_t max_header_size;

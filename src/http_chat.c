@@ -179,99 +179,101 @@ nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 
 /* The chat page: no external assets. WebSocket first, reconnecting with a
  * growing pause when the connection drops; long polling where WebSocket is
- * missing. */
-static const char page[] =
-"<!DOCTYPE html>\n"
-"<html lang=\"en\">\n"
-"<head>\n"
-"<meta charset=\"utf-8\">\n"
-"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-"<title>netdemo chat</title>\n"
-"<style>\n"
-"body{font-family:system-ui,sans-serif;margin:0;display:flex;flex-direction:column;height:100vh}\n"
-"header{padding:.6em 1em;background:#234;color:#fff}\n"
-"#log{flex:1;overflow-y:auto;padding:.5em 1em;margin:0;list-style:none}\n"
-"#log li{padding:.15em 0}#log .note{color:#777;font-style:italic}\n"
-"#log b{color:#235}\n"
-"form{display:flex;gap:.5em;padding:.6em 1em;border-top:1px solid #ccc}\n"
-"#name{width:8em}#text{flex:1}\n"
-"#state{float:right;font-size:.85em}\n"
-"</style>\n"
-"</head>\n"
-"<body>\n"
-"<header>netdemo chat, room <span id=\"room\"></span><span id=\"state\">connecting</span></header>\n"
-"<ul id=\"log\"></ul>\n"
-"<form id=\"form\"><input id=\"name\" placeholder=\"name\" maxlength=\"32\">"
-"<input id=\"text\" placeholder=\"message\" autocomplete=\"off\" maxlength=\"4000\">"
-"<button id=\"send\">Send</button></form>\n"
-"<script>\n"
-"const qs = new URLSearchParams(location.search);\n"
-"const room = qs.get('room') || 'lobby';\n"
-"const $ = id => document.getElementById(id);\n"
-"$('room').textContent = room;\n"
-"$('name').value = qs.get('name') || localStorage.getItem('netdemo-name') || '';\n"
-"// seen: the last event shown; it counts within the room's epoch, which\n"
-"// changes when the room is made anew (a restarted daemon): then start over.\n"
-"let ws = null, pause = 500, seen = 0, epoch = null;\n"
-"function note(text) {\n"
-"  const li = document.createElement('li'); li.className = 'note'; li.textContent = text;\n"
-"  $('log').appendChild(li); li.scrollIntoView();\n"
-"}\n"
-"function sync(ep) {\n"
-"  if (!ep || ep === epoch) return;\n"
-"  if (epoch !== null) note('room restarted');\n"
-"  epoch = ep; seen = 0;\n"
-"}\n"
-"function show(e) {\n"
-"  sync(e.epoch);\n"
-"  if (e.seq <= seen) return;\n"
-"  seen = e.seq;\n"
-"  if (e.type !== 'message') {\n"
-"    note(e.name + (e.type === 'join' ? ' joined' : ' left') + ' (' + e.members + ' here)');\n"
-"    return;\n"
-"  }\n"
-"  const li = document.createElement('li');\n"
-"  const b = document.createElement('b'); b.textContent = e.name + ': ';\n"
-"  li.appendChild(b); li.appendChild(document.createTextNode(e.text));\n"
-"  $('log').appendChild(li); li.scrollIntoView();\n"
-"}\n"
-"function name() { return $('name').value.trim() || 'guest'; }\n"
-"function connect() {\n"
-"  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';\n"
-"  ws = new WebSocket(proto + '//' + location.host + '/ws/chat?room=' +\n"
-"                     encodeURIComponent(room) + '&name=' + encodeURIComponent(name()));\n"
-"  ws.onopen = () => { $('state').textContent = 'connected'; pause = 500; };\n"
-"  ws.onmessage = m => show(JSON.parse(m.data));\n"
-"  ws.onclose = () => {\n"
-"    $('state').textContent = 'reconnecting'; ws = null;\n"
-"    setTimeout(connect, pause); pause = Math.min(pause * 2, 10000);\n"
-"  };\n"
-"}\n"
-"async function poll() {\n"
-"  for (;;) {\n"
-"    try {\n"
-"      const r = await fetch('/chat/poll?room=' + encodeURIComponent(room) + '&since=' + seen +\n"
-"                            (epoch ? '&epoch=' + epoch : ''));\n"
-"      if (!r.ok) throw new Error(r.status);\n"
-"      const events = await r.json();\n"
-"      sync(r.headers.get('Chat-Epoch')); events.forEach(show); $('state').textContent = 'polling';\n"
-"    } catch (e) { $('state').textContent = 'offline'; await new Promise(t => setTimeout(t, 2000)); }\n"
-"  }\n"
-"}\n"
-"$('form').onsubmit = ev => {\n"
-"  ev.preventDefault();\n"
-"  const t = $('text').value; if (!t) return;\n"
-"  localStorage.setItem('netdemo-name', name());\n"
-"  if (ws && ws.readyState === 1) ws.send(t);\n"
-"  else fetch('/chat/send?room=' + encodeURIComponent(room) + '&name=' +\n"
-"             encodeURIComponent(name()), {method: 'POST', body: t});\n"
-"  $('text').value = '';\n"
-"};\n"
+ * missing, or switched off here (page_poll). */
+#define PAGE_HEAD \
+"<!DOCTYPE html>\n" \
+"<html lang=\"en\">\n" \
+"<head>\n" \
+"<meta charset=\"utf-8\">\n" \
+"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" \
+"<title>netdemo chat</title>\n" \
+"<style>\n" \
+"body{font-family:system-ui,sans-serif;margin:0;display:flex;flex-direction:column;height:100vh}\n" \
+"header{padding:.6em 1em;background:#234;color:#fff}\n" \
+"#log{flex:1;overflow-y:auto;padding:.5em 1em;margin:0;list-style:none}\n" \
+"#log li{padding:.15em 0}#log .note{color:#777;font-style:italic}\n" \
+"#log b{color:#235}\n" \
+"form{display:flex;gap:.5em;padding:.6em 1em;border-top:1px solid #ccc}\n" \
+"#name{width:8em}#text{flex:1}\n" \
+"#state{float:right;font-size:.85em}\n" \
+"</style>\n" \
+"</head>\n" \
+"<body>\n" \
+"<header>netdemo chat, room <span id=\"room\"></span><span id=\"state\">connecting</span></header>\n" \
+"<ul id=\"log\"></ul>\n" \
+"<form id=\"form\"><input id=\"name\" placeholder=\"name\" maxlength=\"32\">" \
+"<input id=\"text\" placeholder=\"message\" autocomplete=\"off\" maxlength=\"4000\">" \
+"<button id=\"send\">Send</button></form>\n" \
+"<script>\n" \
+"const qs = new URLSearchParams(location.search);\n" \
+"const room = qs.get('room') || 'lobby';\n" \
+"const $ = id => document.getElementById(id);\n" \
+"$('room').textContent = room;\n" \
+"$('name').value = qs.get('name') || localStorage.getItem('netdemo-name') || '';\n" \
+"// seen: the last event shown; it counts within the room's epoch, which\n" \
+"// changes when the room is made anew (a restarted daemon): then start over.\n" \
+"let ws = null, pause = 500, seen = 0, epoch = null;\n" \
+"function note(text) {\n" \
+"  const li = document.createElement('li'); li.className = 'note'; li.textContent = text;\n" \
+"  $('log').appendChild(li); li.scrollIntoView();\n" \
+"}\n" \
+"function sync(ep) {\n" \
+"  if (!ep || ep === epoch) return;\n" \
+"  if (epoch !== null) note('room restarted');\n" \
+"  epoch = ep; seen = 0;\n" \
+"}\n" \
+"function show(e) {\n" \
+"  sync(e.epoch);\n" \
+"  if (e.seq <= seen) return;\n" \
+"  seen = e.seq;\n" \
+"  if (e.type !== 'message') {\n" \
+"    note(e.name + (e.type === 'join' ? ' joined' : ' left') + ' (' + e.members + ' here)');\n" \
+"    return;\n" \
+"  }\n" \
+"  const li = document.createElement('li');\n" \
+"  const b = document.createElement('b'); b.textContent = e.name + ': ';\n" \
+"  li.appendChild(b); li.appendChild(document.createTextNode(e.text));\n" \
+"  $('log').appendChild(li); li.scrollIntoView();\n" \
+"}\n" \
+"function name() { return $('name').value.trim() || 'guest'; }\n" \
+"function connect() {\n" \
+"  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';\n" \
+"  ws = new WebSocket(proto + '//' + location.host + '/ws/chat?room=' +\n" \
+"                     encodeURIComponent(room) + '&name=' + encodeURIComponent(name()));\n" \
+"  ws.onopen = () => { $('state').textContent = 'connected'; pause = 500; };\n" \
+"  ws.onmessage = m => show(JSON.parse(m.data));\n" \
+"  ws.onclose = () => {\n" \
+"    $('state').textContent = 'reconnecting'; ws = null;\n" \
+"    setTimeout(connect, pause); pause = Math.min(pause * 2, 10000);\n" \
+"  };\n" \
+"}\n" \
+"async function poll() {\n" \
+"  for (;;) {\n" \
+"    try {\n" \
+"      const r = await fetch('/chat/poll?room=' + encodeURIComponent(room) + '&since=' + seen +\n" \
+"                            (epoch ? '&epoch=' + epoch : ''));\n" \
+"      if (!r.ok) throw new Error(r.status);\n" \
+"      const events = await r.json();\n" \
+"      sync(r.headers.get('Chat-Epoch')); events.forEach(show); $('state').textContent = 'polling';\n" \
+"    } catch (e) { $('state').textContent = 'offline'; await new Promise(t => setTimeout(t, 2000)); }\n" \
+"  }\n" \
+"}\n" \
+"$('form').onsubmit = ev => {\n" \
+"  ev.preventDefault();\n" \
+"  const t = $('text').value; if (!t) return;\n" \
+"  localStorage.setItem('netdemo-name', name());\n" \
+"  if (ws && ws.readyState === 1) ws.send(t);\n" \
+"  else fetch('/chat/send?room=' + encodeURIComponent(room) + '&name=' +\n" \
+"             encodeURIComponent(name()), {method: 'POST', body: t});\n" \
+"  $('text').value = '';\n" \
+"};\n" \
 "$('name').onchange = () => { if (ws) ws.close(); };\n"
-"if ('WebSocket' in window) connect(); else poll();\n"
-"</script>\n"
-"</body>\n"
-"</html>\n";
+/* end of PAGE_HEAD */
+#define PAGE_TAIL "</script>\n</body>\n</html>\n"
+
+static const char page[] =
+    PAGE_HEAD "if ('WebSocket' in window) connect(); else poll();\n" PAGE_TAIL;
+static const char page_poll[] = PAGE_HEAD "poll();\n" PAGE_TAIL;
 
 int
 nd_http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
@@ -286,6 +288,9 @@ nd_http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     if (strcmp(path, "/chat") == 0) {
         if (!get)
             return nd_http_error(c, h, 405, 1, "Allow: GET, HEAD\r\n") < 0 ? -1 : PROBE_DONE;
+        if (!cf->websocket)
+            return nd_http_respond(c, h, 200, "text/html; charset=utf-8", page_poll,
+                                sizeof(page_poll) - 1, NULL) < 0 ? -1 : PROBE_DONE;
         return nd_http_respond(c, h, 200, "text/html; charset=utf-8", page, sizeof(page) - 1,
                             NULL) < 0 ? -1 : PROBE_DONE;
     }

@@ -43,6 +43,8 @@ http_conf_new(void)
     cf->keepalive_timeout = 75 * 1000;
     cf->send_timeout = 60 * 1000;
     cf->probes = 1;
+    cf->websocket = 1;
+    cf->chat = 1;
     cf->max_delay = 10 * 1000;
     cf->max_bytes = 64 * 1024 * 1024;
     cf->ws_max_message = 1024 * 1024;
@@ -55,6 +57,8 @@ http_conf_new(void)
 
 static const struct nd_conf_key http_keys[] = {
     { "probes",            ND_CONF_BOOL,     O(probes),            0, 0, NULL },
+    { "websocket",         ND_CONF_BOOL,     O(websocket),         0, 0, NULL },
+    { "chat",              ND_CONF_BOOL,     O(chat),              0, 0, NULL },
     { "drain",             ND_CONF_BOOL,     O(drain),             0, 0, NULL },
     { "root",              ND_CONF_STRING,   O(root),              0, 0, NULL },
     { "max_request_line",  ND_CONF_SIZE,     O(max_request_line),  256, 1024 * 1024, NULL },
@@ -115,40 +119,13 @@ http_input_max(const void *conf)
     const struct http_conf *cf = conf;
 
     /* A whole head must fit: request line, header section, CRLFs; and for
-     * POST /echo, which answers with the body, the body too. */
+     * POST /echo and POST /chat/send, which need the whole body, the body
+     * too. */
     return (size_t)(cf->max_request_line + cf->max_header_size + 64 +
-                    (cf->probes ? cf->max_body : 0));
+                    (cf->probes || cf->chat ? cf->max_body : 0));
 }
 
 /* ---- resources ---- */
-
-static const char *
-welcome_page(struct http_conf *cf, const char *service, size_t *len)
-{
-    static const char fmt[] =
-        "<!DOCTYPE html>\n"
-        "<html lang=\"en\">\n"
-        "<head><meta charset=\"utf-8\"><title>netdemo</title></head>\n"
-        "<body>\n"
-        "<h2>Welcome to netdemo</h2>\n"
-        "<p>This is the <b>%s</b> service, answered by netdemo %s from a "
-        "single-threaded epoll loop.</p>\n"
-        "</body>\n"
-        "</html>\n";
-
-    if (cf->page == NULL) {
-        /* Measured, then written into our own allocation (see
-         * nd_errors_add for why not asprintf). */
-        int n = snprintf(NULL, 0, fmt, service, ND_VERSION);
-
-        if (n < 0 || (cf->page = malloc((size_t)n + 1)) == NULL)
-            return NULL;
-        snprintf(cf->page, (size_t)n + 1, fmt, service, ND_VERSION);
-        cf->page_len = (size_t)n;
-    }
-    *len = cf->page_len;
-    return cf->page;
-}
 
 /* Appends to body[0..size) at *n; on overflow *n ends at or past size,
  * checked once at the end. */
@@ -166,12 +143,73 @@ put(char *body, size_t size, size_t *n, const char *fmt, ...)
     *n = k < 0 ? size : *n + (size_t)k;
 }
 
+/* The welcome page is built once per configuration from its settings and
+ * lists every resource they leave on, one line each, with no external
+ * assets. The service's name is at most 64 characters: 4 KiB holds it. */
+#define PAGE_MAX 4096
+
+static const char *
+welcome_page(struct http_conf *cf, const char *service, size_t *len)
+{
+    char body[PAGE_MAX];
+    size_t n = 0;
+
+    if (cf->page != NULL) {
+        *len = cf->page_len;
+        return cf->page;
+    }
+    put(body, sizeof(body), &n,
+        "<!DOCTYPE html>\n"
+        "<html lang=\"en\">\n"
+        "<head><meta charset=\"utf-8\"><title>netdemo</title></head>\n"
+        "<body>\n"
+        "<h2>Welcome to netdemo</h2>\n"
+        "<p>This is the <b>%s</b> service, answered by netdemo %s from a "
+        "single-threaded epoll loop. It serves:</p>\n"
+        "<ul>\n"
+        "<li><a href=\"/\">/</a>: this page</li>\n"
+        "<li><a href=\"/health\">/health</a>: <code>ok</code>, or 503 while draining</li>\n"
+        "<li><a href=\"/stats\">/stats</a>: counters as JSON</li>\n",
+        service, ND_VERSION);
+    if (cf->probes)
+        put(body, sizeof(body), &n,
+            "<li><a href=\"/echo\">/echo</a>: the request, reflected (GET or POST)</li>\n"
+            "<li><a href=\"/status/418\">/status/CODE</a>: that status</li>\n"
+            "<li><a href=\"/delay/1000\">/delay/MS</a>: an answer after MS milliseconds</li>\n"
+            "<li><a href=\"/bytes/1024\">/bytes/N</a>: N pseudo-random bytes</li>\n"
+            "<li><a href=\"/drip\">/drip</a>: bytes spread over a duration</li>\n");
+    if (cf->chat)
+        put(body, sizeof(body), &n,
+            "<li><a href=\"/chat\">/chat</a>: a chat room page</li>\n"
+            "<li><a href=\"/chat/poll?room=lobby\">/chat/poll</a>: a room's messages, "
+            "long polling</li>\n"
+            "<li><a href=\"/chat/send?room=lobby\">/chat/send</a>: POST a message "
+            "to a room</li>\n");
+    if (cf->websocket)
+        put(body, sizeof(body), &n,
+            "<li><a href=\"/ws/echo\">/ws/echo</a>: WebSocket echo</li>\n");
+    if (cf->websocket && cf->chat)
+        put(body, sizeof(body), &n,
+            "<li><a href=\"/ws/chat?room=lobby\">/ws/chat</a>: a chat room over "
+            "WebSocket</li>\n");
+    if (cf->root_fd >= 0)
+        put(body, sizeof(body), &n,
+            "<li><a href=\"/index.html\">/PATH</a>: files under the document root</li>\n");
+    put(body, sizeof(body), &n, "</ul>\n</body>\n</html>\n");
+    if (n >= sizeof(body) || (cf->page = malloc(n + 1)) == NULL)
+        return NULL;
+    memcpy(cf->page, body, n + 1);
+    cf->page_len = n;
+    *len = n;
+    return cf->page;
+}
+
 /* The service's name is a section name (at most 64 characters); counter
  * names are the module's identifiers: 2 KiB holds it all. */
 #define STATS_MAX 2048
 
 static int
-stats(struct nd_conn *c, struct http_conn *h)
+stats(struct nd_conn *c, struct http_conn *h, const struct http_conf *cf)
 {
     struct nd_service *svc = nd_conn_service(c);
     const uint64_t *m = nd_service_module_counters(svc);
@@ -189,7 +227,7 @@ stats(struct nd_conn *c, struct http_conn *h)
         "\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},"
         "\"bytes\":{\"in\":%llu,\"out\":%llu},"
         "\"datagrams\":{\"in\":%llu,\"out\":%llu,\"dropped\":%llu},"
-        "\"counters\":{",
+        "\"drain\":%s,\"counters\":{",
         nd_service_name(svc), ND_VERSION, (unsigned long long)k.uptime_ms,
         (unsigned long long)k.conns_cur, (unsigned long long)k.conns_total,
         (unsigned long long)m[0], (unsigned long long)m[1],
@@ -197,7 +235,7 @@ stats(struct nd_conn *c, struct http_conn *h)
         (unsigned long long)m[4], (unsigned long long)m[5],
         (unsigned long long)k.bytes_in, (unsigned long long)k.bytes_out,
         (unsigned long long)k.dgrams_in, (unsigned long long)k.dgrams_out,
-        (unsigned long long)k.dgrams_dropped);
+        (unsigned long long)k.dgrams_dropped, cf->drain ? "true" : "false");
     /* The module's counters by the names it declares. */
     for (i = 0; name != NULL && name[i] != NULL && i < ND_MOD_COUNTERS; i++)
         put(body, sizeof(body), &n, "%s\"%s\":%llu", i ? "," : "", name[i],
@@ -261,9 +299,15 @@ serve_file(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     return 0;
 }
 
-/* The methods some resource of this server answers: GET and HEAD
- * everywhere, POST for /echo and /chat/send, OPTIONS for "*". */
-#define SERVER_ALLOW "Allow: GET, HEAD, POST, OPTIONS\r\n"
+/* The methods some resource of this server answers under its settings:
+ * GET and HEAD everywhere, POST for /echo and /chat/send when they are on,
+ * OPTIONS for "*". */
+static const char *
+server_allow(const struct http_conf *cf)
+{
+    return cf->probes || cf->chat ? "Allow: GET, HEAD, POST, OPTIONS\r\n"
+                                  : "Allow: GET, HEAD, OPTIONS\r\n";
+}
 
 /* Answers a complete, valid request head, or sets up its stream. Returns
  * PROBE_DONE, PROBE_NEED_BODY (nothing written yet), or -1. */
@@ -282,18 +326,21 @@ route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
      * OPTIONS * asks about the server as a whole; CONNECT host:port asks
      * for a tunnel, which a known method we do not serve answers. */
     if (req->method == HTTP_OPTIONS && req->target_len == 1 && req->target[0] == '*')
-        return nd_http_respond(c, h, 200, NULL, "", 0, SERVER_ALLOW) < 0 ? -1 : PROBE_DONE;
+        return nd_http_respond(c, h, 200, NULL, "", 0, server_allow(cf)) < 0 ? -1 : PROBE_DONE;
     if (req->method == HTTP_CONNECT) {
         if (!nd_http_authority_form(req->target, req->target_len))
             return nd_http_error(c, h, 400, 0, NULL) < 0 ? -1 : PROBE_DONE;
-        return nd_http_error(c, h, 405, 1, SERVER_ALLOW) < 0 ? -1 : PROBE_DONE;
+        return nd_http_error(c, h, 405, 1, server_allow(cf)) < 0 ? -1 : PROBE_DONE;
     }
     if (nd_http_path_clean(req->target, req->target_len, path, sizeof(path), &query, &why) < 0)
         return nd_http_error(c, h, 400, 0, NULL) < 0 ? -1 : PROBE_DONE;
     h->whole = WHOLE_ECHO;
-    if ((rc = nd_http_ws_route(c, h, cf, req, path, query)) != PROBE_NO)
+    /* A resource switched off is not there: it falls through to 404 (or
+     * to a file under root) like any unknown path. /ws/chat needs both. */
+    if (cf->websocket && (cf->chat || strcmp(path, "/ws/chat") != 0) &&
+        (rc = nd_http_ws_route(c, h, cf, req, path, query)) != PROBE_NO)
         return rc;
-    if ((rc = nd_http_chat_route(c, h, cf, req, path, query)) != PROBE_NO)
+    if (cf->chat && (rc = nd_http_chat_route(c, h, cf, req, path, query)) != PROBE_NO)
         return rc;
     if (cf->probes && (rc = nd_http_probe(c, h, cf, req, path, query)) != PROBE_NO)
         return rc;
@@ -310,7 +357,7 @@ route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     } else if (strcmp(path, "/health") == 0) {
         rc = nd_http_respond(c, h, 200, "text/plain; charset=utf-8", "ok\n", 3, NULL);
     } else if (strcmp(path, "/stats") == 0) {
-        rc = stats(c, h);
+        rc = stats(c, h, cf);
     } else if (cf->root_fd >= 0) {
         rc = serve_file(c, h, cf, req, path);
     } else {

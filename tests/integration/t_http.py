@@ -434,10 +434,137 @@ def test_docroot():
         shutil.rmtree(outside)
 
 
+
+def head_status(port, method, path, body=b"", upgrade=False):
+    """The status of one request's answer, read up to the end of its head."""
+    s = nd.connect(port)
+    h = "%s %s HTTP/1.1\r\nHost: a\r\n" % (method, path)
+    if upgrade:
+        h += ("Upgrade: websocket\r\nConnection: Upgrade\r\n"
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n")
+    else:
+        h += "Connection: close\r\n"
+    if body:
+        h += "Content-Length: %d\r\n" % len(body)
+    s.sendall(h.encode() + b"\r\n" + body)
+    s.settimeout(5 * nd.SLOW)
+    out = b""
+    try:
+        while b"\r\n\r\n" not in out:
+            d = s.recv(4096)
+            if not d:
+                break
+            out += d
+    finally:
+        s.close()
+    m = re.match(rb"HTTP/1\.1 (\d{3}) ", out)
+    check(m, "%s %s: %r" % (method, path, out[:200]))
+    return int(m.group(1)), out
+
+
+# What each switch serves: (method, path, body, upgrade?, status when on).
+SWITCHED = {
+    "probes": [("GET", "/echo", b"", False, 200), ("POST", "/echo", b"x", False, 200),
+               ("GET", "/status/418", b"", False, 418), ("GET", "/delay/1", b"", False, 200),
+               ("GET", "/bytes/10", b"", False, 200), ("GET", "/drip?duration=1", b"", False, 200)],
+    "chat": [("GET", "/chat", b"", False, 200),
+             ("GET", "/chat/poll?room=sw&timeout=50", b"", False, 200),
+             ("POST", "/chat/send?room=sw&name=t", b"hi", False, 200),
+             ("GET", "/chat/send", b"", False, 405)],
+    "websocket": [("GET", "/ws/echo", b"", True, 101)],
+    "wschat": [("GET", "/ws/chat?room=sw", b"", True, 101)],
+}
+
+# The links of the welcome page, by the switch that brings them.
+PAGE_LINKS = {
+    "always": {"/", "/health", "/stats"},
+    "probes": {"/echo", "/status/418", "/delay/1000", "/bytes/1024", "/drip"},
+    "chat": {"/chat", "/chat/poll?room=lobby", "/chat/send?room=lobby"},
+    "websocket": {"/ws/echo"},
+    "wschat": {"/ws/chat?room=lobby"},
+    "root": {"/index.html"},
+}
+
+
+def test_probes_websocket_chat_switches():
+    root = tempfile.mkdtemp()
+    with open(os.path.join(root, "index.html"), "w") as f:
+        f.write("root index\n")
+    try:
+        for off in ((), ("probes",), ("websocket",), ("chat",),
+                    ("probes", "websocket", "chat")):
+            port = nd.free_port()
+            with_root = off == ("probes", "websocket", "chat")
+            extra = "".join("%s = off\n" % k for k in off)
+            if with_root:
+                extra += "root = %s\n" % root
+            d = nd.Daemon(http_config(port, extra))
+            on = {k for k in ("probes", "websocket", "chat") if k not in off}
+            if "websocket" in on and "chat" in on:
+                on.add("wschat")
+            for sw, reqs in SWITCHED.items():
+                for method, path, body, upgrade, want in reqs:
+                    got, out = head_status(port, method, path, body, upgrade)
+                    if sw in on:
+                        check(got == want, "%s on (%s off): %s %s: %r"
+                              % (sw, off, method, path, out[:200]))
+                    elif method == "GET":
+                        # like any unknown path: 404, or the root's own 404
+                        check(got == 404, "%s off: %s %s: %r" % (sw, method, path, out[:200]))
+                    else:
+                        check(got == 405 and b"Allow: GET, HEAD\r\n" in out,
+                              "%s off: %s %s: %r" % (sw, method, path, out[:200]))
+            # what stays on whatever the switches
+            for path in ("/", "/health", "/stats"):
+                check(head_status(port, "GET", path)[0] == 200, "%s (%s off)" % (path, off))
+            # the server-wide Allow: POST only while a resource takes it
+            out, closed = raw(port, b"OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            allow = (b"Allow: GET, HEAD, POST, OPTIONS\r\n" if on & {"probes", "chat"}
+                     else b"Allow: GET, HEAD, OPTIONS\r\n")
+            check(statuses(out) == [200] and allow in out, "OPTIONS * (%s off): %r" % (off, out))
+            # the welcome page lists exactly what is on, one line each
+            r = curl("http://127.0.0.1:%d/" % port)
+            page = r.stdout.decode()
+            check(len(r.stdout) < 4096, "page of %d bytes" % len(r.stdout))
+            check("src=" not in page and 'href="http' not in page and "<link" not in page,
+                  "external asset: " + page)
+            links = re.findall(r'href="([^"]*)"', page)
+            want = set(PAGE_LINKS["always"])
+            for sw in on:
+                want |= PAGE_LINKS[sw]
+            if with_root:
+                want |= PAGE_LINKS["root"]
+            check(sorted(links) == sorted(want), "links (%s off): %s != %s"
+                  % (off, sorted(links), sorted(want)))
+            for link in links:
+                check(sum(1 for line in page.splitlines() if 'href="%s"' % link in line) == 1,
+                      "one line for %s: %s" % (link, page))
+            if with_root:
+                r = curl("http://127.0.0.1:%d/index.html" % port)
+                check(r.stdout == b"root index\n", r.stdout)
+            d.stop()
+    finally:
+        shutil.rmtree(root)
+
+
+def test_stats_drain():
+    port = nd.free_port()
+    d = nd.Daemon(http_config(port))
+    st = json.loads(curl("http://127.0.0.1:%d/stats" % port).stdout)
+    check(st["drain"] is False, st)
+    d.stop()
+    port = nd.free_port()
+    nd.Daemon(http_config(port, "drain = on\n"))
+    st = json.loads(curl("http://127.0.0.1:%d/stats" % port).stdout)
+    check(st["drain"] is True, st)
+    r = curl("-i", "http://127.0.0.1:%d/health" % port)
+    check(r.stdout.startswith(b"HTTP/1.1 503"), r.stdout)
+
 TESTS = [test_curl_pages, test_keepalive_200_requests_http_client, test_http10_keepalive,
          test_pipelining_in_order, test_malformed_requests, test_ab_keepalive_no_failures,
          test_header_timeout_slow_client, test_keepalive_timeout_closes_quietly,
          test_send_timeout_drops_a_non_reader,
          test_pipelined_flood_bounded_memory, test_docroot,
          test_chunked_framing_checked_before_the_answer, test_options_asterisk_form,
-         test_connect_authority_form, test_absolute_form_with_userinfo]
+         test_connect_authority_form, test_absolute_form_with_userinfo,
+         test_probes_websocket_chat_switches, test_stats_drain]
