@@ -16,7 +16,8 @@
  *          bit 2 small limits, bit 3 small max_body, bit 4 large max_bytes,
  *          bit 5 keepalive_timeout 0, bit 6 drain = on, bit 7 small
  *          WebSocket limits (ws_max_queue 1k, ws_max_message 125)
- *   flags2 bits 0-1 the peers' address family
+ *   flags2 bits 0-1 the peers' address family, bit 2 websocket = off,
+ *          bit 3 chat = off
  *   op     (op >> 6, op & 63 = n), on the current connection:
  *          0: n + 1 more bytes arrive;  1: the kernel's room becomes n * 97
  *          (63: unlimited);  2: the deadline passes (if one is set);
@@ -1044,7 +1045,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 static void *
-make_conf(unsigned flags)
+make_conf(unsigned flags, unsigned flags2)
 {
     static const char *const small[][2] = {
         { "max_request_line", "256" }, { "max_header_size", "1k" }, { "max_headers", "4" },
@@ -1057,6 +1058,8 @@ make_conf(unsigned flags)
 #define SET(k, v) \
     check(nd_conf_set(nd_mod_http.keys, nd_mod_http.nkeys, cf, k, v, err, sizeof(err)) == 0)
     SET("probes", flags & 1 ? "off" : "on");
+    SET("websocket", flags2 & 4 ? "off" : "on");
+    SET("chat", flags2 & 8 ? "off" : "on");
     if (flags & 2)
         SET("root", root);
     if (flags & 4)
@@ -1106,7 +1109,7 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     snprintf(name, sizeof(name), "fuzz%llu", (unsigned long long)++execs);
     memset(&svc, 0, sizeof(svc));
     svc.name = name;
-    svc.mconf = make_conf(flags);
+    svc.mconf = make_conf(flags, in[1]);
     svc.hwm = flags & 4 ? 1024 : 64 * 1024;
     svc.in_max = ND_BUF_CHUNK;
     if (nd_mod_http.input_max(svc.mconf) > ND_BUF_CHUNK)
