@@ -208,6 +208,7 @@ static const struct nd_conf_key service_keys[] = {
     { "max_connections", ND_CONF_NUMBER,   S(max_connections), 1, 1000000, NULL },
     { "buffer_size",     ND_CONF_SIZE,     S(buffer_size),     1024, 64 * 1024 * 1024, NULL },
     { "reuseport",       ND_CONF_BOOL,     S(reuseport),       0, 0, NULL },
+    { "access_log",      ND_CONF_BOOL,     S(access_log),      0, 0, NULL },
 };
 
 static void

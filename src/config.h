@@ -31,6 +31,7 @@ struct nd_service_conf {
     uint64_t max_connections;       /* 0 = only the daemon-wide limit */
     uint64_t buffer_size;           /* output high-water mark, bytes */
     int reuseport;                  /* SO_REUSEPORT on its listeners */
+    int access_log;                 /* a line per request or connection */
     int selected;                   /* to be run (see nd_config_select) */
 };
 

@@ -5,6 +5,7 @@
  * fast peer from starving the others; when the budget runs out the watcher
  * is put on the loop's pending list, so no readiness is ever lost. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "nd/addr.h"
 #include "nd/buf.h"
 #include "conn.h"
 #include "nd/log.h"
@@ -103,6 +105,7 @@ nd_conn_open(struct nd_loop *loop, struct nd_conn_set *set, struct nd_service *s
     c->svc = svc;
     c->state = ND_CONN_OPEN;
     c->last_active = nd_loop_now(loop);
+    c->started_us = nd_now_us();
     c->idle_ms = (uint32_t)svc->idle_timeout;
     rc = nd_loop_add(loop, &c->w);
     if (rc < 0 || (c->idle_ms && nd_timer_start(loop, &c->idle, c->idle_ms) < 0)) {
@@ -246,6 +249,7 @@ discard(struct nd_conn *c)
         n = recv(c->w.fd, sink, sizeof(sink), 0);
         if (n > 0) {
             c->svc->stats->bytes_in += (uint64_t)n;
+            c->bytes_in += (uint64_t)n;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -296,6 +300,7 @@ static void
 sent(struct nd_conn *c, size_t took, size_t asked)
 {
     c->svc->stats->bytes_out += took;
+    c->bytes_out += took;
     c->last_active = nd_loop_now(c->loop);
     if (took < asked)
         c->w.writable = 0;
@@ -539,6 +544,7 @@ conn_read(struct nd_conn *c)
             c->in->end += (size_t)n;
             c->got_input = 1;
             c->svc->stats->bytes_in += (uint64_t)n;
+            c->bytes_in += (uint64_t)n;
             c->last_active = nd_loop_now(loop);
             /* A short read drained the socket, unless a FIN or an error is
              * also waiting: then read on until recv says so. */
@@ -756,6 +762,37 @@ nd_conn_peer(const struct nd_conn *c, void *sa, unsigned *len)
 
     *len = l;
     return rc;
+}
+
+void
+nd_conn_peer_text(const struct nd_conn *c, char *buf, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    struct nd_addr a;
+    const char *text = "-";
+
+    if (getpeername(c->w.fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_UNIX)
+            text = nd_addr_from_sockaddr(&a, ND_UNIX, (struct sockaddr *)&ss, len) == 0
+                       ? a.text : "unix";   /* an unnamed client socket */
+        else if (nd_addr_from_sockaddr(&a, ND_TCP, (struct sockaddr *)&ss, len) == 0)
+            text = a.text + strlen("tcp://");
+    }
+    snprintf(buf, n, "%s", text);
+}
+
+void
+nd_conn_bytes(const struct nd_conn *c, uint64_t *in, uint64_t *out)
+{
+    *in = c->bytes_in;
+    *out = c->bytes_out;
+}
+
+uint64_t
+nd_conn_started_us(const struct nd_conn *c)
+{
+    return c->started_us;
 }
 
 int

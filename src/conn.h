@@ -41,6 +41,9 @@ struct nd_conn {
     struct nd_buf *out;
     void *data;
     uint64_t last_active;
+    uint64_t started_us;        /* accepted, on nd_now_us()'s clock */
+    uint64_t bytes_in;          /* read from the peer */
+    uint64_t bytes_out;         /* taken by the kernel */
     uint64_t deadline;          /* module's timer, absolute ms; 0 = none */
     uint32_t idle_ms;           /* close after this long without I/O; 0 = never */
     uint32_t send_ms;           /* close when output waits this long; 0 = never */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "nd/log.h"
 
 #define MAX_EVENTS 256
 
@@ -34,6 +35,7 @@ nd_loop_fini(struct nd_loop *l)
         d->fn(d);
     }
     nd_heap_free(&l->timers);
+    nd_access_flush();      /* the lines of connections closed at the end */
     if (l->epfd >= 0)
         close(l->epfd);
     l->epfd = -1;
@@ -204,6 +206,7 @@ nd_loop_once(struct nd_loop *l, int max_wait_ms)
 
     if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms))
         timeout = max_wait_ms;
+    nd_access_flush();      /* the access lines of the last pass, in one write */
     n = epoll_wait(l->epfd, evs, MAX_EVENTS, timeout);
     if (n < 0 && errno != EINTR)
         return -errno;

@@ -51,6 +51,7 @@ service_new(struct nd_server *s, struct nd_service_conf *sc)
     svc->idle_timeout = sc->idle_timeout;
     svc->max_conns = sc->max_connections;
     svc->hwm = sc->buffer_size;
+    svc->access_log = sc->access_log;
     return svc;
 }
 

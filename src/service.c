@@ -61,6 +61,12 @@ nd_service_name(const struct nd_service *svc)
     return svc->name;
 }
 
+int
+nd_service_access_log(const struct nd_service *svc)
+{
+    return svc->access_log;
+}
+
 void *
 nd_service_conf(const struct nd_service *svc)
 {

@@ -35,6 +35,7 @@ struct nd_service {
     uint64_t max_conns;         /* 0 = daemon-wide limit only */
     uint64_t hwm;               /* output high-water mark, bytes */
     size_t in_max;              /* input buffer limit, bytes */
+    int access_log;             /* the module writes access lines */
     struct nd_stats *stats;
     struct nd_loop *loop;       /* for the daemon's uptime */
     unsigned refs;

@@ -184,6 +184,16 @@ void nd_conn_end(struct nd_conn *c, int abort);
 int nd_conn_peer(const struct nd_conn *c, void *sa, unsigned *len);
 int nd_conn_local(const struct nd_conn *c, void *sa, unsigned *len);
 
+/* The peer's address as text for a log: "127.0.0.1:5555", "[::1]:5555",
+ * "unix:PATH" (or "unix" for an unnamed peer), "-" when unknown. */
+void nd_conn_peer_text(const struct nd_conn *c, char *buf, size_t n);
+
+/* Bytes read from the peer and bytes the kernel took for it, so far. */
+void nd_conn_bytes(const struct nd_conn *c, uint64_t *in, uint64_t *out);
+
+/* When the connection was accepted, on nd_now_us()'s clock (nd/log.h). */
+uint64_t nd_conn_started_us(const struct nd_conn *c);
+
 /* Calls timeout() after ms milliseconds; 0 cancels. One deadline per
  * connection: setting it again replaces it. */
 void nd_conn_set_deadline(struct nd_conn *c, uint64_t ms);
@@ -199,6 +209,11 @@ struct nd_service *nd_conn_service(const struct nd_conn *c);
 
 const char *nd_service_name(const struct nd_service *svc);
 void *nd_service_conf(const struct nd_service *svc);
+
+/* True when the service has access_log = on: the module then writes a line
+ * per request or connection with nd_access_http() or nd_access_conn()
+ * (nd/log.h). */
+int nd_service_access_log(const struct nd_service *svc);
 
 /* What the core counts for a service, across reloads. */
 struct nd_counters {
