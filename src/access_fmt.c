@@ -99,11 +99,11 @@ nd_access_format_http(char *dst, const struct nd_access_http *r)
     o += field(dst + o, ADDR_MAX, r->client, r->client ? strlen(r->client) : 0, 0);
     dst[o++] = ' ';
     dst[o++] = '"';
-    o += field(dst + o, METHOD_MAX, r->method, r->method_len, 1);
-    if (r->target != NULL) {
+    if (r->method != NULL) {
+        o += nd_access_escape(dst + o, METHOD_MAX, r->method, r->method_len, 1);
         dst[o++] = ' ';
-        o += nd_access_escape(dst + o, TARGET_MAX, r->target, r->target_len, 1);
     }
+    o += field(dst + o, TARGET_MAX, r->target, r->target_len, 1);
     dst[o++] = '"';
     if (r->status > 0) {
         o += number(dst + o, "", (uint64_t)r->status);

@@ -28,7 +28,8 @@ void nd_access_iso8601(char dst[24], time_t sec, unsigned ms);
  * its length:
  *   http SERVICE CLIENT "METHOD TARGET" STATUS BYTES DURATION_US REQID
  *   KIND SERVICE PEER in=N out=N duration_us=N
- * An absent string (NULL) and a status of 0 are written "-". */
+ * An absent string (NULL) and a status of 0 are written "-"; without a
+ * method, the quotes hold the target alone (a malformed request's line). */
 size_t nd_access_format_http(char *dst, const struct nd_access_http *r);
 size_t nd_access_format_conn(char *dst, const struct nd_access_conn *r);
 

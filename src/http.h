@@ -13,6 +13,7 @@
 
 struct nd_buf;
 struct nd_conn;
+struct http_access;
 
 struct http_conf {
     char *root;
@@ -87,6 +88,7 @@ struct http_conn {
     uint64_t poll_since;        /* S_POLL: the last sequence number seen */
     struct chat_member poll;    /* S_POLL: in the room waited on */
     struct nd_conn *conn;       /* S_POLL: for the room to answer it */
+    struct http_access *access; /* access_log = on: the request's record */
 };
 
 /* Answers that need the whole body first (PH_WHOLE). */
@@ -111,6 +113,31 @@ int nd_http_respond(struct nd_conn *c, struct http_conn *h, int status, const ch
  * close after it. */
 int nd_http_error(struct nd_conn *c, struct http_conn *h, int status, int keep,
                const char *extra);
+
+/* ---- http_access.c ---- */
+
+/* Gives h an access record if the service has access_log = on. -1 when
+ * memory is short. */
+int nd_http_access_attach(struct nd_conn *c, struct http_conn *h);
+
+/* A request's first byte is here (h->access set): its record starts. */
+void nd_http_access_begin(struct nd_conn *c, struct http_conn *h);
+
+/* The request's head is parsed: its method, target and X-Request-Id. */
+void nd_http_access_request(struct http_conn *h, const struct http_request *req);
+
+/* The request's head is malformed: line[0..n) holds its first line. */
+void nd_http_access_raw(struct http_conn *h, const char *line, size_t n);
+
+/* The status of the answer being written (nd_http_head calls it). */
+void nd_http_access_status(struct http_conn *h, int status);
+
+/* The request is over (answered, or the connection ends): its line, once. */
+void nd_http_access_end(struct nd_conn *c, struct http_conn *h);
+
+/* The connection closes: the line of a request still under way, the
+ * WebSocket line of an upgraded one, and the record freed. */
+void nd_http_access_close(struct nd_conn *c, struct http_conn *h);
 
 /* ---- http_probe.c ---- */
 

@@ -97,6 +97,7 @@ nd_http_head(struct nd_conn *c, struct http_conn *h, int status, const char *cty
     if (n < 0 || (size_t)n >= sizeof(buf))
         return -1;
     count(c, status);
+    nd_http_access_status(h, status);
     return nd_conn_write(c, buf, (size_t)n);
 }
 

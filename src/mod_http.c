@@ -405,6 +405,8 @@ set_wait(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, int parti
 static enum nd_verdict
 request_done(struct nd_conn *c, struct http_conn *h)
 {
+    if (h->access != NULL)
+        nd_http_access_end(c, h);
     if (h->phase == PH_STREAM)
         nd_conn_hold(c, 0);
     h->phase = PH_HEAD;
@@ -601,12 +603,18 @@ read_head(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
     struct http_request req;
     int rc;
 
+    if (h->access != NULL && h->scan.pos == 0)
+        nd_http_access_begin(c, h);     /* the request's first bytes */
     rc = nd_http_parse_request(nd_buf_head(in), nd_buf_len(in), &h->scan, &cf->lim,
                             &req, headers);
     if (rc == 0) {
         h->more = 1;
         return ND_KEEP;
     }
+    if (h->access != NULL && rc == 1)
+        nd_http_access_request(h, &req);
+    else if (h->access != NULL)
+        nd_http_access_raw(h, nd_buf_head(in) + h->scan.start, nd_buf_len(in) - h->scan.start);
     h->requests++;
     h->minor = 1;
     h->head_only = 0;
@@ -658,9 +666,23 @@ conn_state(struct nd_conn *c)
         h->keep_alive = 1;
         h->minor = 1;
         h->wait = W_KEEPALIVE;
+        if (nd_http_access_attach(c, h) < 0) {
+            free(h);
+            return NULL;
+        }
         nd_conn_set_data(c, h);
     }
     return h;
+}
+
+/* A verdict that ends the connection ends the request under way: its
+ * access line is written now, not once the connection has lingered. */
+static enum nd_verdict
+ended(struct nd_conn *c, struct http_conn *h, enum nd_verdict v)
+{
+    if (v != ND_KEEP && h != NULL && h->access != NULL)
+        nd_http_access_end(c, h);
+    return v;
 }
 
 static enum nd_verdict
@@ -686,7 +708,7 @@ http_input(struct nd_conn *c, struct nd_buf *in)
     }
     if (v == ND_KEEP)
         set_wait(c, h, cf, h->phase == PH_HEAD && nd_buf_len(in) > 0);
-    return v;
+    return ended(c, h, v);
 }
 
 static enum nd_verdict
@@ -702,11 +724,11 @@ http_drained(struct nd_conn *c)
         v = stream_step(c, h, 0);
     if (v == ND_KEEP)
         set_wait(c, h, cf, h->partial && h->wait == W_HEAD);
-    return v;
+    return ended(c, h, v);
 }
 
 static enum nd_verdict
-http_timeout(struct nd_conn *c)
+timeout_verdict(struct nd_conn *c)
 {
     struct http_conn *h = nd_conn_data(c);
     enum nd_verdict v = ND_FINISH;
@@ -738,7 +760,7 @@ http_timeout(struct nd_conn *c)
 /* The peer sent its FIN. While an answer is delayed, that is a client that
  * left: free it now. While one is streamed, finish it, then close. */
 static enum nd_verdict
-http_eof(struct nd_conn *c)
+eof_verdict(struct nd_conn *c)
 {
     struct http_conn *h = nd_conn_data(c);
 
@@ -756,7 +778,7 @@ http_eof(struct nd_conn *c)
  * answer; an answer under way is completed first, then the connection
  * closes. */
 static enum nd_verdict
-http_stop(struct nd_conn *c)
+stop_verdict(struct nd_conn *c)
 {
     struct http_conn *h = nd_conn_data(c);
 
@@ -770,6 +792,24 @@ http_stop(struct nd_conn *c)
     if (h->phase == PH_STREAM && h->stream == S_POLL)
         return stream_step(c, h, 1);
     return ND_KEEP;
+}
+
+static enum nd_verdict
+http_timeout(struct nd_conn *c)
+{
+    return ended(c, nd_conn_data(c), timeout_verdict(c));
+}
+
+static enum nd_verdict
+http_eof(struct nd_conn *c)
+{
+    return ended(c, nd_conn_data(c), eof_verdict(c));
+}
+
+static enum nd_verdict
+http_stop(struct nd_conn *c)
+{
+    return ended(c, nd_conn_data(c), stop_verdict(c));
 }
 
 static enum nd_verdict
@@ -789,6 +829,7 @@ http_close(struct nd_conn *c)
 
     if (h == NULL)
         return;
+    nd_http_access_close(c, h);
     if (h->ws != NULL)
         nd_http_ws_close(c, h);
     nd_http_chat_poll_forget(h);

@@ -36,9 +36,9 @@ void nd_log_errno(int level, const char *fmt, ...)
 struct nd_access_http {
     const char *service;
     const char *client;         /* "127.0.0.1:5555", NUL-terminated */
-    const char *method;
+    const char *method;         /* NULL: target is a malformed request's line */
     size_t method_len;
-    const char *target;         /* or the raw request line of a malformed one */
+    const char *target;
     size_t target_len;
     int status;                 /* 0: no answer was sent */
     uint64_t bytes;             /* of the answer, head and body */

@@ -185,7 +185,9 @@ int nd_conn_peer(const struct nd_conn *c, void *sa, unsigned *len);
 int nd_conn_local(const struct nd_conn *c, void *sa, unsigned *len);
 
 /* The peer's address as text for a log: "127.0.0.1:5555", "[::1]:5555",
- * "unix:PATH" (or "unix" for an unnamed peer), "-" when unknown. */
+ * "unix:PATH" (or "unix" for an unnamed peer), "-" when unknown. buf of
+ * ND_PEER_TEXT bytes holds any. */
+#define ND_PEER_TEXT 128
 void nd_conn_peer_text(const struct nd_conn *c, char *buf, size_t n);
 
 /* Bytes read from the peer and bytes the kernel took for it, so far. */
