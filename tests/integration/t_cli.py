@@ -415,7 +415,8 @@ def test_dump_config_is_a_fixed_point():
                                  "shutdown_timeout": "10s"}, "[netdemo]: %r" % sec["netdemo"])
         check(sec["echo"] == {"module": "echo", "listen": "tcp://127.0.0.1:7007, "
                               "tcp://[::1]:7007, udp://127.0.0.1:7007",
-                              "idle_timeout": "5m", "buffer_size": "64k", "reuseport": "off"},
+                              "idle_timeout": "5m", "buffer_size": "64k", "reuseport": "off",
+                              "access_log": "off"},
               "[echo]: %r" % sec["echo"])
         check("; max_connections is not set" in text, "no word on max_connections:\n" + text)
         check(sec["http"]["keepalive_timeout"] == "75s" and sec["http"]["probes"] == "on"
@@ -427,7 +428,7 @@ def test_dump_config_is_a_fixed_point():
         write(conf, "[netdemo]\nlog_level = debug\nshutdown_timeout = 1500ms\n\n"
                     "[echo]\nmodule = echo\nlisten = unix:%s ,udp://[::1]:7,  unix:@nd-dump\n"
                     "idle_timeout = 0\nbuffer_size = 100000\nmax_connections = 7\n"
-                    "reuseport = yes\n\n"
+                    "reuseport = yes\naccess_log = yes\n\n"
                     "[web]\nmodule = http\nlisten = tcp://127.0.0.1:8\nroot = %s\n"
                     "max_body = 2048k\nheader_timeout = 120s\ndrain = true\n"
                     % (os.path.join(tmp, "e.sock"), tmp))
@@ -437,7 +438,8 @@ def test_dump_config_is_a_fixed_point():
                   sec["netdemo"]["shutdown_timeout"] == "1500ms", "%r" % sec["netdemo"])
             want = {"module": "echo", "listen": "unix:%s, udp://[::1]:7, unix:@nd-dump"
                     % os.path.join(tmp, "e.sock"), "idle_timeout": "0",
-                    "buffer_size": "100000", "max_connections": "7", "reuseport": "on"}
+                    "buffer_size": "100000", "max_connections": "7", "reuseport": "on",
+                    "access_log": "on"}
             check(sec["echo"] == want, "[echo]: %r\nwanted %r" % (sec["echo"], want))
             check(sec["web"]["root"] == tmp and sec["web"]["max_body"] == "2m" and
                   sec["web"]["header_timeout"] == "2m" and sec["web"]["drain"] == "on",

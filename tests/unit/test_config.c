@@ -250,6 +250,17 @@ Test(config, reuseport_is_a_bool)
     done(cfg);
 }
 
+Test(config, access_log_is_a_bool_and_off_by_default)
+{
+    struct nd_config *cfg = parse_ok(ECHO "");
+
+    cr_assert_eq(cfg->services[0].access_log, 0);
+    done(cfg);
+    cfg = parse_ok(ECHO "access_log = on\n");
+    cr_assert_eq(cfg->services[0].access_log, 1);
+    done(cfg);
+}
+
 Test(config, duplicate_key)
 {
     expect_error(ECHO "listen = tcp://127.0.0.1:7008\n",
