@@ -232,16 +232,23 @@ def fill_unread(s, limit, stall=0.3, seed=1):
 class Daemon:
     """One netdemo process with its own directory, config and log."""
 
-    def __init__(self, config, args=(), env=None, wait=True, prefix=None):
+    def __init__(self, config, args=(), env=None, wait=True, prefix=None,
+                 journal_stdout=False):
+        """journal_stdout: JOURNAL_STREAM names its stdout, as under systemd."""
         self.dir = tempfile.mkdtemp(prefix="nd-it-")
         self.conf = os.path.join(self.dir, "netdemo.ini")
         self.logpath = os.path.join(self.dir, "stderr.log")
+        self.outpath = os.path.join(self.dir, "stdout.log")
         self.write_config(config)
         e = daemon_env(env)
         argv = list(prefix or []) + [BINARY, "-c", self.conf] + list(args)
         self.log_file = open(self.logpath, "wb")
+        self.out_file = open(self.outpath, "wb")
+        if journal_stdout:
+            st = os.fstat(self.out_file.fileno())
+            e["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
+                                     stdout=self.out_file,
                                      stderr=self.log_file, env=e)
         self.pid = self.proc.pid
         _live.append(self)
@@ -255,6 +262,11 @@ class Daemon:
 
     def log(self):
         with open(self.logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def out(self):
+        """What it wrote to stdout (the access log)."""
+        with open(self.outpath, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
     def wait_log(self, pattern, timeout=10, after=0):
@@ -342,6 +354,7 @@ class Daemon:
             self.proc.kill()
             self.proc.wait()
         self.log_file.close()
+        self.out_file.close()
         if self in _live:
             _live.remove(self)
         shutil.rmtree(self.dir, ignore_errors=True)
