@@ -151,7 +151,8 @@ class Peer:
         self.proc.stop()
 
 
-def start_netdemo(ctx, tag):
+def start_netdemo(ctx, tag, access_log=None):
+    """access_log: a file for stdout, and [http] gets access_log = on."""
     echo, web = free_ports(2)
     cfg = os.path.join(ctx.tmp, "netdemo-%s.ini" % tag)
     with open(cfg, "w") as f:
@@ -160,9 +161,15 @@ def start_netdemo(ctx, tag):
                 "[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\n\n"
                 "[http]\nmodule = http\nlisten = tcp://127.0.0.1:%d\n"
                 "; as long as nginx's client_header_timeout, so idle clients stay\n"
-                "header_timeout = 60s\n" % (NOFILE - 1000, echo, web))
+                "header_timeout = 60s\n%s" % (NOFILE - 1000, echo, web,
+                                               "access_log = on\n" if access_log else ""))
+    kw = {}
+    if access_log:
+        kw["stdout"] = open(access_log, "ab")     # appending: a truncate starts it afresh
     proc = Proc("netdemo", ctx.pin_server + [ctx.netdemo, "-c", cfg],
-                os.path.join(ctx.tmp, "netdemo-%s.log" % tag))
+                os.path.join(ctx.tmp, "netdemo-%s.log" % tag), **kw)
+    if access_log:
+        kw["stdout"].close()    # the child has its own descriptor
     for p in (echo, web):
         wait_port(p, proc)
     return Peer("netdemo", proc, {"echo": echo, "http": web, "http_close": web})
@@ -295,6 +302,44 @@ def run_wrk(ctx, peer, conns, close):
         errs += int(n2.group(1))
     return {"req_s": float(rps.group(1)), "requests": reqs, "errors": errs,
             "cpu_us_per_req": (t1 - t0) * TICK_US / reqs if reqs else None}
+
+
+def run_access_log(ctx, peers, conns):
+    """The HTTP keep-alive load against netdemo with access_log = off (the
+    main instance) and against a second instance with access_log = on and
+    its stdout in a file on disk, one run each, who goes first alternating.
+    The figure is the ratio of their CPU per request."""
+    if getattr(ctx, "alog", None) is None:
+        ctx.alog_file = os.path.join(ctx.out, "access-log.tmp")
+        ctx.alog = start_netdemo(ctx, "alog", access_log=ctx.alog_file)
+        subprocess.run(ctx.pin_load + ["wrk", "-t1", "-c10", "-d1s",
+                                       "http://127.0.0.1:%d/" % ctx.alog.ports["http"]],
+                       capture_output=True, timeout=30)
+        ctx.alog_turn = 0
+    res = {}
+    order = [("off", peers["netdemo"]), ("on", ctx.alog)]
+    if ctx.alog_turn % 2:
+        order.reverse()
+    ctx.alog_turn += 1
+    for tag, peer in order:
+        if tag == "on":
+            os.truncate(ctx.alog_file, 0)
+        r = run_wrk(ctx, peer, conns, False)
+        res["req_s_" + tag] = r["req_s"]
+        res["cpu_us_per_req_" + tag] = r["cpu_us_per_req"]
+        res["errors_" + tag] = r["errors"]
+        time.sleep(0.2)
+        if tag == "on":
+            # a line per request (more than wrk counts: it leaves some unread)
+            with open(ctx.alog_file, "rb") as f:
+                res["lines_on"] = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+            res["requests_on"] = r["requests"]
+            if res["lines_on"] < r["requests"]:
+                raise BenchError("access_log = on: %d lines for %d requests"
+                                 % (res["lines_on"], r["requests"]))
+    res["cpu_ratio"] = (res["cpu_us_per_req_on"] / res["cpu_us_per_req_off"]
+                        if res["cpu_us_per_req_on"] and res["cpu_us_per_req_off"] else None)
+    return res
 
 
 def parse_kv(line):
@@ -440,6 +485,8 @@ WORKLOADS = [
     ("bulk", "Echo bulk stream, 1 conn", ["netdemo", "ceiling"], ("bulk",)),
     ("idle_http", "Idle HTTP connections", ["netdemo", "nginx", "tornado"], ("idle", "http")),
     ("idle_echo", "Idle echo connections", ["netdemo", "tornado"], ("idle", "echo")),
+    ("http_alog_50", "HTTP keep-alive, 50 conns: access_log = on vs off", ["netdemo"],
+     ("alog", 50)),
 ]
 
 
@@ -451,6 +498,8 @@ def run_one(ctx, peers, wl, name):
         return run_loadgen(ctx, peers[name], "pingpong", how[1])
     if how[0] == "bulk":
         return run_loadgen(ctx, peers[name], "bulk")
+    if how[0] == "alog":
+        return run_access_log(ctx, peers, how[1])
     return run_idle(ctx, name, how[1])
 
 
@@ -476,6 +525,9 @@ ROWS = [
     ("bulk", "gbps", "GB/s", "high", [("ceiling", ">=", 0.9)]),
     ("idle_http", "kb_per_conn", "RSS KB/conn", "low", [("nginx", None, None), ("tornado", None, None)]),
     ("idle_echo", "kb_per_conn", "RSS KB/conn", "low", [("tornado", None, None)]),
+    ("http_alog_50", "cpu_us_per_req_off", "server CPU us/req, access_log off", "low", []),
+    ("http_alog_50", "cpu_us_per_req_on", "server CPU us/req, access_log on", "low", []),
+    ("http_alog_50", "cpu_ratio", "CPU per request, on / off", "low", []),
 ]
 IDLE_TARGET_KB = 0.25
 # Workloads whose netdemo and ceiling figures come from the same runs, in
@@ -545,6 +597,10 @@ def build_table(med, titles, runs):
             if op:
                 cell += " (%s %g: %s)" % (op, target, "met" if verdict else "MISSED")
             cells.append(cell)
+        if metric == "cpu_ratio" and nd is not None:
+            ratios.append({"workload": wl, "metric": metric, "vs": "access_log = off",
+                           "ratio": nd, "target": None, "met": None})
+            cells.append("%.2fx the CPU per request of access_log = off" % nd)
         if metric == "kb_per_conn" and nd is not None:
             ok = nd <= IDLE_TARGET_KB
             ratios.append({"workload": wl, "metric": metric, "vs": None, "ratio": None,
@@ -719,6 +775,7 @@ def main():
     ctx.netdemo, ctx.bin, ctx.seconds = os.path.abspath(args.netdemo), os.path.abspath(args.bin), args.seconds
     ctx.nginx = shutil.which("nginx")
     ctx.idle_conns = args.idle_conns
+    ctx.out = os.path.abspath(args.out)
     ctx.pin_server = ["taskset", "-c", str(server_cpu)]
     ctx.pin_load = ["taskset", "-c", str(load_cpu)]
     ctx.tmp = tempfile.mkdtemp(prefix="netdemo-bench-")
@@ -786,6 +843,11 @@ def main():
         raise
     finally:
         Proc.stop_all()
+        if getattr(ctx, "alog_file", None):
+            try:
+                os.unlink(ctx.alog_file)
+            except OSError:
+                pass
         if keep_tmp:
             log("bench: logs kept in %s" % ctx.tmp)
         else:

@@ -81,10 +81,24 @@ field(char *dst, size_t cap, const char *s, size_t n, int in_quotes)
     return nd_access_escape(dst, cap, s, n, in_quotes);
 }
 
+/* " PREFIX<decimal>": by hand, as sprintf costs more than the rest of a
+ * line at 100k lines a second. */
 static size_t
 number(char *dst, const char *prefix, uint64_t v)
 {
-    return (size_t)sprintf(dst, " %s%llu", prefix, (unsigned long long)v);
+    char digits[20];
+    size_t o = 0, k = 0, plen = strlen(prefix);
+
+    dst[o++] = ' ';
+    memcpy(dst + o, prefix, plen);
+    o += plen;
+    do {
+        digits[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    while (k > 0)
+        dst[o++] = digits[--k];
+    return o;
 }
 
 size_t
