@@ -233,8 +233,9 @@ class Daemon:
     """One netdemo process with its own directory, config and log."""
 
     def __init__(self, config, args=(), env=None, wait=True, prefix=None,
-                 journal_stdout=False):
-        """journal_stdout: JOURNAL_STREAM names its stdout, as under systemd."""
+                 journal_stdout=False, stdout=None):
+        """journal_stdout: JOURNAL_STREAM names its stdout, as under systemd.
+        stdout: a descriptor for it instead of the file out() reads."""
         self.dir = tempfile.mkdtemp(prefix="nd-it-")
         self.conf = os.path.join(self.dir, "netdemo.ini")
         self.logpath = os.path.join(self.dir, "stderr.log")
@@ -248,7 +249,7 @@ class Daemon:
             st = os.fstat(self.out_file.fileno())
             e["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                     stdout=self.out_file,
+                                     stdout=self.out_file if stdout is None else stdout,
                                      stderr=self.log_file, env=e)
         self.pid = self.proc.pid
         _live.append(self)

@@ -1,8 +1,10 @@
 """The access log: access_log = on writes a line per HTTP request and one per
 echo or WebSocket connection at its end to stdout, every field exact."""
 import datetime
+import os
 import re
 import socket
+import threading
 
 import nd
 from nd import check
@@ -174,5 +176,60 @@ def test_journal_lines():
     check(m and int(m.group(1)) > 0, "journal line %r" % d.out())
 
 
+def test_slow_stdout_drops_whole_lines_and_never_stalls():
+    """stdout is a pipe nobody reads: every request is still answered (a
+    blocking write would hang the daemon here); whole lines beyond the
+    buffer are dropped with a warning. Once the pipe is read, the rest comes
+    out and the count of dropped lines is reported: lines read plus lines
+    dropped is exactly the number of requests."""
+    http, echo = nd.free_port(), nd.free_port()
+    r, w = os.pipe()
+    try:
+        d = nd.Daemon(config(http, echo), stdout=w)
+    finally:
+        os.close(w)
+    n = 4000        # some 300 KB of lines: the pipe (64 KiB) and the buffer overflow
+    s = nd.connect(http)
+    for _ in range(n):
+        check(exchange(s, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 200, "answer")
+    d.wait_log(r"warning: access log: stdout is not keeping up; dropping lines")
+    got = []
+
+    def reader():
+        while True:
+            b = os.read(r, 65536)
+            if not b:
+                break
+            got.append(b)
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    try:
+        # The loop writes the rest when it wakes: requests until it has caught up.
+        extra = [0]
+
+        def caught_up():
+            check(exchange(s, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 200, "answer")
+            extra[0] += 1
+            return re.search(r"warning: access log: (\d+) lines dropped: stdout did not keep up",
+                             d.log())
+        dropped = int(nd.wait_until(caught_up, 10, "the count of dropped lines").group(1))
+        check(dropped > 0, "nothing dropped")
+
+        def read():
+            return sum(b.count(b"\n") for b in got)
+        nd.wait_until(lambda: read() + dropped == n + extra[0], 10,
+                      "lines read + %d dropped = %d requests (read: %d)"
+                      % (dropped, n + extra[0], read()))
+        text = b"".join(got).decode()
+        check(all(re.match(STAMP + r'http web 127\.0\.0\.1:\d+ "GET /health" 200 \d+ \d+ -$', l)
+                  for l in text.splitlines()), "a line cut or mangled")
+        s.close()
+        check(d.stop() == 0, "exit code")
+    finally:
+        d.cleanup()
+        t.join(10)
+        os.close(r)
+
+
 TESTS = [test_http_requests, test_echo_and_websocket_connections, test_off_by_default,
-         test_journal_lines]
+         test_journal_lines, test_slow_stdout_drops_whole_lines_and_never_stalls]
