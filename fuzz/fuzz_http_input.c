@@ -17,7 +17,8 @@
  *          bit 5 keepalive_timeout 0, bit 6 drain = on, bit 7 small
  *          WebSocket limits (ws_max_queue 1k, ws_max_message 125)
  *   flags2 bits 0-1 the peers' address family, bit 2 websocket = off,
- *          bit 3 chat = off
+ *          bit 3 chat = off, bit 4 access_log = on (each line is checked:
+ *          one line, printable, the request's quotes the only ones)
  *   op     (op >> 6, op & 63 = n), on the current connection:
  *          0: n + 1 more bytes arrive;  1: the kernel's room becomes n * 97
  *          (63: unlimited);  2: the deadline passes (if one is set);
@@ -45,7 +46,9 @@
 #include <unistd.h>
 
 #include "nd/buf.h"
+#include "nd/log.h"
 #include "nd/module.h"
+#include "access_fmt.h"
 
 #include "check.h"
 
@@ -372,6 +375,7 @@ struct nd_service {
     void *mconf;
     uint64_t hwm;
     size_t in_max;
+    int access_log;
     uint64_t mod[ND_MOD_COUNTERS];
 };
 
@@ -381,6 +385,7 @@ struct nd_conn {
     void *data;
     struct checker chk;
     size_t pending;         /* bytes queued, not yet taken by the kernel */
+    uint64_t bytes_in, bytes_out;   /* read; taken by the kernel */
     size_t room;            /* what the kernel takes now */
     char *sock;             /* bytes that arrived and are not read yet */
     size_t sock_off, sock_len, sock_cap;
@@ -555,6 +560,7 @@ nd_conn_sendfile(struct nd_conn *c, int fd, int64_t *off, size_t n)
             return -1;
         }
         chk_feed(&c->chk, tmp, (size_t)k);
+        c->bytes_out += (uint64_t)k;
         *off += k;
         total += k;
         n -= (size_t)k;
@@ -699,6 +705,78 @@ nd_service_module_counters(struct nd_service *svc)
     return svc->mod;
 }
 
+int
+nd_service_access_log(const struct nd_service *svc)
+{
+    return svc->access_log;
+}
+
+void
+nd_conn_peer_text(const struct nd_conn *c, char *buf, size_t n)
+{
+    static const char *const text[] = { "127.0.0.1:41520", "[::1]:41520", "unix", "unix" };
+
+    snprintf(buf, n, "%s", text[c->family & 3]);
+}
+
+void
+nd_conn_bytes(const struct nd_conn *c, uint64_t *in, uint64_t *out)
+{
+    *in = c->bytes_in;
+    *out = c->bytes_out;
+}
+
+uint64_t
+nd_conn_started_us(const struct nd_conn *c)
+{
+    (void)c;
+    return 1;
+}
+
+uint64_t
+nd_now_us(void)
+{
+    static uint64_t now = 1;
+
+    return ++now;   /* a clock that moves: every duration is positive */
+}
+
+/* An access line: one line, nothing unprintable in it, and (for http) no
+ * quote but the two around the request: a peer's bytes cannot split or
+ * forge it. */
+static void
+access_line_check(const char *line, size_t n, int quotes)
+{
+    size_t i;
+    int q = 0;
+
+    check(n >= 2 && n <= ND_ACCESS_LINE_MAX && line[n - 1] == '\n');
+    for (i = 0; i + 1 < n; i++) {
+        check((unsigned char)line[i] >= 0x20 && (unsigned char)line[i] < 0x7f);
+        q += line[i] == '"';
+    }
+    check(q == quotes);
+}
+
+void
+nd_access_http(const struct nd_access_http *r)
+{
+    char line[ND_ACCESS_LINE_MAX];
+
+    check(r->status == 0 || (r->status >= 100 && r->status < 600));
+    check(r->duration_us > 0);
+    access_line_check(line, nd_access_format_http(line, r), 2);
+}
+
+void
+nd_access_conn(const struct nd_access_conn *r)
+{
+    char line[ND_ACCESS_LINE_MAX];
+
+    check(r->duration_us > 0);
+    access_line_check(line, nd_access_format_conn(line, r), 0);
+}
+
 /* ---- driving it, as conn.c would ---- */
 
 /* The kernel takes what it has room for. Returns 1 if it took anything. */
@@ -711,6 +789,7 @@ send_queued(struct nd_conn *c)
         return 0;
     k = c->pending < c->room ? c->pending : c->room;
     c->pending -= k;
+    c->bytes_out += k;
     if (c->room != UNLIMITED)
         c->room -= k;
     if (c->pending > 0)
@@ -811,6 +890,7 @@ conn_read(struct nd_conn *c)
         n = c->sock_len < room ? c->sock_len : room;
         memcpy(c->in->data + c->in->end, c->sock + c->sock_off, n);
         c->in->end += n;
+        c->bytes_in += n;
         c->sock_off += n;
         c->sock_len -= n;
         c->streaming = n == room;
@@ -1110,6 +1190,7 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     memset(&svc, 0, sizeof(svc));
     svc.name = name;
     svc.mconf = make_conf(flags, in[1]);
+    svc.access_log = (in[1] & 16) != 0;
     svc.hwm = flags & 4 ? 1024 : 64 * 1024;
     svc.in_max = ND_BUF_CHUNK;
     if (nd_mod_http.input_max(svc.mconf) > ND_BUF_CHUNK)

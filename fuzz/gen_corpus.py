@@ -272,6 +272,25 @@ def input_seeds():
     input_seed("unix-peer", 0, [], family=2, data=req("GET /echo HTTP/1.1", H) +
                req("GET /echo?format=text HTTP/1.1", H))
     input_seed("ipv6-peer", 0, [], family=1, data=req("GET /echo?format=text HTTP/1.1", H))
+    # access_log = on (flags2 bit 4): every line the requests make is checked
+    ACCESS = 16
+    alog = (req("GET /health?q=\"a\\b HTTP/1.1", H, "X-Request-Id: r 1\t\xff\"x") +
+            req("HEAD /nope HTTP/1.1", H) + req("POST /echo HTTP/1.1", H, "Content-Length: 3",
+                                                body="abc") + b"GET /a\x01\xff\"b HTTP/1.1\r\n\r\n")
+    input_seed("access-log", 0, [], family=ACCESS, data=alog)
+    input_seed("access-log-bytewise", 0, [0] * 80, family=ACCESS | 1, data=alog)
+    input_seed("access-log-timeout-head", 0, [0x05, 0x80], family=ACCESS | 2, data=b"GET / HT")
+    input_seed("access-log-fin-during-delay", 0, [0xff, 0xc0], family=ACCESS,
+               data=req("GET /delay/100 HTTP/1.1", H))
+    wsl = ws_hello("/ws/echo") + ws_frame(1, b"hi") + ws_frame(8, b"\x03\xe8")
+    input_seed("access-log-ws", 0, [], family=ACCESS, data=wsl)
+    # found by the fuzzer: a malformed request whose first line is empty
+    # left the record's text NULL, and NULL + 0 is undefined
+    write("fuzz_http_input", "crash-access-log-empty-line",
+          b"t: a\r\n\r\nGET / \x02HTTP/2.1\r\nHost: a\r\n\r\n")
+    # and one that asked a closed connection what it has queued
+    write("fuzz_http_input", "crash-access-log-pending-at-close",
+          b"\x00\xb2\x02\x01\x00\x00\x00\x00\x00\x00\x00HT")
     ws_seeds()
     for name, data in MALFORMED.items():
         input_seed("bad-" + name, SMALL if name in ("long-line", "many-headers", "big-header")
@@ -351,6 +370,7 @@ websocket = off
 chat = off
 drain = on
 reuseport = yes
+access_log = on
 ws_max_message = 125
 ws_max_queue = 64m
 ws_ping_interval = 100ms

@@ -27,13 +27,15 @@ struct http_access {
     size_t cap;
 };
 
+/* What the connection has written so far: taken by the kernel, and (while
+ * it is open) queued. Once closing, what is still queued is dropped. */
 static uint64_t
-output(const struct nd_conn *c)
+output(const struct nd_conn *c, int closing)
 {
     uint64_t in, out;
 
     nd_conn_bytes(c, &in, &out);
-    return out + nd_conn_pending(c);
+    return closing ? out : out + nd_conn_pending(c);
 }
 
 int
@@ -54,7 +56,7 @@ nd_http_access_begin(struct nd_conn *c, struct http_conn *h)
     struct http_access *a = h->access;
 
     a->start_us = nd_now_us();
-    a->out0 = output(c);
+    a->out0 = output(c, 0);
     a->status = 0;
     a->open = 1;
     a->raw = a->has_method = a->has_reqid = 0;
@@ -65,6 +67,8 @@ nd_http_access_begin(struct nd_conn *c, struct http_conn *h)
 static size_t
 keep(struct http_access *a, size_t used, const char *p, size_t n)
 {
+    if (n == 0)
+        return 0;       /* text may still be NULL */
     if (n > COPY_MAX)
         n = COPY_MAX;
     if (used + n > a->cap) {
@@ -116,33 +120,44 @@ nd_http_access_status(struct http_conn *h, int status)
         h->access->status = status;
 }
 
-void
-nd_http_access_end(struct nd_conn *c, struct http_conn *h)
+static void
+request_line(struct nd_conn *c, struct http_conn *h, int closing)
 {
     struct http_access *a = h->access;
     struct nd_access_http r = { 0 };
+    const char *text;
 
     if (a == NULL || !a->open)
         return;
     a->open = 0;
+    text = a->text != NULL ? a->text : "";     /* nothing kept yet */
     r.service = nd_service_name(nd_conn_service(c));
     r.client = a->peer;
     if (a->has_method) {
-        r.method = a->text;
+        r.method = text;
         r.method_len = a->method_len;
     }
     if (a->has_method || a->raw) {
-        r.target = a->text + a->method_len;
+        r.target = text + a->method_len;
         r.target_len = a->target_len;
     }
     if (a->has_reqid) {
-        r.reqid = a->text + a->method_len + a->target_len;
+        r.reqid = text + a->method_len + a->target_len;
         r.reqid_len = a->reqid_len;
     }
     r.status = a->status;
-    r.bytes = output(c) - a->out0;
+    r.bytes = output(c, closing);
+    /* An answer before this one, queued when it began and dropped at the
+     * close, is not this one's to owe. */
+    r.bytes = r.bytes > a->out0 ? r.bytes - a->out0 : 0;
     r.duration_us = nd_now_us() - a->start_us;
     nd_access_http(&r);
+}
+
+void
+nd_http_access_end(struct nd_conn *c, struct http_conn *h)
+{
+    request_line(c, h, 0);
 }
 
 void
@@ -152,7 +167,7 @@ nd_http_access_close(struct nd_conn *c, struct http_conn *h)
 
     if (h->access == NULL)
         return;
-    nd_http_access_end(c, h);   /* a client that left before the answer's end */
+    request_line(c, h, 1);      /* a client that left before the answer's end */
     if (h->ws != NULL) {
         r.service = nd_service_name(nd_conn_service(c));
         r.peer = h->access->peer;
