@@ -173,6 +173,8 @@ nd_access_flush(void)
 {
     size_t off = 0;
 
+    if (acc.len == 0)
+        return;     /* every loop iteration asks: the usual answer */
     while (off < acc.len) {
         ssize_t k = out_write(acc.buf + off, acc.len - off);
 
