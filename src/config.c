@@ -5,12 +5,14 @@
  * early, so the user sees all of them at once. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -208,6 +210,8 @@ static const struct nd_conf_key service_keys[] = {
     { "max_connections", ND_CONF_NUMBER,   S(max_connections), 1, 1000000, NULL },
     { "buffer_size",     ND_CONF_SIZE,     S(buffer_size),     1024, 64 * 1024 * 1024, NULL },
     { "reuseport",       ND_CONF_BOOL,     S(reuseport),       0, 0, NULL },
+    { "socket_mode",     ND_CONF_STRING,   S(socket_mode),     0, 0, NULL },
+    { "socket_group",    ND_CONF_STRING,   S(socket_group),    0, 0, NULL },
 };
 
 static void
@@ -315,6 +319,66 @@ find_module(const struct nd_module *const *modules, const char *name)
     return NULL;
 }
 
+/* socket_mode = 0660 and socket_group = NAME: for the files of unix:PATH
+ * listeners, so that other users (the group's members) may connect. The
+ * group is looked up now, so that -t finds a name that does not exist. */
+static void
+check_socket_file(struct nd_config *cfg, struct nd_service_conf *svc,
+                  const struct raw_section *s, struct nd_errors *errs)
+{
+    const struct raw_pair *mp = find_pair(s, "socket_mode");
+    const struct raw_pair *gp = find_pair(s, "socket_group");
+    size_t i, files = 0;
+
+    svc->sock_mode = -1;
+    svc->sock_gid = -1;
+    if (mp == NULL && gp == NULL)
+        return;
+    for (i = 0; i < svc->nlisten; i++) {
+        const struct nd_addr *a = &svc->listen[i].addr;
+        const struct sockaddr_un *sun = (const struct sockaddr_un *)(const void *)&a->sa;
+
+        files += a->transport == ND_UNIX && sun->sun_path[0] != '\0';
+    }
+    if (files == 0) {
+        const struct raw_pair *p = mp != NULL ? mp : gp;
+
+        nd_errors_add(errs, "%s:%d: %s: [%s] has no unix:PATH listener (the key sets "
+                      "the mode and group of a unix socket's file)", cfg->path,
+                      p->line, p->key, s->name);
+    }
+    if (mp != NULL && svc->socket_mode != NULL) {
+        const char *v = svc->socket_mode;
+        char *end;
+        unsigned long m;
+
+        errno = 0;
+        m = strtoul(v, &end, 8);
+        if (v[0] < '0' || v[0] > '7' || *end != '\0' || errno != 0 || m > 0777)
+            nd_errors_add(errs, "%s:%d: socket_mode: '%s' is not an octal mode from 0 "
+                          "to 0777 (such as 0660: owner and group may connect)",
+                          cfg->path, mp->line, v);
+        else
+            svc->sock_mode = (int)m;
+    }
+    if (gp != NULL && svc->socket_group != NULL) {
+        const char *v = svc->socket_group;
+        const struct group *g;
+        char *end;
+        unsigned long id;
+
+        errno = 0;
+        id = strtoul(v, &end, 10);
+        if (v[0] >= '0' && v[0] <= '9' && *end == '\0' && errno == 0 && id < 0x7fffffffUL)
+            svc->sock_gid = (long)id;
+        else if ((g = getgrnam(v)) != NULL)
+            svc->sock_gid = (long)g->gr_gid;
+        else
+            nd_errors_add(errs, "%s:%d: socket_group: no group '%s' on this system",
+                          cfg->path, gp->line, v);
+    }
+}
+
 static void
 read_service(struct nd_config *cfg, struct nd_service_conf *svc,
              const struct raw_section *s, const struct nd_module *const *modules,
@@ -383,6 +447,8 @@ read_service(struct nd_config *cfg, struct nd_service_conf *svc,
                       cfg->path, s->line, s->name);
     else
         read_listen(cfg, svc, listen, errs);
+
+    check_socket_file(cfg, svc, s, errs);
 
     if (svc->module != NULL && svc->module->conf_check != NULL &&
         svc->module->conf_check(svc->mconf, err, sizeof(err)) < 0)
@@ -725,6 +791,8 @@ nd_config_free(struct nd_config *cfg)
         if (svc->mconf != NULL && svc->module && svc->module->conf_free)
             svc->module->conf_free(svc->mconf);
         free(svc->listen);
+        free(svc->socket_mode);
+        free(svc->socket_group);
         free(svc->name);
     }
     free(cfg->services);

@@ -31,6 +31,13 @@ struct nd_service_conf {
     uint64_t max_connections;       /* 0 = only the daemon-wide limit */
     uint64_t buffer_size;           /* output high-water mark, bytes */
     int reuseport;                  /* SO_REUSEPORT on its listeners */
+    /* unix:PATH listeners' file: its mode (socket_mode, octal) and group
+     * (socket_group, a name or a number), as written, and resolved: -1 for
+     * "leave it as the umask and our own group made it". */
+    char *socket_mode;
+    char *socket_group;
+    int sock_mode;
+    long sock_gid;
     int selected;                   /* to be run (see nd_config_select) */
 };
 

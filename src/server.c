@@ -144,6 +144,16 @@ take_listener(struct nd_listener **list, const struct nd_addr *a)
 
 /* ---- applying a configuration ---- */
 
+/* err becomes "FILE:LINE: err", as the configuration's own errors. */
+static void
+at_line(char *err, size_t errlen, const char *path, int line)
+{
+    char e[256];
+
+    snprintf(e, sizeof(e), "%s", err);
+    snprintf(err, errlen, "%s:%d: %s", path, line, e);
+}
+
 int
 nd_server_prepare(struct nd_server *s, struct nd_config *cfg, struct nd_apply *a,
                   char *err, size_t errlen)
@@ -179,19 +189,30 @@ nd_server_prepare(struct nd_server *s, struct nd_config *cfg, struct nd_apply *a
         for (j = 0; j < sc->nlisten; j++) {
             l = take_listener(&a->old, &sc->listen[j].addr);
             if (l != NULL) {
+                /* Kept, but socket_mode or socket_group may have changed. */
+                if (!l->inherited &&
+                    nd_listener_set_file(l, sc->sock_mode, sc->sock_gid, err, errlen) < 0) {
+                    l->next = a->old;
+                    a->old = l;
+                    at_line(err, errlen, cfg->path, sc->listen[j].line);
+                    goto undo;
+                }
                 l->next_svc = svc;
                 l->next = a->kept;
                 a->kept = l;
                 continue;
             }
             l = adopt_inherited(s, &sc->listen[j].addr);
-            if (l == NULL)
-                l = nd_listener_open(&sc->listen[j].addr, sc->reuseport, err, errlen);
             if (l == NULL) {
-                char e[256];    /* "FILE:LINE: ", as the configuration's own errors */
-
-                snprintf(e, sizeof(e), "%s", err);
-                snprintf(err, errlen, "%s:%d: %s", cfg->path, sc->listen[j].line, e);
+                l = nd_listener_open(&sc->listen[j].addr, sc->reuseport, err, errlen);
+                if (l != NULL &&
+                    nd_listener_set_file(l, sc->sock_mode, sc->sock_gid, err, errlen) < 0) {
+                    nd_listener_close(l);
+                    l = NULL;
+                }
+            }
+            if (l == NULL) {
+                at_line(err, errlen, cfg->path, sc->listen[j].line);
                 goto undo;
             }
             l->next_svc = svc;
@@ -256,8 +277,12 @@ nd_server_commit(struct nd_server *s, struct nd_apply *a)
         drop_listener(s, l);
         l = next;
     }
-    for (l = a->fresh; l; l = l->next)
-        nd_log(LOG_NOTICE, "%s: listening on %s", l->svc->name, l->addr.text);
+    for (l = a->fresh; l; l = l->next) {
+        char where[512];
+
+        nd_listener_where(l, where, sizeof(where));
+        nd_log(LOG_NOTICE, "%s: listening on %s%s", l->svc->name, l->addr.text, where);
+    }
     s->listeners = a->fresh;
     for (l = a->kept; l; ) {
         struct nd_listener *next = l->next;
