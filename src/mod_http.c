@@ -798,6 +798,13 @@ http_close(struct nd_conn *c)
     nd_conn_set_data(c, NULL);
 }
 
+/* The status line says when /health answers 503. */
+static const char *
+http_status(const void *conf)
+{
+    return ((const struct http_conf *)conf)->drain ? "draining" : NULL;
+}
+
 const struct nd_module nd_mod_http = {
     .name = "http",
     .transports = ND_MOD_STREAM,
@@ -810,6 +817,7 @@ const struct nd_module nd_mod_http = {
     .open = http_open,
     .input = http_input,
     .drained = http_drained,
+    .status = http_status,
     .eof = http_eof,
     .timeout = http_timeout,
     .stop = http_stop,

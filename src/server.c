@@ -428,8 +428,10 @@ nd_server_describe(const struct nd_server *s, char *buf, size_t len)
     struct nd_listener *l;
 
     for (i = 0; i < s->nservices; i++) {
-        int k = snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "",
-                         s->services[i]->name);
+        const struct nd_service *svc = s->services[i];
+        const char *st = svc->module->status ? svc->module->status(svc->mconf) : NULL;
+        int k = snprintf(names + n, sizeof(names) - n, "%s%s%s%s", i ? ", " : "",
+                         svc->name, st ? ": " : "", st ? st : "");
 
         if (k < 0 || (size_t)k >= sizeof(names) - n)
             break;

@@ -124,6 +124,11 @@ struct nd_module {
     /* Datagrams. */
     void (*datagram)(const struct nd_dgram *d);
 
+    /* A word for the service manager's status line (StatusText) about the
+     * service's settings, "draining" say, or NULL when there is nothing
+     * to say. May be NULL. */
+    const char *(*status)(const void *conf);
+
     /* The names of the module's counters, NULL-terminated, at most
      * ND_MOD_COUNTERS: counters[i] names slot i of
      * nd_service_module_counters(). Reports (/stats) show them by name.

@@ -202,6 +202,18 @@ if [ "${st1#reload failed: $conf:}" != "$st1" ] && [ "${st2#*failed}" = "$st2" ]
 else
     fail kill_hup_status "after a bad HUP '$st1', after a good one '$st2'"
 fi
+# 2c. drain = on shows in StatusText (and /health says 503); off again, not.
+write_conf $'\ndrain = on'
+out=$(systemctl reload netdemo@web 2>&1); rc=$?
+st1=$(status_of netdemo@web)
+code=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$P_WEB/health)
+write_conf ""
+systemctl reload netdemo@web
+st2=$(status_of netdemo@web)
+case "$rc|$st1|$code|$st2" in
+    "0|1 service (web: draining),"*"|503|1 service (web),"*) pass drain_in_status_text ;;
+    *) fail drain_in_status_text "reload $rc ($out), with drain '$st1' /health $code, without '$st2'" ;;
+esac
 write_conf ", tcp://127.0.0.1:$P_WEB2"
 
 # 3. socket activation: the first connection starts the service; a restart
