@@ -78,7 +78,7 @@ def test_curl_pages():
     # the module's counters by the names it declares, the same slots as above
     ctr = st["counters"]
     check(sorted(ctr) == ["requests", "requests_1xx", "requests_2xx", "requests_3xx",
-                          "requests_4xx", "requests_5xx"], st)
+                          "requests_4xx", "requests_5xx", "ws_members"], st)
     check(ctr["requests"] == st["requests"]["total"] and
           ctr["requests_2xx"] == st["requests"]["2xx"], st)
     check(st["datagrams"] == {"in": 0, "out": 0, "dropped": 0}, st)
