@@ -297,6 +297,7 @@ nd_server_commit(struct nd_server *s, struct nd_apply *a)
     free(s->services);
     s->services = a->svcs;
     s->nservices = a->nsvcs;
+    nd_services_set_current(s->services, s->nservices);
     s->max_conns = a->cfg->max_connections;
     s->shutdown_timeout = a->cfg->shutdown_timeout;
     nd_log_set_level(a->cfg->log_level);
@@ -332,6 +333,7 @@ nd_server_reload(struct nd_server *s, char *why, size_t whylen)
     snprintf(why, whylen, "%s", "");
     if (s->stopping) {
         snprintf(why, whylen, "stopping");
+        nd_services_count_reload(1);
         return -1;
     }
     nd_log(LOG_NOTICE, "reloading %s", s->config_path);
@@ -353,6 +355,7 @@ nd_server_reload(struct nd_server *s, char *why, size_t whylen)
             rc = 0;
         }
     }
+    nd_services_count_reload(rc < 0);
     if (rc < 0)
         nd_log(LOG_ERR, "reload failed; the previous configuration stays in force");
     else
@@ -595,6 +598,7 @@ nd_server_fini(struct nd_server *s)
     free(s->inherited);
     s->inherited = NULL;
     s->ninherited = 0;
+    nd_services_set_current(NULL, 0);
     for (i = 0; i < s->nservices; i++)
         nd_service_unref(s->services[i]);
     free(s->services);

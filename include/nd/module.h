@@ -134,6 +134,10 @@ struct nd_module {
      * nd_service_module_counters(). Reports (/stats) show them by name.
      * NULL for a module that counts nothing of its own. */
     const char *const *counters;
+    /* Which of them are gauges: bit i set when slot i holds a current
+     * value that goes up and down (members connected now) instead of a
+     * count that only grows. /metrics types them so; 0 when all count. */
+    unsigned gauges;
 };
 
 /* A datagram as received, valid only during the datagram callback. */
@@ -224,6 +228,21 @@ void nd_service_counters(const struct nd_service *svc, struct nd_counters *out);
  * reloads. */
 #define ND_MOD_COUNTERS 8
 uint64_t *nd_service_module_counters(struct nd_service *svc);
+
+/* The module a service runs. */
+const struct nd_module *nd_service_module(const struct nd_service *svc);
+
+/* Every service of the configuration in force, in the file's order, for
+ * reports on the whole process (/metrics, /stats): services 0 to
+ * nd_services_count() - 1, read with the accessors above. The list changes
+ * only when a reload is committed, never during a callback; nd_services_at
+ * is NULL past its end. */
+size_t nd_services_count(void);
+struct nd_service *nd_services_at(size_t i);
+
+/* The process's reloads since it started: done (the new configuration
+ * went live) and refused (the previous one stayed in force). */
+void nd_reload_counts(uint64_t *done, uint64_t *refused);
 
 /* Sends a reply to the datagram's sender. A reply the socket cannot take
  * right now is dropped and counted, as the network would have done.
