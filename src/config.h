@@ -60,9 +60,15 @@ void nd_errors_add(struct nd_errors *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void nd_errors_free(struct nd_errors *e);
 
+/* The line that closes a refused file's errors, as `nginx -t` ends:
+ * "FILE: N errors, configuration not loaded" ("1 error"). */
+void nd_errors_summary(const struct nd_errors *e, const char *path, char *buf, size_t len);
+
 /* Parses text as the file `path`; `module = NAME` is looked up in modules
  * (NULL-terminated: the caller's registry). Returns a config, or NULL with
- * errors. */
+ * errors, appended to errs in line order (errors of the whole file last).
+ * An unknown key or module names the nearest known one (within two edits)
+ * and an unknown or missing module lists the registry's. */
 struct nd_config *nd_config_parse(const char *path, const char *text, size_t len,
                                   const struct nd_module *const *modules,
                                   struct nd_errors *errs);

@@ -57,22 +57,27 @@ nd_listener_open(const struct nd_addr *a, int reuseport, char *err, size_t errle
 {
     int stream = nd_addr_is_stream(a);
     int family = a->sa.ss_family, one = 1, fd;
+    const char *step = "cannot create a socket";
     struct nd_listener *l;
 
     fd = socket(family, (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         goto fail;
+    step = "cannot set SO_REUSEADDR";
     if (a->transport == ND_TCP &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         goto fail;
     /* Several processes on one address, the kernel spreading the load. */
+    step = "cannot set SO_REUSEPORT";
     if (reuseport && a->transport != ND_UNIX &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
         goto fail;
     /* v6-only, so that [::]:P and 0.0.0.0:P can be two listeners. */
+    step = "cannot set IPV6_V6ONLY";
     if (family == AF_INET6 &&
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
         goto fail;
+    step = "cannot bind";
     if (bind(fd, (const struct sockaddr *)&a->sa, a->len) < 0) {
         const struct sockaddr_un *sun = (const struct sockaddr_un *)&a->sa;
 
@@ -82,8 +87,10 @@ nd_listener_open(const struct nd_addr *a, int reuseport, char *err, size_t errle
         if (bind(fd, (const struct sockaddr *)&a->sa, a->len) < 0)
             goto fail;
     }
+    step = "cannot listen";
     if (stream && listen(fd, BACKLOG) < 0)
         goto fail;
+    step = "cannot allocate";
     l = calloc(1, sizeof(*l));
     if (l == NULL) {
         errno = ENOMEM;
@@ -95,7 +102,7 @@ nd_listener_open(const struct nd_addr *a, int reuseport, char *err, size_t errle
     return l;
 
 fail:
-    snprintf(err, errlen, "%s: %s", a->text, strerror(errno));
+    snprintf(err, errlen, "%s: %s: %s", a->text, step, strerror(errno));
     if (fd >= 0)
         close(fd);
     return NULL;

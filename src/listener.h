@@ -33,7 +33,8 @@ struct nd_listener {
 };
 
 /* Creates, binds and (for streams) listens. Not yet watched. On failure
- * returns NULL with "ADDRESS: reason" in err. */
+ * returns NULL with the address, the step and the reason in err
+ * ("tcp://127.0.0.1:80: cannot bind: Permission denied"). */
 struct nd_listener *nd_listener_open(const struct nd_addr *a, int reuseport,
                                      char *err, size_t errlen);
 

@@ -96,7 +96,7 @@ http_conf_check(void *conf, char *err, size_t errlen)
     if (cf->root != NULL) {
         cf->root_fd = open(cf->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (cf->root_fd < 0) {
-            snprintf(err, errlen, "root %s: %s", cf->root, strerror(errno));
+            snprintf(err, errlen, "root: %s: %s", cf->root, strerror(errno));
             return -1;
         }
     }

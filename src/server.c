@@ -144,14 +144,15 @@ take_listener(struct nd_listener **list, const struct nd_addr *a)
 
 /* ---- applying a configuration ---- */
 
-/* err becomes "FILE:LINE: err", as the configuration's own errors. */
+/* err, "ADDRESS: why", becomes "FILE:LINE: [NAME] listen ADDRESS: why":
+ * the service and its listen line, as the configuration's own errors. */
 static void
-at_line(char *err, size_t errlen, const char *path, int line)
+at_line(char *err, size_t errlen, const char *path, int line, const char *name)
 {
     char e[256];
 
     snprintf(e, sizeof(e), "%s", err);
-    snprintf(err, errlen, "%s:%d: %s", path, line, e);
+    snprintf(err, errlen, "%s:%d: [%s] listen %s", path, line, name, e);
 }
 
 int
@@ -194,7 +195,7 @@ nd_server_prepare(struct nd_server *s, struct nd_config *cfg, struct nd_apply *a
                     nd_listener_set_file(l, sc->sock_mode, sc->sock_gid, err, errlen) < 0) {
                     l->next = a->old;
                     a->old = l;
-                    at_line(err, errlen, cfg->path, sc->listen[j].line);
+                    at_line(err, errlen, cfg->path, sc->listen[j].line, sc->name);
                     goto undo;
                 }
                 l->next_svc = svc;
@@ -212,7 +213,7 @@ nd_server_prepare(struct nd_server *s, struct nd_config *cfg, struct nd_apply *a
                 }
             }
             if (l == NULL) {
-                at_line(err, errlen, cfg->path, sc->listen[j].line);
+                at_line(err, errlen, cfg->path, sc->listen[j].line, sc->name);
                 goto undo;
             }
             l->next_svc = svc;
@@ -227,7 +228,8 @@ nd_server_prepare(struct nd_server *s, struct nd_config *cfg, struct nd_apply *a
         int e = nd_listener_start(l, s->loop, l->next_svc);
 
         if (e < 0) {
-            snprintf(err, errlen, "%s: %s", l->addr.text, strerror(-e));
+            snprintf(err, errlen, "[%s] listen %s: cannot watch: %s", l->next_svc->name,
+                     l->addr.text, strerror(-e));
             goto undo;
         }
     }
@@ -344,8 +346,13 @@ nd_server_reload(struct nd_server *s, char *why, size_t whylen)
     }
     for (i = 0; i < errs.n; i++)
         nd_log(LOG_ERR, "%s", errs.v[i]);
-    if (errs.n > 0)
+    if (errs.n > 0) {
+        char summary[512];
+
+        nd_errors_summary(&errs, s->config_path, summary, sizeof(summary));
+        nd_log(LOG_ERR, "%s", summary);
         snprintf(why, whylen, "%s", errs.v[0]);
+    }
     nd_errors_free(&errs);
     if (cfg != NULL) {
         if (nd_server_prepare(s, cfg, &a, why, whylen) < 0) {

@@ -69,9 +69,13 @@ struct nd_conf_key {
 /* Sets key to value in conf from the table keys[0..n). Returns 0,
  * ND_CONF_UNKNOWN (key is not in the table), or ND_CONF_BAD with err holding
  * the whole message, key first, as the core words it for its own keys:
- * "KEY: 'VALUE' is not a size", "KEY = VALUE is out of range (MIN to MAX)",
- * "KEY: unknown NOUN 'VALUE' (a, b or c)" (NOUN: the last word of the key,
- * "level" for log_level), "KEY: empty value". On error conf is unchanged. */
+ * "KEY: 'VALUE' is not a size", "KEY = VALUE is out of range (MIN to MAX)"
+ * with MIN and MAX in the key's unit ("0 to 1h", "1k to 64m", "1 to 1000";
+ * "(at least MIN)" without a maximum), "KEY: 'VALUE' is not a boolean
+ * (on/off, yes/no, true/false, 1/0)", "KEY: unknown NOUN 'VALUE' (a, b or
+ * c)" (NOUN: the last word of the key, "level" for log_level), "KEY: empty
+ * value". A refused value holding " ;" or " #" gets " (comments are whole
+ * lines: ...)" added. On error conf is unchanged. */
 int nd_conf_set(const struct nd_conf_key *keys, size_t n, void *conf, const char *key,
                 const char *value, char *err, size_t errlen);
 
@@ -92,6 +96,10 @@ struct nd_module {
     void *(*conf_new)(void);
     int (*conf_set)(void *conf, const char *key, const char *value,
                     char *err, size_t errlen);
+    /* After every key is set: what spans keys, or needs the system (a
+     * directory opened). An err that starts with a key's name and ':'
+     * ("root: /srv: No such file or directory") is reported at that key's
+     * line, when the file sets it; any other at the section's header. */
     int (*conf_check)(void *conf, char *err, size_t errlen);
     void (*conf_free)(void *conf);
     /* The largest input the module may need buffered at once (a whole

@@ -161,12 +161,12 @@ elif ! curl -sf http://127.0.0.1:$P_WEB2/health >/dev/null; then
     fail reload_bind_failure_fails "the old configuration ($P_WEB2) no longer serves"
 else
     case $st in
-        "reload failed: $conf:$ln: tcp://127.0.0.1:$P_WEB3: Address already in use"*)
+        "reload failed: $conf:$ln: [web] listen tcp://127.0.0.1:$P_WEB3: cannot bind: Address already in use"*)
             pass reload_bind_failure_fails ;;
         *) fail reload_bind_failure_fails "StatusText '$st'" ;;
     esac
 fi
-if journalctl -u netdemo@web --no-pager | grep -q "reload refused.*$conf:$ln: tcp://127.0.0.1:$P_WEB3"; then
+if journalctl -u netdemo@web --no-pager | grep -q "reload refused.*$conf:$ln: \[web\] listen tcp://127.0.0.1:$P_WEB3: cannot bind"; then
     pass reload_refusal_in_journal
 else
     fail reload_refusal_in_journal "$(journalctl -u netdemo@web -n 5 --no-pager)"
