@@ -49,7 +49,7 @@ FLAGS_LINE = $(CC) $(ALLCPPFLAGS) $(ALLCFLAGS); link: $(FLAVOUR_LDFLAGS) $(LDFLA
 # Goals that compile nothing here themselves (make test only runs sub-makes
 # with their own flags) leave the file alone: rewriting it with their flags
 # would make the next sub-make rebuild everything.
-NO_FLAGS_GOALS := test deps clean clean-objs test-layers fuzz fuzz-replay fuzz-build \
+NO_FLAGS_GOALS := test deps clean clean-objs test-layers check-tour fuzz fuzz-replay fuzz-build \
                   fuzz-deps fuzz-crashes bench-deps test-systemd
 ifneq ($(MAKECMDGOALS),)
 ifeq ($(filter-out $(NO_FLAGS_GOALS),$(MAKECMDGOALS)),)
@@ -68,7 +68,8 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/unit-tests
 
-.PHONY: all asan run test check unit soak deps clean-objs clean check-layers test-layers
+.PHONY: all asan run test check unit soak deps clean-objs clean check-layers test-layers \
+        check-tour
 
 all: $(BUILD)/netdemo
 
@@ -100,7 +101,7 @@ run: all
 # missing and we are root; skipped with a notice otherwise). No clean first:
 # the objects depend on $(FLAGS_FILE), so adding -Werror rebuilds them, and
 # what was already built with these flags is not built again.
-test: deps test-layers
+test: deps test-layers check-tour
 	$(MAKE) EXTRA_CFLAGS=-Werror check
 	$(MAKE) SAN=1 EXTRA_CFLAGS=-Werror check
 	$(MAKE) fuzz-replay
@@ -120,6 +121,10 @@ unit: $(UNIT_BIN)
 # `--edges` (LAYERS_ARGS=--edges) prints who uses whom as well.
 check-layers: $(OBJS)
 	$(PYTHON) tools/check_layers.py $(LAYERS_ARGS) src/LAYERS $(OBJS)
+
+# README.md's source tour names every file in src/ (tools/check_tour.py).
+check-tour:
+	$(PYTHON) tools/check_tour.py README.md $(wildcard src/*.c src/*.h) src/LAYERS
 
 # The checker itself, on objects of its own (tests/layers/run.sh).
 test-layers:

@@ -777,6 +777,35 @@ nd_access_conn(const struct nd_access_conn *r)
     access_line_check(line, nd_access_format_conn(line, r), 0);
 }
 
+const struct nd_module *
+nd_service_module(const struct nd_service *svc)
+{
+    (void)svc;
+    return &nd_mod_http;
+}
+
+/* The run's one service is the process's only one (/stats, /metrics). */
+static struct nd_service *current_svc;
+
+size_t
+nd_services_count(void)
+{
+    return current_svc != NULL;
+}
+
+struct nd_service *
+nd_services_at(size_t i)
+{
+    return i == 0 ? current_svc : NULL;
+}
+
+void
+nd_reload_counts(uint64_t *done, uint64_t *refused)
+{
+    *done = UINT64_MAX;
+    *refused = UINT64_MAX;
+}
+
 /* ---- driving it, as conn.c would ---- */
 
 /* The kernel takes what it has room for. Returns 1 if it took anything. */
@@ -1196,6 +1225,7 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     if (nd_mod_http.input_max(svc.mconf) > ND_BUF_CHUNK)
         svc.in_max = nd_mod_http.input_max(svc.mconf);
     answers_total = 0;
+    current_svc = &svc;
 
     conns[0] = conn_new(&svc, family);
     run();
@@ -1275,6 +1305,9 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     }
     free_closed();
     check(answers_total == svc.mod[0]);
+    for (i = 0; i < ND_MOD_COUNTERS; i++)   /* gauges (open WebSockets) back to 0 */
+        check(!((nd_mod_http.gauges >> i) & 1u) || svc.mod[i] == 0);
+    current_svc = NULL;
 
     nd_mod_http.conf_free(svc.mconf);
     if (flags & 2) {

@@ -137,7 +137,8 @@ nd_parse_bool(const char *s, int *v, char *err, size_t errlen)
             return 0;
         }
     }
-    return fail(err, errlen, "'%s' is not on or off", s);
+    return fail(err, errlen, "'%s' is not a boolean (%s/%s, %s/%s, %s/%s, %s/%s)", s, yes[0],
+                no[0], yes[1], no[1], yes[2], no[2], yes[3], no[3]);
 }
 
 static int

@@ -295,3 +295,17 @@ nd_chat_replay(const struct chat_room *r, struct chat_member *m)
             return -1;
     return 0;
 }
+
+void
+nd_chat_count(const char *service, uint64_t *nroom, uint64_t *nmember)
+{
+    const struct chat_room *r;
+
+    *nroom = *nmember = 0;
+    for (r = rooms; r; r = r->next) {
+        if (strcmp(r->key, service) == 0) {     /* the key is service NUL name */
+            (*nroom)++;
+            *nmember += r->n;
+        }
+    }
+}

@@ -75,6 +75,10 @@ int nd_chat_say(struct chat_room *r, const char *name, const char *text, size_t 
  * 0 or -1. */
 int nd_chat_history_json(const struct chat_room *r, uint64_t since, struct nd_buf **b);
 
+/* How many rooms service holds (with members, or keeping their history)
+ * and how many members are present in them (held polls are not). */
+void nd_chat_count(const char *service, uint64_t *nroom, uint64_t *nmember);
+
 /* Delivers the whole history to m alone, oldest first. 0 or -1. */
 int nd_chat_replay(const struct chat_room *r, struct chat_member *m);
 

@@ -1,12 +1,52 @@
 /* conf_key.c: nd_conf_set, one key of a settings table (module.h) parsed
  * into its struct: the same parser and the same messages for the core's
- * own keys (config.c) and for every module's. Pure: addr.c's parsers only. */
+ * own keys (config.c) and for every module's. Ranges are written in the
+ * key's unit, and a value with a comment after it says why it was refused.
+ * Pure: addr.c's parsers only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf_key.h"
 #include "nd/addr.h"
 #include "nd/module.h"
+
+void
+nd_conf_format(enum nd_conf_type t, uint64_t v, char *buf, size_t len)
+{
+    static const struct { char unit[3]; uint64_t n; } durations[] = {
+        { "h", 3600 * 1000 }, { "m", 60 * 1000 }, { "s", 1000 },
+    }, sizes[] = {
+        { "g", 1ULL << 30 }, { "m", 1ULL << 20 }, { "k", 1ULL << 10 },
+    };
+    const char *unit = t == ND_CONF_DURATION ? "ms" : "";
+    size_t i;
+
+    if (v != 0 && (t == ND_CONF_DURATION || t == ND_CONF_SIZE)) {
+        for (i = 0; i < 3; i++) {
+            uint64_t n = t == ND_CONF_DURATION ? durations[i].n : sizes[i].n;
+
+            if (v % n == 0) {
+                snprintf(buf, len, "%llu%s", (unsigned long long)(v / n),
+                         t == ND_CONF_DURATION ? durations[i].unit : sizes[i].unit);
+                return;
+            }
+        }
+    }
+    snprintf(buf, len, "%llu%s", (unsigned long long)v, v == 0 ? "" : unit);
+}
+
+/* ini.c reads a comment only as a whole line: what follows a value is part
+ * of it. */
+const char *
+nd_conf_comment_hint(const char *value)
+{
+    if (strstr(value, " ;") != NULL || strstr(value, "\t;") != NULL ||
+        strstr(value, " #") != NULL || strstr(value, "\t#") != NULL)
+        return " (comments are whole lines: a line whose first non-blank character "
+               "is ';' or '#')";
+    return "";
+}
 
 static void *
 slot(void *conf, const struct nd_conf_key *k)
@@ -34,7 +74,7 @@ enum_error(const struct nd_conf_key *k, size_t first, size_t last, const char *v
         used = n < 0 ? errlen : used + (size_t)n;
     }
     if (used < errlen)
-        snprintf(err + used, errlen - used, ")");
+        snprintf(err + used, errlen - used, ")%s", nd_conf_comment_hint(value));
 }
 
 static int
@@ -103,7 +143,7 @@ nd_conf_set(const struct nd_conf_key *keys, size_t n, void *conf, const char *ke
         return set_enum(k, conf, value, err, errlen);
     case ND_CONF_BOOL:
         if (nd_parse_bool(value, &b, why, sizeof(why)) < 0) {
-            snprintf(err, errlen, "%s: %s", k->name, why);
+            snprintf(err, errlen, "%s: %s%s", k->name, why, nd_conf_comment_hint(value));
             return ND_CONF_BAD;
         }
         *(int *)slot(conf, k) = b;
@@ -120,9 +160,22 @@ nd_conf_set(const struct nd_conf_key *keys, size_t n, void *conf, const char *ke
                         k->type == ND_CONF_SIZE ? ND_VAL_SIZE : ND_VAL_DURATION,
                         value, k->min, k->max == 0 ? UINT64_MAX : k->max, &v, why,
                         sizeof(why));
+    if (rc == -2) {
+        /* "key = value is out of range (1k to 64m)", in the key's unit */
+        char lo[32], hi[32];
+
+        nd_conf_format(k->type, k->min, lo, sizeof(lo));
+        nd_conf_format(k->type, k->max, hi, sizeof(hi));
+        if (k->max == 0)
+            snprintf(err, errlen, "%s = %s is out of range (at least %s)", k->name, value,
+                     lo);
+        else
+            snprintf(err, errlen, "%s = %s is out of range (%s to %s)", k->name, value,
+                     lo, hi);
+        return ND_CONF_BAD;
+    }
     if (rc < 0) {
-        /* "key: reason", or for a value out of range "key = value is ..." */
-        snprintf(err, errlen, "%s%s%s", k->name, rc == -2 ? " = " : ": ", why);
+        snprintf(err, errlen, "%s: %s%s", k->name, why, nd_conf_comment_hint(value));
         return ND_CONF_BAD;
     }
     *(uint64_t *)slot(conf, k) = v;

@@ -5,19 +5,24 @@
  * early, so the user sees all of them at once. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "conf_key.h"
 #include "config.h"
 #include "ini.h"
 #include "nd/log.h"
 #include "nd/module.h"
 #include "nd/util.h"
+#include "suggest.h"
 
 #define MAX_FILE_SIZE (1024 * 1024)
 #define GLOBAL_SECTION "netdemo"
@@ -57,6 +62,65 @@ nd_errors_add(struct nd_errors *e, const char *fmt, ...)
     }
     e->v = v;
     e->v[e->n++] = s;
+}
+
+void
+nd_errors_summary(const struct nd_errors *e, const char *path, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s: %zu error%s, configuration not loaded", path, e->n,
+             e->n == 1 ? "" : "s");
+}
+
+/* The line of "PATH:LINE: ...", or INT_MAX for an error of the whole file
+ * ("PATH: ..."), which then comes last. */
+static int
+error_line(const char *e, const char *path)
+{
+    size_t n = strlen(path);
+    long line = 0;
+    const char *p;
+
+    if (strncmp(e, path, n) != 0 || e[n] != ':')
+        return INT_MAX;
+    for (p = e + n + 1; *p >= '0' && *p <= '9' && line < INT_MAX / 10; p++)
+        line = line * 10 + (*p - '0');
+    return p > e + n + 1 && *p == ':' ? (int)line : INT_MAX;
+}
+
+struct sorted_error {
+    int line;
+    size_t at;
+    char *text;
+};
+
+static int
+by_line(const void *a, const void *b)
+{
+    const struct sorted_error *x = a, *y = b;
+
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Puts errors v[from..n) in line order, those of one line in the order they
+ * were found: some are found only at a section's end (a missing listen, a
+ * module's conf_check) or across sections (two services on one address). */
+static void
+sort_errors(struct nd_errors *e, size_t from, const char *path)
+{
+    struct sorted_error *v;
+    size_t i, n = e->n - from;
+
+    if (n < 2 || (v = malloc(n * sizeof(*v))) == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        v[i] = (struct sorted_error){ error_line(e->v[from + i], path), i,
+                                      e->v[from + i] };
+    qsort(v, n, sizeof(*v), by_line);
+    for (i = 0; i < n; i++)
+        e->v[from + i] = v[i].text;
+    free(v);
 }
 
 void
@@ -208,8 +272,29 @@ static const struct nd_conf_key service_keys[] = {
     { "max_connections", ND_CONF_NUMBER,   S(max_connections), 1, 1000000, NULL },
     { "buffer_size",     ND_CONF_SIZE,     S(buffer_size),     1024, 64 * 1024 * 1024, NULL },
     { "reuseport",       ND_CONF_BOOL,     S(reuseport),       0, 0, NULL },
+    { "socket_mode",     ND_CONF_STRING,   S(socket_mode),     0, 0, NULL },
+    { "socket_group",    ND_CONF_STRING,   S(socket_group),    0, 0, NULL },
     { "access_log",      ND_CONF_BOOL,     S(access_log),      0, 0, NULL },
 };
+
+static void
+offer_keys(struct nd_suggest *sg, const struct nd_conf_key *keys, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        nd_suggest_offer(sg, keys[i].name);
+}
+
+/* "; did you mean 'module'?" or "" */
+static const char *
+did_you_mean(const struct nd_suggest *sg, char *buf, size_t len)
+{
+    if (sg->best == NULL)
+        return "";
+    snprintf(buf, len, "; did you mean '%s'?", sg->best);
+    return buf;
+}
 
 static void
 read_global(struct nd_config *cfg, const struct raw_section *s,
@@ -223,10 +308,15 @@ read_global(struct nd_config *cfg, const struct raw_section *s,
         int rc = nd_conf_set(global_keys, ND_ARRAY_LEN(global_keys), cfg, p->key,
                              p->value, err, sizeof(err));
 
-        if (rc == ND_CONF_UNKNOWN)
-            nd_errors_add(errs, "%s:%d: unknown key '%s' in [%s]", cfg->path,
-                          p->line, p->key, s->name);
-        else if (rc < 0)
+        if (rc == ND_CONF_UNKNOWN) {
+            struct nd_suggest sg;
+            char hint[128];
+
+            nd_suggest_init(&sg, p->key);
+            offer_keys(&sg, global_keys, ND_ARRAY_LEN(global_keys));
+            nd_errors_add(errs, "%s:%d: unknown key '%s' in [%s]%s", cfg->path,
+                          p->line, p->key, s->name, did_you_mean(&sg, hint, sizeof(hint)));
+        } else if (rc < 0)
             nd_errors_add(errs, "%s:%d: %s", cfg->path, p->line, err);
     }
 }
@@ -268,7 +358,8 @@ read_listen(struct nd_config *cfg, struct nd_service_conf *svc,
         svc->listen = l;
         l = &l[svc->nlisten];
         if (nd_addr_parse(&l->addr, item, err, sizeof(err)) < 0) {
-            nd_errors_add(errs, "%s:%d: listen: %s", cfg->path, p->line, err);
+            nd_errors_add(errs, "%s:%d: listen: %s%s", cfg->path, p->line, err,
+                          nd_conf_comment_hint(item));
             continue;
         }
         l->line = p->line;
@@ -316,6 +407,160 @@ find_module(const struct nd_module *const *modules, const char *name)
     return NULL;
 }
 
+/* socket_mode = 0660 and socket_group = NAME: for the files of unix:PATH
+ * listeners, so that other users (the group's members) may connect. The
+ * group is looked up now, so that -t finds a name that does not exist. */
+static void
+check_socket_file(struct nd_config *cfg, struct nd_service_conf *svc,
+                  const struct raw_section *s, struct nd_errors *errs)
+{
+    const struct raw_pair *mp = find_pair(s, "socket_mode");
+    const struct raw_pair *gp = find_pair(s, "socket_group");
+    size_t i, files = 0;
+
+    svc->sock_mode = -1;
+    svc->sock_gid = -1;
+    if (mp == NULL && gp == NULL)
+        return;
+    for (i = 0; i < svc->nlisten; i++) {
+        const struct nd_addr *a = &svc->listen[i].addr;
+        const struct sockaddr_un *sun = (const struct sockaddr_un *)(const void *)&a->sa;
+
+        files += a->transport == ND_UNIX && sun->sun_path[0] != '\0';
+    }
+    if (files == 0) {
+        const struct raw_pair *p = mp != NULL ? mp : gp;
+
+        nd_errors_add(errs, "%s:%d: %s: [%s] has no unix:PATH listener (the key sets "
+                      "the mode and group of a unix socket's file)", cfg->path,
+                      p->line, p->key, s->name);
+    }
+    if (mp != NULL && svc->socket_mode != NULL) {
+        const char *v = svc->socket_mode;
+        char *end;
+        unsigned long m;
+
+        errno = 0;
+        m = strtoul(v, &end, 8);
+        if (v[0] < '0' || v[0] > '7' || *end != '\0' || errno != 0 || m > 0777)
+            nd_errors_add(errs, "%s:%d: socket_mode: '%s' is not an octal mode from 0 "
+                          "to 0777 (such as 0660: owner and group may connect)",
+                          cfg->path, mp->line, v);
+        else
+            svc->sock_mode = (int)m;
+    }
+    if (gp != NULL && svc->socket_group != NULL) {
+        const char *v = svc->socket_group;
+        const struct group *g;
+        char *end;
+        unsigned long id;
+
+        errno = 0;
+        id = strtoul(v, &end, 10);
+        if (v[0] >= '0' && v[0] <= '9' && *end == '\0' && errno == 0 && id < 0x7fffffffUL)
+            svc->sock_gid = (long)id;
+        else if ((g = getgrnam(v)) != NULL)
+            svc->sock_gid = (long)g->gr_gid;
+        else
+            nd_errors_add(errs, "%s:%d: socket_group: no group '%s' on this system",
+                          cfg->path, gp->line, v);
+    }
+}
+
+/* "echo, http, discard, ..." in the registry's order. */
+static void
+module_names(const struct nd_module *const *modules, char *buf, size_t len)
+{
+    size_t used = 0;
+    int n;
+
+    buf[0] = '\0';
+    for (; *modules != NULL && used < len; modules++) {
+        n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", (*modules)->name);
+        used = n < 0 ? len : used + (size_t)n;
+    }
+}
+
+static void
+unknown_module(struct nd_config *cfg, const struct raw_pair *mod,
+               const struct nd_module *const *modules, struct nd_errors *errs)
+{
+    const struct nd_module *const *m;
+    struct nd_suggest sg;
+    char names[256], hint[128];
+
+    nd_suggest_init(&sg, mod->value);
+    for (m = modules; *m != NULL; m++)
+        nd_suggest_offer(&sg, (*m)->name);
+    module_names(modules, names, sizeof(names));
+    nd_errors_add(errs, "%s:%d: unknown module '%s'%s (modules: %s)", cfg->path, mod->line,
+                  mod->value, did_you_mean(&sg, hint, sizeof(hint)), names);
+}
+
+/* A key that some module of the registry could take: under a missing or
+ * unknown module it is not reported, the module's error says enough. */
+static int
+maybe_module_key(const struct nd_module *const *modules, const char *key)
+{
+    size_t i;
+
+    for (; *modules != NULL; modules++) {
+        if ((*modules)->conf_set != NULL)
+            return 1;   /* keys outside a table: any might be one */
+        for (i = 0; i < (*modules)->nkeys; i++)
+            if (strcmp((*modules)->keys[i].name, key) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* "unknown key 'K' in [S] (module M); did you mean 'X'?", the nearest name
+ * among the keys a service takes: its core keys and its module's, or every
+ * module's when the module is not known. */
+static void
+unknown_key(struct nd_config *cfg, const struct raw_section *s, const struct raw_pair *p,
+            const struct nd_module *module, const struct nd_module *const *modules,
+            struct nd_errors *errs)
+{
+    struct nd_suggest sg;
+    char hint[128], which[128] = "";
+
+    nd_suggest_init(&sg, p->key);
+    nd_suggest_offer(&sg, "module");
+    nd_suggest_offer(&sg, "listen");
+    offer_keys(&sg, service_keys, ND_ARRAY_LEN(service_keys));
+    if (module != NULL) {
+        offer_keys(&sg, module->keys, module->nkeys);
+        snprintf(which, sizeof(which), " (module %s)", module->name);
+    } else {
+        for (; *modules != NULL; modules++)
+            offer_keys(&sg, (*modules)->keys, (*modules)->nkeys);
+    }
+    nd_errors_add(errs, "%s:%d: unknown key '%s' in [%s]%s%s", cfg->path, p->line, p->key,
+                  s->name, which, did_you_mean(&sg, hint, sizeof(hint)));
+}
+
+/* conf_check's error at the line of the key it starts with ("root: ..."),
+ * else at the section's header. */
+static void
+check_error(struct nd_config *cfg, const struct raw_section *s, const char *err,
+            struct nd_errors *errs)
+{
+    size_t i, n;
+
+    for (i = 0; i < s->npairs; i++) {
+        const struct raw_pair *p = &s->pairs[i];
+
+        n = strlen(p->key);
+        if (strncmp(err, p->key, n) == 0 && err[n] == ':') {
+            nd_errors_add(errs, "%s:%d: %s%s", cfg->path, p->line, err,
+                          nd_conf_comment_hint(p->value));
+            return;
+        }
+    }
+    nd_errors_add(errs, "%s:%d: [%s]: %s", cfg->path, s->line, s->name, err);
+}
+
 static void
 read_service(struct nd_config *cfg, struct nd_service_conf *svc,
              const struct raw_section *s, const struct nd_module *const *modules,
@@ -331,11 +576,13 @@ read_service(struct nd_config *cfg, struct nd_service_conf *svc,
     svc->selected = 1;
 
     if (mod == NULL) {
-        nd_errors_add(errs, "%s:%d: [%s]: missing 'module = NAME'", cfg->path,
-                      s->line, s->name);
+        char names[256];
+
+        module_names(modules, names, sizeof(names));
+        nd_errors_add(errs, "%s:%d: [%s]: missing 'module = NAME' (modules: %s)", cfg->path,
+                      s->line, s->name, names);
     } else if ((svc->module = find_module(modules, mod->value)) == NULL) {
-        nd_errors_add(errs, "%s:%d: unknown module '%s'", cfg->path, mod->line,
-                      mod->value);
+        unknown_module(cfg, mod, modules, errs);
     } else if (svc->module->conf_new != NULL) {
         svc->mconf = svc->module->conf_new();
         if (svc->mconf == NULL) {
@@ -363,18 +610,16 @@ read_service(struct nd_config *cfg, struct nd_service_conf *svc,
             continue;
         }
         if (svc->module == NULL) {
-            if (mod != NULL)
-                continue;   /* unknown module, already reported */
-            nd_errors_add(errs, "%s:%d: unknown key '%s' in [%s]", cfg->path,
-                          p->line, p->key, s->name);
+            /* the module is missing or unknown, already reported */
+            if (!maybe_module_key(modules, p->key))
+                unknown_key(cfg, s, p, NULL, modules, errs);
             continue;
         }
         rc = svc->module->conf_set
                  ? svc->module->conf_set(svc->mconf, p->key, p->value, err, sizeof(err))
                  : ND_CONF_UNKNOWN;
         if (rc == ND_CONF_UNKNOWN)
-            nd_errors_add(errs, "%s:%d: unknown key '%s' in [%s] (module %s)",
-                          cfg->path, p->line, p->key, s->name, svc->module->name);
+            unknown_key(cfg, s, p, svc->module, modules, errs);
         else if (rc < 0)
             nd_errors_add(errs, "%s:%d: %s: %s", cfg->path, p->line, p->key, err);
     }
@@ -385,9 +630,11 @@ read_service(struct nd_config *cfg, struct nd_service_conf *svc,
     else
         read_listen(cfg, svc, listen, errs);
 
+    check_socket_file(cfg, svc, s, errs);
+
     if (svc->module != NULL && svc->module->conf_check != NULL &&
         svc->module->conf_check(svc->mconf, err, sizeof(err)) < 0)
-        nd_errors_add(errs, "%s:%d: [%s]: %s", cfg->path, s->line, s->name, err);
+        check_error(cfg, s, err, errs);
 }
 
 /* ---- phase three: across sections ---- */
@@ -473,6 +720,7 @@ nd_config_parse(const char *path, const char *text, size_t len,
 
 out:
     reader_free(&r);
+    sort_errors(errs, before, path);
     if (errs->n != before) {
         nd_config_free(cfg);
         return NULL;
@@ -591,40 +839,6 @@ nd_config_select(struct nd_config *cfg, char *const *names, size_t n,
 
 /* ---- the other way: a configuration as INI text (-T) ---- */
 
-/* In the largest unit it is a whole number of: 10s, 1500ms, 5m; 0 bare. */
-static void
-format_duration(uint64_t ms, char *buf, size_t len)
-{
-    if (ms == 0)
-        snprintf(buf, len, "0");
-    else if (ms % (3600 * 1000) == 0)
-        snprintf(buf, len, "%lluh", (unsigned long long)(ms / (3600 * 1000)));
-    else if (ms % (60 * 1000) == 0)
-        snprintf(buf, len, "%llum", (unsigned long long)(ms / (60 * 1000)));
-    else if (ms % 1000 == 0)
-        snprintf(buf, len, "%llus", (unsigned long long)(ms / 1000));
-    else
-        snprintf(buf, len, "%llums", (unsigned long long)ms);
-}
-
-/* 64k, 1m, 2g when exact; else bytes. */
-static void
-format_size(uint64_t n, char *buf, size_t len)
-{
-    static const char units[] = "gmk";
-    unsigned i;
-
-    for (i = 0; i < 3 && n != 0; i++) {
-        uint64_t unit = 1ULL << (10 * (3 - i));
-
-        if (n % unit == 0) {
-            snprintf(buf, len, "%llu%c", (unsigned long long)(n / unit), units[i]);
-            return;
-        }
-    }
-    snprintf(buf, len, "%llu", (unsigned long long)n);
-}
-
 /* One "key = value" line of keys[0..n) from conf, or a comment for a value
  * the file cannot give (an unset string, a number outside its range, such
  * as a service's max_connections 0: only the daemon-wide limit). */
@@ -671,12 +885,7 @@ dump_keys(FILE *f, const struct nd_conf_key *keys, size_t n, const void *conf)
                 fprintf(f, "; %s is not set\n", k->name);
                 continue;
             }
-            if (k->type == ND_CONF_SIZE)
-                format_size(u, val, sizeof(val));
-            else if (k->type == ND_CONF_DURATION)
-                format_duration(u, val, sizeof(val));
-            else
-                snprintf(val, sizeof(val), "%llu", (unsigned long long)u);
+            nd_conf_format(k->type, u, val, sizeof(val));
             break;
         default:
             fprintf(f, "; %s: a key of unknown type\n", k->name);
@@ -726,6 +935,8 @@ nd_config_free(struct nd_config *cfg)
         if (svc->mconf != NULL && svc->module && svc->module->conf_free)
             svc->module->conf_free(svc->mconf);
         free(svc->listen);
+        free(svc->socket_mode);
+        free(svc->socket_group);
         free(svc->name);
     }
     free(cfg->services);

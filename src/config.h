@@ -31,6 +31,13 @@ struct nd_service_conf {
     uint64_t max_connections;       /* 0 = only the daemon-wide limit */
     uint64_t buffer_size;           /* output high-water mark, bytes */
     int reuseport;                  /* SO_REUSEPORT on its listeners */
+    /* unix:PATH listeners' file: its mode (socket_mode, octal) and group
+     * (socket_group, a name or a number), as written, and resolved: -1 for
+     * "leave it as the umask and our own group made it". */
+    char *socket_mode;
+    char *socket_group;
+    int sock_mode;
+    long sock_gid;
     int access_log;                 /* a line per request or connection */
     int selected;                   /* to be run (see nd_config_select) */
 };
@@ -54,9 +61,15 @@ void nd_errors_add(struct nd_errors *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void nd_errors_free(struct nd_errors *e);
 
+/* The line that closes a refused file's errors, as `nginx -t` ends:
+ * "FILE: N errors, configuration not loaded" ("1 error"). */
+void nd_errors_summary(const struct nd_errors *e, const char *path, char *buf, size_t len);
+
 /* Parses text as the file `path`; `module = NAME` is looked up in modules
  * (NULL-terminated: the caller's registry). Returns a config, or NULL with
- * errors. */
+ * errors, appended to errs in line order (errors of the whole file last).
+ * An unknown key or module names the nearest known one (within two edits)
+ * and an unknown or missing module lists the registry's. */
 struct nd_config *nd_config_parse(const char *path, const char *text, size_t len,
                                   const struct nd_module *const *modules,
                                   struct nd_errors *errs);

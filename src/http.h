@@ -1,6 +1,6 @@
 /* http.h: what the files of the http module share: its settings, the state
  * of one connection, and the response writers. Not a public header: only
- * mod_http.c, http_response.c and http_probe.c include it. */
+ * the http module's files include it. */
 #ifndef ND_SRC_HTTP_H
 #define ND_SRC_HTTP_H
 
@@ -91,6 +91,10 @@ struct http_conn {
     struct http_access *access; /* access_log = on: the request's record */
 };
 
+/* The module counter slot of the WebSocket connections open now (a gauge;
+ * slots 0 to 5 count answers, see mod_http.c). */
+#define HTTP_CTR_WS_MEMBERS 6
+
 /* Answers that need the whole body first (PH_WHOLE). */
 enum { WHOLE_ECHO = 0, WHOLE_CHAT_SEND = 1 };
 
@@ -113,6 +117,14 @@ int nd_http_respond(struct nd_conn *c, struct http_conn *h, int status, const ch
  * close after it. */
 int nd_http_error(struct nd_conn *c, struct http_conn *h, int status, int keep,
                const char *extra);
+
+/* ---- http_metrics.c ---- */
+
+/* /metrics: every service's counters in the Prometheus text format. */
+int nd_http_metrics(struct nd_conn *c, struct http_conn *h);
+
+/* /stats: the answering service's counters, then every service's, as JSON. */
+int nd_http_stats(struct nd_conn *c, struct http_conn *h, const struct http_conf *cf);
 
 /* ---- http_access.c ---- */
 

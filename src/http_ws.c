@@ -237,7 +237,7 @@ nd_http_ws_close(struct nd_conn *c, struct http_conn *h)
 {
     struct ws_conn *w = h->ws;
 
-    ND_UNUSED(c);
+    nd_service_module_counters(nd_conn_service(c))[HTTP_CTR_WS_MEMBERS]--;
     nd_chat_leave(&w->member);
     nd_buf_free(w->msg);
     free(w);
@@ -310,6 +310,7 @@ nd_http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         return -1;
     }
     h->ws = w;
+    nd_service_module_counters(nd_conn_service(c))[HTTP_CTR_WS_MEMBERS]++;
     if (r) {
         /* The room so far, then the join: a page shows history at once. */
         if (nd_chat_replay(r, &w->member) < 0) {

@@ -1,16 +1,19 @@
 /* listener.c: bind, listen, accept, and the datagram receive loop. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "listener.h"
+#include "mountinfo.h"
 #include "nd/log.h"
 #include "nd/module.h"
 #include "nd/util.h"
@@ -54,22 +57,27 @@ nd_listener_open(const struct nd_addr *a, int reuseport, char *err, size_t errle
 {
     int stream = nd_addr_is_stream(a);
     int family = a->sa.ss_family, one = 1, fd;
+    const char *step = "cannot create a socket";
     struct nd_listener *l;
 
     fd = socket(family, (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         goto fail;
+    step = "cannot set SO_REUSEADDR";
     if (a->transport == ND_TCP &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         goto fail;
     /* Several processes on one address, the kernel spreading the load. */
+    step = "cannot set SO_REUSEPORT";
     if (reuseport && a->transport != ND_UNIX &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
         goto fail;
     /* v6-only, so that [::]:P and 0.0.0.0:P can be two listeners. */
+    step = "cannot set IPV6_V6ONLY";
     if (family == AF_INET6 &&
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
         goto fail;
+    step = "cannot bind";
     if (bind(fd, (const struct sockaddr *)&a->sa, a->len) < 0) {
         const struct sockaddr_un *sun = (const struct sockaddr_un *)&a->sa;
 
@@ -79,8 +87,10 @@ nd_listener_open(const struct nd_addr *a, int reuseport, char *err, size_t errle
         if (bind(fd, (const struct sockaddr *)&a->sa, a->len) < 0)
             goto fail;
     }
+    step = "cannot listen";
     if (stream && listen(fd, BACKLOG) < 0)
         goto fail;
+    step = "cannot allocate";
     l = calloc(1, sizeof(*l));
     if (l == NULL) {
         errno = ENOMEM;
@@ -92,10 +102,70 @@ nd_listener_open(const struct nd_addr *a, int reuseport, char *err, size_t errle
     return l;
 
 fail:
-    snprintf(err, errlen, "%s: %s", a->text, strerror(errno));
+    snprintf(err, errlen, "%s: %s: %s", a->text, step, strerror(errno));
     if (fd >= 0)
         close(fd);
     return NULL;
+}
+
+int
+nd_listener_set_file(const struct nd_listener *l, int mode, long gid, char *err, size_t errlen)
+{
+    const char *path = ((const struct sockaddr_un *)(const void *)&l->addr.sa)->sun_path;
+
+    if (!is_unix_file(&l->addr))
+        return 0;
+    /* The group first: chmod then widens access to the right group. */
+    if (gid >= 0 && chown(path, (uid_t)-1, (gid_t)gid) < 0) {
+        snprintf(err, errlen, "%s: socket_group: cannot give the file to group %ld: %s%s",
+                 l->addr.text, gid, strerror(errno),
+                 errno == EPERM ? " (the daemon must be a member of that group: under "
+                                  "systemd, SupplementaryGroups=)" : "");
+        return -1;
+    }
+    if (mode >= 0 && chmod(path, (mode_t)mode) < 0) {
+        snprintf(err, errlen, "%s: socket_mode: %s", l->addr.text, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void
+nd_listener_where(const struct nd_listener *l, char *out, size_t len)
+{
+    const char *path = ((const struct sockaddr_un *)(const void *)&l->addr.sa)->sun_path;
+    char abs[PATH_MAX + 128], where[512], text[64 * 1024];
+    size_t got = 0;
+    ssize_t n;
+    int fd;
+
+    out[0] = '\0';
+    if (!is_unix_file(&l->addr))
+        return;
+    if (path[0] == '/') {
+        snprintf(abs, sizeof(abs), "%s", path);
+    } else {
+        /* The directory as the kernel resolved it, then the file's name. */
+        char dir[PATH_MAX], real[PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        const char *name = slash ? slash + 1 : path;
+
+        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
+                 slash ? path : ".");
+        if (realpath(dir, real) == NULL || strlen(real) + strlen(name) + 2 > sizeof(abs))
+            return;
+        snprintf(abs, sizeof(abs), "%s/%s", strcmp(real, "/") == 0 ? "" : real, name);
+        snprintf(out, len, " (%s)", abs);
+    }
+    fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    while (got < sizeof(text) && (n = read(fd, text + got, sizeof(text) - got)) > 0)
+        got += (size_t)n;
+    close(fd);
+    if (got > 0 && nd_mount_outside(text, got, abs, where, sizeof(where)))
+        snprintf(out, len, " (a private mount: for other processes the file is %s)",
+                 where);
 }
 
 struct nd_listener *

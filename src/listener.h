@@ -33,9 +33,20 @@ struct nd_listener {
 };
 
 /* Creates, binds and (for streams) listens. Not yet watched. On failure
- * returns NULL with "ADDRESS: reason" in err. */
+ * returns NULL with the address, the step and the reason in err
+ * ("tcp://127.0.0.1:80: cannot bind: Permission denied"). */
 struct nd_listener *nd_listener_open(const struct nd_addr *a, int reuseport,
                                      char *err, size_t errlen);
+
+/* For a unix:PATH listener: gives its file the group gid and the mode
+ * (-1: leave each as it is). 0, or -1 with the reason in err. */
+int nd_listener_set_file(const struct nd_listener *l, int mode, long gid, char *err,
+                         size_t errlen);
+
+/* For the log: " (...)" saying where a unix:PATH listener's file really is
+ * when other processes see it elsewhere (a unit's private /tmp; a relative
+ * path), else "". */
+void nd_listener_where(const struct nd_listener *l, char *out, size_t len);
 
 /* Wraps an inherited, already bound socket (socket activation). */
 struct nd_listener *nd_listener_adopt(int fd, const struct nd_addr *a);

@@ -491,12 +491,19 @@ main(int argc, char **argv)
         cfg = NULL;
     }
     if (cfg == NULL) {
+        char summary[512];
+
+        nd_errors_summary(&errs, path, summary, sizeof(summary));
         for (i = 0; i < errs.n; i++) {
             if (check)
                 fprintf(stderr, "%s\n", errs.v[i]);
             else
                 nd_log(LOG_ERR, "%s", errs.v[i]);
         }
+        if (check)
+            fprintf(stderr, "%s\n", summary);
+        else
+            nd_log(LOG_ERR, "%s", summary);
         nd_errors_free(&errs);
         return EX_CONFIG;
     }

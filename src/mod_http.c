@@ -1,8 +1,9 @@
 /* mod_http.c: the http module: its settings, the request cycle (head,
  * body, answer, next request), deadlines, and the resources that are not
- * probes: the welcome page, /health, /stats and files under `root`. The
- * parser (http_parse.c) decides what is a valid request; this file decides
- * what to answer and when to close; http_response.c writes the answers. */
+ * probes: the welcome page, /health and files under `root` (/stats and
+ * /metrics are http_metrics.c's). The parser (http_parse.c) decides what
+ * is a valid request; this file decides what to answer and when to close;
+ * http_response.c writes the answers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -75,10 +76,11 @@ static const struct nd_conf_key http_keys[] = {
     { "ws_ping_interval",  ND_CONF_DURATION, O(ws_ping_interval),  100, 3600 * 1000, NULL },
 };
 
-/* The slots http_response.c's count() fills: 0 every answer, k the kxx. */
+/* The slots http_response.c's count() fills: 0 every answer, k the kxx;
+ * then the WebSocket connections open now (http_ws.c), a gauge. */
 static const char *const http_counters[] = {
     "requests", "requests_1xx", "requests_2xx", "requests_3xx", "requests_4xx",
-    "requests_5xx", NULL,
+    "requests_5xx", "ws_members", NULL,
 };
 _Static_assert(ND_ARRAY_LEN(http_counters) - 1 <= ND_MOD_COUNTERS,
                "more counters than slots");
@@ -94,7 +96,7 @@ http_conf_check(void *conf, char *err, size_t errlen)
     if (cf->root != NULL) {
         cf->root_fd = open(cf->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (cf->root_fd < 0) {
-            snprintf(err, errlen, "root %s: %s", cf->root, strerror(errno));
+            snprintf(err, errlen, "root: %s: %s", cf->root, strerror(errno));
             return -1;
         }
     }
@@ -169,7 +171,8 @@ welcome_page(struct http_conf *cf, const char *service, size_t *len)
         "<ul>\n"
         "<li><a href=\"/\">/</a>: this page</li>\n"
         "<li><a href=\"/health\">/health</a>: <code>ok</code>, or 503 while draining</li>\n"
-        "<li><a href=\"/stats\">/stats</a>: counters as JSON</li>\n",
+        "<li><a href=\"/stats\">/stats</a>: every service's counters as JSON</li>\n"
+        "<li><a href=\"/metrics\">/metrics</a>: the same for Prometheus</li>\n",
         service, ND_VERSION);
     if (cf->probes)
         put(body, sizeof(body), &n,
@@ -202,48 +205,6 @@ welcome_page(struct http_conf *cf, const char *service, size_t *len)
     cf->page_len = n;
     *len = n;
     return cf->page;
-}
-
-/* The service's name is a section name (at most 64 characters); counter
- * names are the module's identifiers: 2 KiB holds it all. */
-#define STATS_MAX 2048
-
-static int
-stats(struct nd_conn *c, struct http_conn *h, const struct http_conf *cf)
-{
-    struct nd_service *svc = nd_conn_service(c);
-    const uint64_t *m = nd_service_module_counters(svc);
-    const char *const *name = http_counters;    /* nd_mod_http.counters */
-    struct nd_counters k;
-    char body[STATS_MAX];
-    size_t n = 0;
-    unsigned i;
-
-    nd_service_counters(svc, &k);
-    put(body, sizeof(body), &n,
-        "{\"service\":\"%s\",\"version\":\"%s\",\"uptime_ms\":%llu,"
-        "\"connections\":{\"current\":%llu,\"total\":%llu},"
-        "\"requests\":{\"total\":%llu,\"1xx\":%llu,\"2xx\":%llu,"
-        "\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},"
-        "\"bytes\":{\"in\":%llu,\"out\":%llu},"
-        "\"datagrams\":{\"in\":%llu,\"out\":%llu,\"dropped\":%llu},"
-        "\"drain\":%s,\"counters\":{",
-        nd_service_name(svc), ND_VERSION, (unsigned long long)k.uptime_ms,
-        (unsigned long long)k.conns_cur, (unsigned long long)k.conns_total,
-        (unsigned long long)m[0], (unsigned long long)m[1],
-        (unsigned long long)m[2], (unsigned long long)m[3],
-        (unsigned long long)m[4], (unsigned long long)m[5],
-        (unsigned long long)k.bytes_in, (unsigned long long)k.bytes_out,
-        (unsigned long long)k.dgrams_in, (unsigned long long)k.dgrams_out,
-        (unsigned long long)k.dgrams_dropped, cf->drain ? "true" : "false");
-    /* The module's counters by the names it declares. */
-    for (i = 0; name != NULL && name[i] != NULL && i < ND_MOD_COUNTERS; i++)
-        put(body, sizeof(body), &n, "%s\"%s\":%llu", i ? "," : "", name[i],
-            (unsigned long long)m[i]);
-    put(body, sizeof(body), &n, "}}\n");
-    if (n >= sizeof(body))
-        return -1;
-    return nd_http_respond(c, h, 200, "application/json", body, n, NULL);
 }
 
 /* The raw path of the target, for a Location that keeps its encoding. */
@@ -357,7 +318,9 @@ route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     } else if (strcmp(path, "/health") == 0) {
         rc = nd_http_respond(c, h, 200, "text/plain; charset=utf-8", "ok\n", 3, NULL);
     } else if (strcmp(path, "/stats") == 0) {
-        rc = stats(c, h, cf);
+        rc = nd_http_stats(c, h, cf);
+    } else if (strcmp(path, "/metrics") == 0) {
+        rc = nd_http_metrics(c, h);
     } else if (cf->root_fd >= 0) {
         rc = serve_file(c, h, cf, req, path);
     } else {
@@ -839,6 +802,13 @@ http_close(struct nd_conn *c)
     nd_conn_set_data(c, NULL);
 }
 
+/* The status line says when /health answers 503. */
+static const char *
+http_status(const void *conf)
+{
+    return ((const struct http_conf *)conf)->drain ? "draining" : NULL;
+}
+
 const struct nd_module nd_mod_http = {
     .name = "http",
     .transports = ND_MOD_STREAM,
@@ -851,9 +821,11 @@ const struct nd_module nd_mod_http = {
     .open = http_open,
     .input = http_input,
     .drained = http_drained,
+    .status = http_status,
     .eof = http_eof,
     .timeout = http_timeout,
     .stop = http_stop,
     .close = http_close,
     .counters = http_counters,
+    .gauges = 1u << HTTP_CTR_WS_MEMBERS,
 };

@@ -145,6 +145,17 @@ take_listener(struct nd_listener **list, const struct nd_addr *a)
 
 /* ---- applying a configuration ---- */
 
+/* err, "ADDRESS: why", becomes "FILE:LINE: [NAME] listen ADDRESS: why":
+ * the service and its listen line, as the configuration's own errors. */
+static void
+at_line(char *err, size_t errlen, const char *path, int line, const char *name)
+{
+    char e[256];
+
+    snprintf(e, sizeof(e), "%s", err);
+    snprintf(err, errlen, "%s:%d: [%s] listen %s", path, line, name, e);
+}
+
 int
 nd_server_prepare(struct nd_server *s, struct nd_config *cfg, struct nd_apply *a,
                   char *err, size_t errlen)
@@ -180,19 +191,30 @@ nd_server_prepare(struct nd_server *s, struct nd_config *cfg, struct nd_apply *a
         for (j = 0; j < sc->nlisten; j++) {
             l = take_listener(&a->old, &sc->listen[j].addr);
             if (l != NULL) {
+                /* Kept, but socket_mode or socket_group may have changed. */
+                if (!l->inherited &&
+                    nd_listener_set_file(l, sc->sock_mode, sc->sock_gid, err, errlen) < 0) {
+                    l->next = a->old;
+                    a->old = l;
+                    at_line(err, errlen, cfg->path, sc->listen[j].line, sc->name);
+                    goto undo;
+                }
                 l->next_svc = svc;
                 l->next = a->kept;
                 a->kept = l;
                 continue;
             }
             l = adopt_inherited(s, &sc->listen[j].addr);
-            if (l == NULL)
-                l = nd_listener_open(&sc->listen[j].addr, sc->reuseport, err, errlen);
             if (l == NULL) {
-                char e[256];    /* "FILE:LINE: ", as the configuration's own errors */
-
-                snprintf(e, sizeof(e), "%s", err);
-                snprintf(err, errlen, "%s:%d: %s", cfg->path, sc->listen[j].line, e);
+                l = nd_listener_open(&sc->listen[j].addr, sc->reuseport, err, errlen);
+                if (l != NULL &&
+                    nd_listener_set_file(l, sc->sock_mode, sc->sock_gid, err, errlen) < 0) {
+                    nd_listener_close(l);
+                    l = NULL;
+                }
+            }
+            if (l == NULL) {
+                at_line(err, errlen, cfg->path, sc->listen[j].line, sc->name);
                 goto undo;
             }
             l->next_svc = svc;
@@ -207,7 +229,8 @@ nd_server_prepare(struct nd_server *s, struct nd_config *cfg, struct nd_apply *a
         int e = nd_listener_start(l, s->loop, l->next_svc);
 
         if (e < 0) {
-            snprintf(err, errlen, "%s: %s", l->addr.text, strerror(-e));
+            snprintf(err, errlen, "[%s] listen %s: cannot watch: %s", l->next_svc->name,
+                     l->addr.text, strerror(-e));
             goto undo;
         }
     }
@@ -257,8 +280,12 @@ nd_server_commit(struct nd_server *s, struct nd_apply *a)
         drop_listener(s, l);
         l = next;
     }
-    for (l = a->fresh; l; l = l->next)
-        nd_log(LOG_NOTICE, "%s: listening on %s", l->svc->name, l->addr.text);
+    for (l = a->fresh; l; l = l->next) {
+        char where[512];
+
+        nd_listener_where(l, where, sizeof(where));
+        nd_log(LOG_NOTICE, "%s: listening on %s%s", l->svc->name, l->addr.text, where);
+    }
     s->listeners = a->fresh;
     for (l = a->kept; l; ) {
         struct nd_listener *next = l->next;
@@ -273,6 +300,7 @@ nd_server_commit(struct nd_server *s, struct nd_apply *a)
     free(s->services);
     s->services = a->svcs;
     s->nservices = a->nsvcs;
+    nd_services_set_current(s->services, s->nservices);
     s->max_conns = a->cfg->max_connections;
     s->shutdown_timeout = a->cfg->shutdown_timeout;
     nd_log_set_level(a->cfg->log_level);
@@ -308,6 +336,7 @@ nd_server_reload(struct nd_server *s, char *why, size_t whylen)
     snprintf(why, whylen, "%s", "");
     if (s->stopping) {
         snprintf(why, whylen, "stopping");
+        nd_services_count_reload(1);
         return -1;
     }
     nd_log(LOG_NOTICE, "reloading %s", s->config_path);
@@ -318,8 +347,13 @@ nd_server_reload(struct nd_server *s, char *why, size_t whylen)
     }
     for (i = 0; i < errs.n; i++)
         nd_log(LOG_ERR, "%s", errs.v[i]);
-    if (errs.n > 0)
+    if (errs.n > 0) {
+        char summary[512];
+
+        nd_errors_summary(&errs, s->config_path, summary, sizeof(summary));
+        nd_log(LOG_ERR, "%s", summary);
         snprintf(why, whylen, "%s", errs.v[0]);
+    }
     nd_errors_free(&errs);
     if (cfg != NULL) {
         if (nd_server_prepare(s, cfg, &a, why, whylen) < 0) {
@@ -329,6 +363,7 @@ nd_server_reload(struct nd_server *s, char *why, size_t whylen)
             rc = 0;
         }
     }
+    nd_services_count_reload(rc < 0);
     if (rc < 0)
         nd_log(LOG_ERR, "reload failed; the previous configuration stays in force");
     else
@@ -404,8 +439,10 @@ nd_server_describe(const struct nd_server *s, char *buf, size_t len)
     struct nd_listener *l;
 
     for (i = 0; i < s->nservices; i++) {
-        int k = snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "",
-                         s->services[i]->name);
+        const struct nd_service *svc = s->services[i];
+        const char *st = svc->module->status ? svc->module->status(svc->mconf) : NULL;
+        int k = snprintf(names + n, sizeof(names) - n, "%s%s%s%s", i ? ", " : "",
+                         svc->name, st ? ": " : "", st ? st : "");
 
         if (k < 0 || (size_t)k >= sizeof(names) - n)
             break;
@@ -569,6 +606,7 @@ nd_server_fini(struct nd_server *s)
     free(s->inherited);
     s->inherited = NULL;
     s->ninherited = 0;
+    nd_services_set_current(NULL, 0);
     for (i = 0; i < s->nservices; i++)
         nd_service_unref(s->services[i]);
     free(s->services);

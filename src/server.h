@@ -90,7 +90,8 @@ int nd_server_reload(struct nd_server *s, char *why, size_t whylen);
  * (up to shutdown_timeout), then the loop ends. A second call forces it. */
 void nd_server_stop(struct nd_server *s);
 
-/* "2 services (echo, http), 5 listeners, 12 connections" */
+/* "2 services (echo, http: draining), 5 listeners, 12 connections": a
+ * module's status word (module.h) after its service's name. */
 void nd_server_describe(const struct nd_server *s, char *buf, size_t len);
 
 /* Logs one line per service at notice (SIGUSR1):

@@ -1,5 +1,6 @@
-/* service.c: services and their counters, and the accessors the module API
- * gives a module for its own service. */
+/* service.c: services and their counters, the accessors the module API
+ * gives a module for its own service, and the list of the services in force
+ * with the process's reload counts, for reports on the whole process. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,11 @@
 #include "loop.h"
 #include "nd/module.h"
 #include "service.h"
+
+/* Set by the server on each commit: its own array, not a copy. */
+static struct nd_service *const *current;
+static size_t ncurrent;
+static uint64_t reloads_done, reloads_refused;
 
 struct nd_service *
 nd_service_new(const char *name, const struct nd_module *module, void *mconf,
@@ -92,4 +98,45 @@ uint64_t *
 nd_service_module_counters(struct nd_service *svc)
 {
     return svc->stats->mod;
+}
+
+const struct nd_module *
+nd_service_module(const struct nd_service *svc)
+{
+    return svc->module;
+}
+
+void
+nd_services_set_current(struct nd_service *const *v, size_t n)
+{
+    current = v;
+    ncurrent = v != NULL ? n : 0;
+}
+
+void
+nd_services_count_reload(int refused)
+{
+    if (refused)
+        reloads_refused++;
+    else
+        reloads_done++;
+}
+
+size_t
+nd_services_count(void)
+{
+    return ncurrent;
+}
+
+struct nd_service *
+nd_services_at(size_t i)
+{
+    return i < ncurrent ? current[i] : NULL;
+}
+
+void
+nd_reload_counts(uint64_t *done, uint64_t *refused)
+{
+    *done = reloads_done;
+    *refused = reloads_refused;
 }

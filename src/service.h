@@ -51,4 +51,13 @@ struct nd_service *nd_service_new(const char *name, const struct nd_module *modu
 void nd_service_ref(struct nd_service *svc);
 void nd_service_unref(struct nd_service *svc);
 
+/* The services of the configuration in force, for the reports that cover
+ * the whole process (nd_services_count, nd_services_at). The server sets
+ * them on every commit (v stays the caller's and must live until the next
+ * call) and sets none (NULL, 0) when it lets them go. */
+void nd_services_set_current(struct nd_service *const *v, size_t n);
+
+/* Counts a reload: done (refused = 0) or refused. */
+void nd_services_count_reload(int refused);
+
 #endif

@@ -6,6 +6,7 @@ BINDIR     ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 MANDIR     ?= $(PREFIX)/share/man
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 INSTALL    ?= install
 
 UNITS := netdemo@.service netdemo-http.socket
@@ -28,6 +29,13 @@ endif
 	    systemd/netdemo@.service.in > $(DESTDIR)$(UNITDIR)/netdemo@.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/netdemo@.service
 	$(INSTALL) -m 644 systemd/netdemo-http.socket $(DESTDIR)$(UNITDIR)/netdemo-http.socket
+	$(INSTALL) -d $(DESTDIR)$(SYSUSERSDIR)
+	$(INSTALL) -m 644 systemd/netdemo.sysusers $(DESTDIR)$(SYSUSERSDIR)/netdemo.conf
+	@# The unit's user: made now when installing for real (a package's
+	@# postinst would run the same), left to the package when staging.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
+	    systemd-sysusers $(SYSUSERSDIR)/netdemo.conf; \
+	fi
 	$(INSTALL) -m 644 man/netdemo.8 $(DESTDIR)$(MANDIR)/man8/netdemo.8
 	$(INSTALL) -m 644 man/netdemo.ini.5 $(DESTDIR)$(MANDIR)/man5/netdemo.ini.5
 	@# The configuration is the operator's: installed only if there is none.
@@ -40,8 +48,9 @@ endif
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/netdemo $(DESTDIR)$(UNITDIR)/netdemo@.service \
 	    $(DESTDIR)$(UNITDIR)/netdemo-http.socket $(DESTDIR)$(MANDIR)/man8/netdemo.8 \
+	    $(DESTDIR)$(SYSUSERSDIR)/netdemo.conf \
 	    $(DESTDIR)$(MANDIR)/man5/netdemo.ini.5
-	@echo "left $(DESTDIR)$(SYSCONFDIR)/netdemo/netdemo.ini in place"
+	@echo "left $(DESTDIR)$(SYSCONFDIR)/netdemo/netdemo.ini and the user netdemo in place"
 
 test-systemd: all
 	@bash tests/systemd/run.sh

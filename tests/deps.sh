@@ -13,6 +13,7 @@ command -v slowhttptest >/dev/null 2>&1 || missing="$missing slowhttptest"
 command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v prlimit >/dev/null 2>&1 || missing="$missing util-linux"
+command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "tests/deps.sh: installing$missing"
@@ -23,6 +24,16 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     # The tests start their own haproxy; the package's may have started too.
     case "$missing" in *haproxy*)
         if [ -f /run/haproxy.pid ]; then kill "$(cat /run/haproxy.pid)" 2>/dev/null; fi ;;
+    esac
+    # promtool comes with the server, whose postinst starts it where
+    # invoke-rc.d may (a policy-rc.d that says 101, as in containers, stops
+    # that): stop the one the install started, by its pid file, else by
+    # its binary (nothing ran /usr/bin/prometheus before the install).
+    case "$missing" in *prometheus*)
+        if [ -f /run/prometheus/prometheus.pid ]; then
+            kill "$(cat /run/prometheus/prometheus.pid)" 2>/dev/null
+        fi
+        start-stop-daemon --stop --quiet --oknodo --retry 5 --exec /usr/bin/prometheus ;;
     esac
     exit 0
 fi

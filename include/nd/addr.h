@@ -53,7 +53,8 @@ int nd_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen);
 /* A plain decimal unsigned integer, no sign, no spaces. */
 int nd_parse_uint(const char *s, uint64_t *v, char *err, size_t errlen);
 
-/* "on"/"off", "yes"/"no", "true"/"false", "1"/"0". */
+/* "on"/"off", "yes"/"no", "true"/"false", "1"/"0"; anything else is
+ * "'S' is not a boolean (on/off, yes/no, true/false, 1/0)". */
 int nd_parse_bool(const char *s, int *v, char *err, size_t errlen);
 
 /* The kinds of value a settings table holds. */

@@ -69,9 +69,13 @@ struct nd_conf_key {
 /* Sets key to value in conf from the table keys[0..n). Returns 0,
  * ND_CONF_UNKNOWN (key is not in the table), or ND_CONF_BAD with err holding
  * the whole message, key first, as the core words it for its own keys:
- * "KEY: 'VALUE' is not a size", "KEY = VALUE is out of range (MIN to MAX)",
- * "KEY: unknown NOUN 'VALUE' (a, b or c)" (NOUN: the last word of the key,
- * "level" for log_level), "KEY: empty value". On error conf is unchanged. */
+ * "KEY: 'VALUE' is not a size", "KEY = VALUE is out of range (MIN to MAX)"
+ * with MIN and MAX in the key's unit ("0 to 1h", "1k to 64m", "1 to 1000";
+ * "(at least MIN)" without a maximum), "KEY: 'VALUE' is not a boolean
+ * (on/off, yes/no, true/false, 1/0)", "KEY: unknown NOUN 'VALUE' (a, b or
+ * c)" (NOUN: the last word of the key, "level" for log_level), "KEY: empty
+ * value". A refused value holding " ;" or " #" gets " (comments are whole
+ * lines: ...)" added. On error conf is unchanged. */
 int nd_conf_set(const struct nd_conf_key *keys, size_t n, void *conf, const char *key,
                 const char *value, char *err, size_t errlen);
 
@@ -92,6 +96,10 @@ struct nd_module {
     void *(*conf_new)(void);
     int (*conf_set)(void *conf, const char *key, const char *value,
                     char *err, size_t errlen);
+    /* After every key is set: what spans keys, or needs the system (a
+     * directory opened). An err that starts with a key's name and ':'
+     * ("root: /srv: No such file or directory") is reported at that key's
+     * line, when the file sets it; any other at the section's header. */
     int (*conf_check)(void *conf, char *err, size_t errlen);
     void (*conf_free)(void *conf);
     /* The largest input the module may need buffered at once (a whole
@@ -124,11 +132,20 @@ struct nd_module {
     /* Datagrams. */
     void (*datagram)(const struct nd_dgram *d);
 
+    /* A word for the service manager's status line (StatusText) about the
+     * service's settings, "draining" say, or NULL when there is nothing
+     * to say. May be NULL. */
+    const char *(*status)(const void *conf);
+
     /* The names of the module's counters, NULL-terminated, at most
      * ND_MOD_COUNTERS: counters[i] names slot i of
      * nd_service_module_counters(). Reports (/stats) show them by name.
      * NULL for a module that counts nothing of its own. */
     const char *const *counters;
+    /* Which of them are gauges: bit i set when slot i holds a current
+     * value that goes up and down (members connected now) instead of a
+     * count that only grows. /metrics types them so; 0 when all count. */
+    unsigned gauges;
 };
 
 /* A datagram as received, valid only during the datagram callback. */
@@ -236,6 +253,21 @@ void nd_service_counters(const struct nd_service *svc, struct nd_counters *out);
  * reloads. */
 #define ND_MOD_COUNTERS 8
 uint64_t *nd_service_module_counters(struct nd_service *svc);
+
+/* The module a service runs. */
+const struct nd_module *nd_service_module(const struct nd_service *svc);
+
+/* Every service of the configuration in force, in the file's order, for
+ * reports on the whole process (/metrics, /stats): services 0 to
+ * nd_services_count() - 1, read with the accessors above. The list changes
+ * only when a reload is committed, never during a callback; nd_services_at
+ * is NULL past its end. */
+size_t nd_services_count(void);
+struct nd_service *nd_services_at(size_t i);
+
+/* The process's reloads since it started: done (the new configuration
+ * went live) and refused (the previous one stayed in force). */
+void nd_reload_counts(uint64_t *done, uint64_t *refused);
 
 /* Sends a reply to the datagram's sender. A reply the socket cannot take
  * right now is dropped and counted, as the network would have done.

@@ -3,10 +3,13 @@ import errno
 import hashlib
 import os
 import random
+import re
 import selectors
 import shutil
 import socket
+import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -333,3 +336,95 @@ def test_unix_stale_file_and_abstract_name():
 
 TESTS += [test_udp_many_senders, test_half_close_with_queued_output,
           test_unix_stale_file_and_abstract_name]
+
+
+def _connect_as(path, uid, gid, groups):
+    """Connects to a unix socket from a child running as uid:gid with the
+    supplementary groups; returns "ok" or the errno name."""
+    code = ("import os, socket, errno\n"
+            "os.setgroups(%r); os.setgid(%d); os.setuid(%d)\n"
+            "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+            "try:\n"
+            "    s.connect(%r); s.sendall(b'hi'); print('ok' if s.recv(2) == b'hi' else 'bad')\n"
+            "except OSError as e:\n"
+            "    print(errno.errorcode[e.errno])\n" % (groups, gid, uid, path))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=20)
+    return r.stdout.decode().strip() or r.stderr.decode()
+
+
+def test_unix_socket_mode_and_group():
+    # socket_mode and socket_group: the file gets them (at start and when a
+    # reload changes them), a member of the group may connect, another user
+    # may not; the directory is searchable for both.
+    if os.getuid() != 0:
+        print("SKIP: test_unix_socket_mode_and_group needs root to act as other users")
+        return
+    tmp = tempfile.mkdtemp(prefix="nd-it-")
+    try:
+        os.chmod(tmp, 0o755)
+        path = os.path.join(tmp, "echo.sock")
+        member, outsider, group = 61001, 61002, 61000
+        conf = ("[echo]\nmodule = echo\nlisten = unix:%s\nsocket_mode = 0660\n"
+                "socket_group = %d\n" % (path, group))
+        d = nd.Daemon(conf)
+        st = os.stat(path)
+        check(stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == group,
+              "file is %o gid %d, want 660 gid %d" % (stat.S_IMODE(st.st_mode), st.st_gid, group))
+        got = _connect_as(path, member, member, [group])
+        check(got == "ok", "group member: %s" % got)
+        got = _connect_as(path, outsider, outsider, [])
+        check(got == "EACCES", "outsider: %s, want EACCES" % got)
+        # A reload widens it: the kept listener's file follows.
+        d.reload(conf.replace("0660", "0666"))
+        check(stat.S_IMODE(os.stat(path).st_mode) == 0o666, "mode not changed by reload")
+        got = _connect_as(path, outsider, outsider, [])
+        check(got == "ok", "outsider after socket_mode = 0666: %s" % got)
+        check(d.stop() == 0, "exit status after SIGTERM")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_unix_socket_mode_errors():
+    # Bad values, and the keys on a service without a unix:PATH listener.
+    port = nd.free_port()
+    cases = [
+        ("listen = unix:/tmp/nd-x.sock\nsocket_mode = 0999\n",
+         ":4: socket_mode: '0999' is not an octal mode from 0 to 0777"),
+        ("listen = unix:/tmp/nd-x.sock\nsocket_mode = rw\n",
+         ":4: socket_mode: 'rw' is not an octal mode"),
+        ("listen = unix:/tmp/nd-x.sock\nsocket_group = nd-no-such-group\n",
+         ":4: socket_group: no group 'nd-no-such-group' on this system"),
+        ("listen = tcp://127.0.0.1:%d\nsocket_mode = 0660\n" % port,
+         ":4: socket_mode: [echo] has no unix:PATH listener"),
+        ("listen = unix:@nd-abstract\nsocket_group = 0\n",
+         ":4: socket_group: [echo] has no unix:PATH listener"),
+    ]
+    tmp = tempfile.mkdtemp(prefix="nd-it-")
+    try:
+        for body, want in cases:
+            f = os.path.join(tmp, "bad.ini")
+            with open(f, "w") as fh:
+                fh.write("[echo]\nmodule = echo\n" + body)
+            rc, _, err = nd.run_cli(["-t", "-c", f])
+            check(rc == 78, "exit %d for %r" % (rc, body))
+            check(want in err, "want %r in:\n%s" % (want, err))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_unix_socket_log_says_where_it_is():
+    # A relative path is logged with the absolute one it became.
+    tmp = tempfile.mkdtemp(prefix="nd-it-")
+    try:
+        want = os.path.join(tmp, "rel.sock")
+        rel = os.path.relpath(want)
+        d = nd.Daemon("[echo]\nmodule = echo\nlisten = unix:%s\n" % rel)
+        d.wait_log(r"listening on unix:%s \(%s\)" % (re.escape(rel), re.escape(want)))
+        check(os.path.exists(want), "no socket at %s" % want)
+        check(d.stop() == 0, "exit status after SIGTERM")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+TESTS += [test_unix_socket_mode_and_group, test_unix_socket_mode_errors,
+          test_unix_socket_log_says_where_it_is]

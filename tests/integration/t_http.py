@@ -78,7 +78,7 @@ def test_curl_pages():
     # the module's counters by the names it declares, the same slots as above
     ctr = st["counters"]
     check(sorted(ctr) == ["requests", "requests_1xx", "requests_2xx", "requests_3xx",
-                          "requests_4xx", "requests_5xx"], st)
+                          "requests_4xx", "requests_5xx", "ws_members"], st)
     check(ctr["requests"] == st["requests"]["total"] and
           ctr["requests_2xx"] == st["requests"]["2xx"], st)
     check(st["datagrams"] == {"in": 0, "out": 0, "dropped": 0}, st)
@@ -477,7 +477,7 @@ SWITCHED = {
 
 # The links of the welcome page, by the switch that brings them.
 PAGE_LINKS = {
-    "always": {"/", "/health", "/stats"},
+    "always": {"/", "/health", "/stats", "/metrics"},
     "probes": {"/echo", "/status/418", "/delay/1000", "/bytes/1024", "/drip"},
     "chat": {"/chat", "/chat/poll?room=lobby", "/chat/send?room=lobby"},
     "websocket": {"/ws/echo"},
@@ -515,7 +515,7 @@ def test_probes_websocket_chat_switches():
                         check(got == 405 and b"Allow: GET, HEAD\r\n" in out,
                               "%s off: %s %s: %r" % (sw, method, path, out[:200]))
             # what stays on whatever the switches
-            for path in ("/", "/health", "/stats"):
+            for path in ("/", "/health", "/stats", "/metrics"):
                 check(head_status(port, "GET", path)[0] == 200, "%s (%s off)" % (path, off))
             # the server-wide Allow: POST only while a resource takes it
             out, closed = raw(port, b"OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")

@@ -152,7 +152,8 @@ def test_sighup_bind_failure_keeps_old():
     d = nd.Daemon(nd.echo_config(a))
     out = d.reload("[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d, tcp://127.0.0.1:%d\n"
                    % (a, busy), ok=False)
-    check("tcp://127.0.0.1:%d: Address already in use" % busy in out, out)
+    check("%s:3: [echo] listen tcp://127.0.0.1:%d: cannot bind: Address already in use"
+          % (d.conf, busy) in out, out)
     check(echoes(nd.connect(a)), "old listener gone")
     hold.close()
     d.reload(nd.echo_config(a, "idle_timeout = 5s\n"))
@@ -453,7 +454,8 @@ def test_sighup_bind_failure_keeps_every_old_listener():
     c = holder.getsockname()[1]
     try:
         log = d.reload(_listen(_tcp(a), _tcp(c)), ok=False)
-        want = "tcp://127.0.0.1:%d: Address already in use" % c
+        want = ("%s:3: [echo] listen tcp://127.0.0.1:%d: cannot bind: Address already in use"
+                % (d.conf, c))
         check(want in log, "the log does not say %r:\n%s" % (want, log))
         # The old configuration serves: B was not closed, A still works.
         nd.echo_ok(before, b"after the failed reload")
@@ -673,7 +675,8 @@ def test_reload_client_waits_for_the_verdict():
         d.write_config(conf)
         rc, _, err = nd.run_cli(["-R", str(d.pid)])
         check(rc == 1, "a port taken: exit %d" % rc)
-        want = "%s:3: tcp://127.0.0.1:%d: Address already in use" % (d.conf, c)
+        want = ("%s:3: [echo] listen tcp://127.0.0.1:%d: cannot bind: Address already in use"
+                % (d.conf, c))
         check(want in err, "stderr does not say %r: %r" % (want, err))
     finally:
         holder.close()
@@ -756,7 +759,7 @@ def test_sigusr1_logs_counters_and_keeps_running():
     line = _counter_line(d, "web", mark)
     want = ("web: connections 1 (total 4), bytes in %d out %d, datagrams in 0 out 0 "
             "dropped 0, requests 4, requests_1xx 0, requests_2xx 3, requests_3xx 0, "
-            "requests_4xx 1, requests_5xx 0" % (sent, recvd))
+            "requests_4xx 1, requests_5xx 0, ws_members 0" % (sent, recvd))
     check(line.endswith(want), "SIGUSR1 line\n  %r\nwanted\n  %r" % (line, want))
     line = _counter_line(d, "echo", mark)
     want = ("echo: connections 1 (total 1), bytes in 13 out 13, datagrams in 2 out 2 "

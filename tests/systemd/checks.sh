@@ -161,12 +161,12 @@ elif ! curl -sf http://127.0.0.1:$P_WEB2/health >/dev/null; then
     fail reload_bind_failure_fails "the old configuration ($P_WEB2) no longer serves"
 else
     case $st in
-        "reload failed: $conf:$ln: tcp://127.0.0.1:$P_WEB3: Address already in use"*)
+        "reload failed: $conf:$ln: [web] listen tcp://127.0.0.1:$P_WEB3: cannot bind: Address already in use"*)
             pass reload_bind_failure_fails ;;
         *) fail reload_bind_failure_fails "StatusText '$st'" ;;
     esac
 fi
-if journalctl -u netdemo@web --no-pager | grep -q "reload refused.*$conf:$ln: tcp://127.0.0.1:$P_WEB3"; then
+if journalctl -u netdemo@web --no-pager | grep -q "reload refused.*$conf:$ln: \[web\] listen tcp://127.0.0.1:$P_WEB3: cannot bind"; then
     pass reload_refusal_in_journal
 else
     fail reload_refusal_in_journal "$(journalctl -u netdemo@web -n 5 --no-pager)"
@@ -202,6 +202,18 @@ if [ "${st1#reload failed: $conf:}" != "$st1" ] && [ "${st2#*failed}" = "$st2" ]
 else
     fail kill_hup_status "after a bad HUP '$st1', after a good one '$st2'"
 fi
+# 2c. drain = on shows in StatusText (and /health says 503); off again, not.
+write_conf $'\ndrain = on'
+out=$(systemctl reload netdemo@web 2>&1); rc=$?
+st1=$(status_of netdemo@web)
+code=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$P_WEB/health)
+write_conf ""
+systemctl reload netdemo@web
+st2=$(status_of netdemo@web)
+case "$rc|$st1|$code|$st2" in
+    "0|1 service (web: draining),"*"|503|1 service (web),"*) pass drain_in_status_text ;;
+    *) fail drain_in_status_text "reload $rc ($out), with drain '$st1' /health $code, without '$st2'" ;;
+esac
 write_conf ", tcp://127.0.0.1:$P_WEB2"
 
 # 3. socket activation: the first connection starts the service; a restart
@@ -362,6 +374,61 @@ if run_block switch; then
     fi
 fi
 systemctl disable -q --now netdemo@echo netdemo@http netdemo-http.socket
+
+# 8. a unix socket shared with a group (README "Sharing a unix socket"):
+#    under /run/netdemo/NAME/ with socket_mode = 0660 and socket_group, a
+#    member of the group connects and another user does not; a socket put
+#    in /tmp is logged with the path it really has (the unit's /tmp is
+#    private), and the file is there.
+groupadd -f nd-clients
+id ndalice >/dev/null 2>&1 || useradd -M -N -G nd-clients ndalice
+id ndbob >/dev/null 2>&1 || useradd -M -N ndbob
+cat >$conf <<INI
+[sock]
+module = echo
+listen = unix:/run/netdemo/shared.sock
+socket_mode = 0660
+socket_group = nd-clients
+
+[tmpsock]
+module = echo
+listen = unix:/tmp/nd-private.sock
+INI
+mkdir -p /etc/systemd/system/netdemo@sock.service.d
+printf '[Service]\nSupplementaryGroups=nd-clients\n' >/etc/systemd/system/netdemo@sock.service.d/group.conf
+systemctl daemon-reload
+as_user() {     # as_user USER: what the echo socket sends back to USER, or nc's error
+    runuser -u "$1" -- sh -c 'printf shared | timeout 5 nc -q1 -U /run/netdemo/shared.sock' 2>&1
+}
+if systemctl start netdemo@sock; then
+    why=
+    perm=$(stat -c '%a %G' /run/netdemo/shared.sock 2>&1)
+    [ "$perm" = "660 nd-clients" ] || why="$why file is '$perm', want '660 nd-clients';"
+    got=$(as_user ndalice)
+    [ "$got" = shared ] || why="$why group member ndalice ($(id ndalice)) got '$got';"
+    got=$(as_user ndbob)
+    case "$got" in *"ermission denied"*) ;; *) why="$why ndbob (not in the group) got '$got';" ;; esac
+    if [ -z "$why" ]; then pass unix_socket_group; else fail unix_socket_group "$why"; fi
+else
+    fail unix_socket_group "start failed: $(journalctl -u netdemo@sock -n 5 --no-pager)"
+fi
+if systemctl start netdemo@tmpsock; then
+    line=$(journalctl -u netdemo@tmpsock --no-pager -o cat | grep 'listening on unix:/tmp/nd-private.sock' | tail -1)
+    real=$(echo "$line" | sed -n 's/.*for other processes the file is \(.*\))$/\1/p')
+    echo "log: $line"
+    if [ -z "$real" ]; then
+        fail unix_socket_private_tmp "the log does not say where the file is: '$line'"
+    elif [ -e /tmp/nd-private.sock ]; then
+        fail unix_socket_private_tmp "/tmp/nd-private.sock is in the host's /tmp: PrivateTmp= is off?"
+    elif ! [ -S "$real" ]; then
+        fail unix_socket_private_tmp "no socket at the logged path '$real'"
+    else
+        pass unix_socket_private_tmp
+    fi
+else
+    fail unix_socket_private_tmp "start failed: $(journalctl -u netdemo@tmpsock -n 5 --no-pager)"
+fi
+systemctl stop netdemo@sock netdemo@tmpsock
 
 echo "systemd: $passed passed, $failed failed"
 [ $failed = 0 ]

@@ -465,6 +465,6 @@ Test(bool, bad)
 
         cr_expect_eq(nd_parse_bool(bad[i], &v, err, sizeof(err)), -1, "'%s'", bad[i]);
         cr_expect_eq(v, 42, "'%s'", bad[i]);
-        cr_expect_not_null(strstr(err, "is not on or off"), "'%s': %s", bad[i], err);
+        cr_expect_not_null(strstr(err, "is not a boolean (on/off, yes/no, true/false, 1/0)"), "'%s': %s", bad[i], err);
     }
 }

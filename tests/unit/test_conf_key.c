@@ -1,19 +1,21 @@
 /* test_conf_key.c: nd_conf_set, a settings table (module.h) parsed into a
  * struct: each type with its storage, ranges, bad values and their
- * messages, unknown keys, strings replaced and freed, enum words. */
+ * messages, unknown keys, strings replaced and freed, enum words; values in
+ * a key's unit (nd_conf_format) and the hint for a comment after a value. */
 #include <criterion/criterion.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf_key.h"
 #include "nd/module.h"
 #include "nd/util.h"
 
 #include "fixtures.h"
 
 struct conf {
-    uint64_t count, size, wait, open_count;
+    uint64_t count, size, wait, open_count, grace;
     int flag, level, color;
     char *dir;
 };
@@ -30,6 +32,7 @@ static const struct nd_conf_key keys[] = {
     { "size",       ND_CONF_SIZE,     O(size),       1024, 1024 * 1024, NULL },
     { "wait",       ND_CONF_DURATION, O(wait),       0, 3600 * 1000, NULL },
     { "open_count", ND_CONF_NUMBER,   O(open_count), 0, 0, NULL },
+    { "grace",      ND_CONF_DURATION, O(grace),      1500, 0, NULL },
     { "flag",       ND_CONF_BOOL,     O(flag),       0, 0, NULL },
     { "log_level",  ND_CONF_ENUM,     O(level),      3, 7, levels },
     { "color",      ND_CONF_ENUM,     O(color),      0, 0, colors },
@@ -102,8 +105,8 @@ Test(conf_key, size)
     good(&c, "size", "1024");
     cr_assert_eq(c.size, 1024);
     bad("size", "lots", "size: 'lots' is not a size");
-    bad("size", "10", "size = 10 is out of range (1024 to 1048576)");
-    bad("size", "1g", "size = 1g is out of range (1024 to 1048576)");
+    bad("size", "10", "size = 10 is out of range (1k to 1m)");
+    bad("size", "1g", "size = 1g is out of range (1k to 1m)");
 }
 
 Test(conf_key, duration)
@@ -119,7 +122,7 @@ Test(conf_key, duration)
     good(&c, "wait", "0");
     cr_assert_eq(c.wait, 0);
     bad("wait", "soon", "wait: 'soon' is not a duration");
-    bad("wait", "2h", "wait = 2h is out of range (0ms to 3600000ms)");
+    bad("wait", "2h", "wait = 2h is out of range (0 to 1h)");
 }
 
 Test(conf_key, bool)
@@ -134,8 +137,8 @@ Test(conf_key, bool)
     cr_assert_eq(c.flag, 1);
     good(&c, "flag", "0");
     cr_assert_eq(c.flag, 0);
-    bad("flag", "maybe", "flag: 'maybe' is not on or off");
-    bad("flag", "", "flag: '' is not on or off");
+    bad("flag", "maybe", "flag: 'maybe' is not a boolean (on/off, yes/no, true/false, 1/0)");
+    bad("flag", "", "flag: '' is not a boolean (on/off, yes/no, true/false, 1/0)");
 }
 
 Test(conf_key, enum_index_is_the_word_position)
@@ -217,4 +220,60 @@ Test(conf_key, unknown_key)
     cr_assert_str_eq(err, "untouched");
     cr_assert_eq(nd_conf_set(NULL, 0, &c, "count", "1", err, sizeof(err)),
                  ND_CONF_UNKNOWN);
+}
+
+/* ---- ranges in the key's own unit, and comments after a value ---- */
+
+static void
+formats(enum nd_conf_type t, uint64_t v, const char *want)
+{
+    char buf[32];
+
+    nd_conf_format(t, v, buf, sizeof(buf));
+    cr_expect_str_eq(buf, want, "%llu", (unsigned long long)v);
+}
+
+Test(conf_key, format_in_the_largest_exact_unit)
+{
+    formats(ND_CONF_DURATION, 0, "0");
+    formats(ND_CONF_DURATION, 1, "1ms");
+    formats(ND_CONF_DURATION, 1500, "1500ms");
+    formats(ND_CONF_DURATION, 90 * 1000, "90s");
+    formats(ND_CONF_DURATION, 5 * 60 * 1000, "5m");
+    formats(ND_CONF_DURATION, 3600 * 1000, "1h");
+    formats(ND_CONF_DURATION, 7 * 24 * 3600 * 1000ULL, "168h");
+    formats(ND_CONF_SIZE, 0, "0");
+    formats(ND_CONF_SIZE, 1000, "1000");
+    formats(ND_CONF_SIZE, 1536, "1536");
+    formats(ND_CONF_SIZE, 1024, "1k");
+    formats(ND_CONF_SIZE, 64 * 1024 * 1024, "64m");
+    formats(ND_CONF_SIZE, 3ULL << 30, "3g");
+    formats(ND_CONF_NUMBER, 1000000, "1000000");
+    formats(ND_CONF_NUMBER, 0, "0");
+}
+
+Test(conf_key, range_without_maximum)
+{
+    struct conf c = { 0 };
+
+    good(&c, "grace", "2h");
+    cr_assert_eq(c.grace, 2 * 3600 * 1000);
+    bad("grace", "1s", "grace = 1s is out of range (at least 1500ms)");
+}
+
+#define HINT " (comments are whole lines: a line whose first non-blank character is ';' or '#')"
+
+Test(conf_key, comment_after_a_value)
+{
+    bad("count", "8 ; eight", "count: '8 ; eight' is not a number" HINT);
+    bad("size", "64k # small", "size: '64k # small': a size takes k, m or g" HINT);
+    bad("wait", "5m\t; five", "wait: '5m\t; five': a duration takes ms, s, m or h" HINT);
+    bad("flag", "on ; yes", "flag: 'on ; yes' is not a boolean "
+        "(on/off, yes/no, true/false, 1/0)" HINT);
+    bad("color", "red # warm", "color: unknown value 'red # warm' (red, green or blue)" HINT);
+    /* no space before it: not a comment that was meant */
+    bad("count", "8;", "count: '8;' is not a number");
+    bad("count", "#8", "count: '#8' is not a number");
+    cr_assert_str_eq(nd_conf_comment_hint("/srv/www ; docs"), HINT);
+    cr_assert_str_eq(nd_conf_comment_hint("/srv/www;docs"), "");
 }
