@@ -371,6 +371,8 @@ def _drain_after_sigterm(buffer_size, total, min_queued):
     t0 = time.monotonic()
     d.signal(signal.SIGTERM)
     d.wait_log(r"SIGTERM: shutting down", 5, after=mark)
+    # Logged once the listeners are closed (the line above comes before).
+    d.wait_log(r"waiting up to \d+ ms for \d+ connection", 5, after=mark)
     check(nd.refuses(port), "the listener still accepts after SIGTERM")
     got = nd.recv_all(s)
     s.close()
