@@ -1,8 +1,9 @@
 /* loadgen.c: the benchmark's load generator for stream echo servers on
- * 127.0.0.1. One thread, level-triggered epoll, non-blocking sockets, and
- * every phase bounded in time.
- *   pingpong  N connections, one 64-byte message outstanding on each; with
- *             -q, N more to a second server, the two driven in turns
+ * 127.0.0.1. Level-triggered epoll, non-blocking sockets, and every phase
+ * bounded in time; one thread, but for pingpong -j.
+ *   pingpong  N connections, one 64-byte message outstanding on each, over
+ *             -j threads; with -q, N more to a second server, the two
+ *             driven in turns by one thread
  *   bulk      one connection streaming both ways, every byte verified
  *   idle      N connections held open until stdin closes or SIGTERM
  * Results are one line of key=value pairs on stdout. */
@@ -12,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,8 +51,8 @@ static void
 usage(void)
 {
     fprintf(stderr,
-            "usage: loadgen pingpong -p PORT [-q PORT2 [-T TURN]] [-c CONNS] [-d SECONDS]\n"
-            "                        [-s BYTES] [-w WARMUP]\n"
+            "usage: loadgen pingpong -p PORT [-q PORT2 [-T TURN] | -j THREADS] [-c CONNS]\n"
+            "                        [-d SECONDS] [-s BYTES] [-w WARMUP]\n"
             "       loadgen bulk     -p PORT [-d SECONDS]\n"
             "       loadgen idle     -p PORT [-c CONNS] [-t MAX_HOLD_SECONDS]\n"
             "  traffic goes to 127.0.0.1:PORT only\n");
@@ -165,14 +168,13 @@ raise_nofile(void)
 }
 
 /* ---- latency histograms, one per server: 1 µs steps below 1024 µs, then
- * 512 steps per power of two (0.2% precision) up to 2^31 µs. */
+ * 512 steps per power of two (0.2% precision) up to 2^31 µs. Each worker
+ * thread keeps its own; they are added up at the end. */
 #define SUB 512
 #define HIST_SIZE (1024 + 22 * SUB)
 
-static uint64_t hist[2][HIST_SIZE];
-
 static void
-hist_add(int side, uint64_t us)
+hist_add(uint64_t *h, uint64_t us)
 {
     size_t idx;
 
@@ -184,7 +186,7 @@ hist_add(int side, uint64_t us)
             e = 31, us = (1ull << 32) - 1;
         idx = 1024 + (size_t)(e - 10) * SUB + (size_t)((us >> (e - 9)) - SUB);
     }
-    hist[side][idx]++;
+    h[idx]++;
 }
 
 static double
@@ -197,14 +199,14 @@ hist_value(size_t idx)
 }
 
 static double
-hist_pct(int side, uint64_t total, double p)
+hist_pct(const uint64_t *h, uint64_t total, double p)
 {
     uint64_t want = (uint64_t)ceil((double)total * p), seen = 0;
 
     if (total == 0)
         return 0;
     for (size_t i = 0; i < HIST_SIZE; i++) {
-        seen += hist[side][i];
+        seen += h[i];
         if (seen >= want)
             return hist_value(i);
     }
@@ -217,7 +219,10 @@ hist_pct(int side, uint64_t total, double p)
  * connections. Both see the same moments of a noisy machine, so their ratio
  * is steadier than that of two runs, even adjacent ones. Each side's rate
  * is its replies over the time of its turns (their draining tails
- * included, alike for both). */
+ * included, alike for both).
+ * Without -q, -j THREADS splits the connections over that many threads,
+ * each with its own epoll; one thread per CPU the generator may use is the
+ * point (on one CPU, more threads only take turns). */
 
 struct pp {
     int fd;
@@ -228,9 +233,14 @@ struct pp {
     unsigned char in[256];
 };
 
+static struct pp *pp_all;       /* every connection; its index seeds its bytes */
+static int nthreads = 1;
+
 static void
-pp_fill(struct pp *c, int idx)
+pp_fill(struct pp *c)
 {
+    int idx = (int)(c - pp_all);
+
     for (int i = 0; i < msg_size; i++)
         c->msg[i] = (unsigned char)('a' + (i + idx + (int)c->seq) % 26);
     memcpy(c->msg, &c->seq, sizeof(c->seq));
@@ -258,6 +268,16 @@ struct side {
     uint64_t msgs, errors, inflight, busy_ns;
 };
 
+/* One thread's share: connections [first, first + count) of pp_all, split
+ * into sides of `per_side` (two sides only with -q, in one worker). */
+struct worker {
+    pthread_t tid;
+    int ep, first, count, per_side, sides, alive;
+    uint64_t t_measure, t_end;
+    struct side sd[2];
+    uint64_t hist[2][HIST_SIZE];
+};
+
 /* Time of [from, to) inside the measured window [lo, hi). */
 static uint64_t
 overlap(uint64_t from, uint64_t to, uint64_t lo, uint64_t hi)
@@ -269,101 +289,66 @@ overlap(uint64_t from, uint64_t to, uint64_t lo, uint64_t hi)
 
 /* Sends the next message on c; -1 when its connection broke. */
 static int
-pp_next(struct pp *c, struct pp *cs, struct side *sd, int ep, uint64_t now)
+pp_next(struct pp *c, struct worker *w, uint64_t now)
 {
-    pp_fill(c, (int)(c - cs));
+    pp_fill(c);
     c->t0 = now;
     c->busy = 1;
-    sd[c->side].inflight++;
-    return pp_send(c, ep) < 0 ? -1 : 0;
+    w->sd[c->side].inflight++;
+    return pp_send(c, w->ep) < 0 ? -1 : 0;
 }
 
 static void
-pp_break(struct pp *c, struct side *sd, int *alive)
+pp_break(struct pp *c, struct worker *w)
 {
-    sd[c->side].errors++;
+    w->sd[c->side].errors++;
     if (c->busy)
-        sd[c->side].inflight--;
+        w->sd[c->side].inflight--;
     c->dead = 1;
     c->busy = 0;
-    (*alive)--;
+    w->alive--;
     close(c->fd);
     c->fd = -1;
 }
 
+/* Starts every connection of the side `side` of w. */
 static void
-pp_print(const char *prefix, int n, struct side *sd, int side, uint64_t span)
+pp_start_side(struct worker *w, int side, uint64_t now)
 {
-    double secs = (double)span / 1e9;
+    struct pp *base = pp_all + w->first + side * w->per_side;
 
-    if (secs <= 0)
-        secs = 1e-9;
-    printf("%sconns=%d %ssecs=%.3f %smsgs=%llu %smsg_per_s=%.0f %sp50_us=%.0f %sp99_us=%.0f "
-           "%serrors=%llu", prefix, n, prefix, secs, prefix, (unsigned long long)sd[side].msgs,
-           prefix, (double)sd[side].msgs / secs, prefix, hist_pct(side, sd[side].msgs, 0.50),
-           prefix, hist_pct(side, sd[side].msgs, 0.99), prefix,
-           (unsigned long long)sd[side].errors);
+    for (int i = 0; i < w->per_side; i++)
+        if (!base[i].dead && pp_next(&base[i], w, now) < 0)
+            pp_break(&base[i], w);
 }
 
-static int
-run_pingpong(void)
+static void *
+pp_loop(void *arg)
 {
-    int sides = port2 ? 2 : 1, total = nconns * sides;
-    int *fdv = calloc((size_t)total, sizeof(int));
-    struct pp *cs = calloc((size_t)total, sizeof(struct pp));
+    struct worker *w = arg;
     struct epoll_event evs[MAX_EVENTS];
-    struct side sd[2] = { { 0 }, { 0 } };
-    int ep = epoll_create1(EPOLL_CLOEXEC), one = 1, n, alive, active = 0, draining = 0;
-    uint64_t t_start, t_end, t_measure, t_now, turn_start, turn_end, turn = (uint64_t)(turn_s * 1e9);
+    int active = 0, draining = 0;
+    uint64_t t_now, turn = (uint64_t)(turn_s * 1e9), turn_start, turn_end;
 
-    if (fdv == NULL || cs == NULL || ep < 0)
-        die("setup");
-    n = establish(nconns, fdv, port);
-    if (port2 && n == nconns)
-        n += establish(nconns, fdv + nconns, port2);
-    if (n < total) {
-        printf("pingpong conns=%d established=%d error=connect\n", total, n);
-        for (int i = 0; i < n; i++)
-            close(fdv[i]);
-        free(cs);
-        free(fdv);
-        close(ep);
-        return 1;
-    }
-    alive = n;
-    t_start = now_ns();
-    t_measure = t_start + (uint64_t)(warmup * 1e9);
-    t_end = t_measure + (uint64_t)(seconds * 1e9);
-    for (int i = 0; i < n; i++) {
-        struct pp *c = &cs[i];
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-        c->fd = fdv[i];
-        c->side = (uint8_t)(i / nconns);
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
-            die("epoll_ctl");
-    }
     turn_start = now_ns();
-    turn_end = sides == 2 ? turn_start + turn : UINT64_MAX;
-    for (int i = 0; i < nconns; i++)
-        if (pp_next(&cs[i], cs, sd, ep, turn_start) < 0)
-            pp_break(&cs[i], sd, &alive);
+    turn_end = w->sides == 2 ? turn_start + turn : UINT64_MAX;
+    pp_start_side(w, 0, turn_start);
 
-    while (alive > 0 && !stop && (t_now = now_ns()) < t_end) {
-        uint64_t until = turn_end < t_end ? turn_end : t_end;
-        int k = epoll_wait(ep, evs, MAX_EVENTS,
+    while (w->alive > 0 && !stop && (t_now = now_ns()) < w->t_end) {
+        uint64_t until = turn_end < w->t_end ? turn_end : w->t_end;
+        int k = epoll_wait(w->ep, evs, MAX_EVENTS,
                            draining ? 100 : (int)((until > t_now ? until - t_now : 0) / 1000000 + 1));
         for (int i = 0; i < k; i++) {
             struct pp *c = evs[i].data.ptr;
             if (c->dead)
                 continue;
             if (c->sent < (uint32_t)msg_size) {
-                int rc = pp_send(c, ep);
+                int rc = pp_send(c, w->ep);
                 if (rc < 0)
                     goto broken;
                 if (rc == 0) {
                     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-                    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+                    epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev);
                 }
             }
             if (!(evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
@@ -380,57 +365,161 @@ run_pingpong(void)
                 memcmp(c->in, c->msg, (size_t)msg_size) != 0)
                 goto broken;    /* more than was sent, or other bytes */
             t_now = now_ns();
-            if (c->t0 >= t_measure && t_now <= t_end) {
-                sd[c->side].msgs++;
-                hist_add(c->side, (t_now - c->t0) / 1000);
+            if (c->t0 >= w->t_measure && t_now <= w->t_end) {
+                w->sd[c->side].msgs++;
+                hist_add(w->hist[c->side], (t_now - c->t0) / 1000);
             }
             c->got = c->sent = 0;
             c->busy = 0;
-            sd[c->side].inflight--;
+            w->sd[c->side].inflight--;
             c->seq++;
             if (c->side != active || draining)
                 continue;       /* its turn is over: wait for the next */
-            if (pp_next(c, cs, sd, ep, t_now) < 0)
+            if (pp_next(c, w, t_now) < 0)
                 goto broken;
             continue;
 broken:
-            pp_break(c, sd, &alive);
+            pp_break(c, w);
         }
-        if (sides < 2)
+        if (w->sides < 2)
             continue;
         t_now = now_ns();
         if (!draining && t_now >= turn_end)
             draining = 1;
-        if (draining && sd[active].inflight == 0) {
-            sd[active].busy_ns += overlap(turn_start, t_now, t_measure, t_end);
+        if (draining && w->sd[active].inflight == 0) {
+            w->sd[active].busy_ns += overlap(turn_start, t_now, w->t_measure, w->t_end);
             active ^= 1;
             draining = 0;
             turn_start = t_now;
             turn_end = t_now + turn;
-            for (int i = active * nconns; i < (active + 1) * nconns; i++)
-                if (!cs[i].dead && pp_next(&cs[i], cs, sd, ep, t_now) < 0)
-                    pp_break(&cs[i], sd, &alive);
+            pp_start_side(w, active, t_now);
         }
     }
     t_now = now_ns();
-    if (sides == 2)
-        sd[active].busy_ns += overlap(turn_start, t_now, t_measure, t_end);
+    if (w->sides == 2)
+        w->sd[active].busy_ns += overlap(turn_start, t_now, w->t_measure, w->t_end);
     else
-        sd[0].busy_ns = overlap(t_measure, t_now, t_measure, t_end);
-    printf("pingpong size=%d ", msg_size);
-    pp_print("", nconns, sd, 0, sd[0].busy_ns);
+        w->sd[0].busy_ns = overlap(w->t_measure, t_now, w->t_measure, w->t_end);
+    return NULL;
+}
+
+static void
+pp_print(const char *prefix, int n, const struct side *sd, const uint64_t *h, uint64_t span)
+{
+    double secs = (double)span / 1e9;
+
+    if (secs <= 0)
+        secs = 1e-9;
+    printf("%sconns=%d %ssecs=%.3f %smsgs=%llu %smsg_per_s=%.0f %sp50_us=%.0f %sp99_us=%.0f "
+           "%serrors=%llu", prefix, n, prefix, secs, prefix, (unsigned long long)sd->msgs,
+           prefix, (double)sd->msgs / secs, prefix, hist_pct(h, sd->msgs, 0.50),
+           prefix, hist_pct(h, sd->msgs, 0.99), prefix, (unsigned long long)sd->errors);
+}
+
+static double
+cpu_seconds(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);        /* every thread of the process */
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static int
+run_pingpong(void)
+{
+    int sides = port2 ? 2 : 1, total = nconns * sides, n, nw = sides == 2 ? 1 : nthreads;
+    int *fdv = calloc((size_t)total, sizeof(int));
+    struct worker *ws = calloc((size_t)nw, sizeof(struct worker));
+    struct side sum[2] = { { 0 }, { 0 } };
+    static uint64_t hsum[2][HIST_SIZE];
+    uint64_t t_start, t_measure, t_end, t_done;
+    double cpu0, cpu1;
+    int one = 1, ret = 0;
+
+    pp_all = calloc((size_t)total, sizeof(struct pp));
+    if (fdv == NULL || pp_all == NULL || ws == NULL)
+        die("setup");
+    n = establish(nconns, fdv, port);
+    if (port2 && n == nconns)
+        n += establish(nconns, fdv + nconns, port2);
+    if (n < total) {
+        printf("pingpong conns=%d established=%d error=connect\n", total, n);
+        for (int i = 0; i < n; i++)
+            close(fdv[i]);
+        free(pp_all);
+        free(fdv);
+        free(ws);
+        return 1;
+    }
+    t_start = now_ns();
+    t_measure = t_start + (uint64_t)(warmup * 1e9);
+    t_end = t_measure + (uint64_t)(seconds * 1e9);
+    for (int t = 0; t < nw; t++) {
+        struct worker *w = &ws[t];
+        w->first = sides == 2 ? 0 : (int)((long)nconns * t / nw);
+        w->count = sides == 2 ? total : (int)((long)nconns * (t + 1) / nw) - w->first;
+        w->per_side = sides == 2 ? nconns : w->count;
+        w->sides = sides;
+        w->alive = w->count;
+        w->t_measure = t_measure;
+        w->t_end = t_end;
+        if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+            die("epoll_create1");
+        for (int i = w->first; i < w->first + w->count; i++) {
+            struct pp *c = &pp_all[i];
+            struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+            c->fd = fdv[i];
+            c->side = (uint8_t)(i / nconns);
+            setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+                die("epoll_ctl");
+        }
+    }
+    cpu0 = cpu_seconds();
+    if (nw == 1) {
+        pp_loop(&ws[0]);
+    } else {
+        for (int t = 0; t < nw; t++)
+            if (pthread_create(&ws[t].tid, NULL, pp_loop, &ws[t]) != 0)
+                die("pthread_create");
+        for (int t = 0; t < nw; t++)
+            pthread_join(ws[t].tid, NULL);
+    }
+    cpu1 = cpu_seconds();
+    t_done = now_ns();
+    for (int t = 0; t < nw; t++) {
+        for (int s = 0; s < 2; s++) {
+            sum[s].msgs += ws[t].sd[s].msgs;
+            sum[s].errors += ws[t].sd[s].errors;
+            /* threads run side by side: the span is the longest one's */
+            if (ws[t].sd[s].busy_ns > sum[s].busy_ns)
+                sum[s].busy_ns = ws[t].sd[s].busy_ns;
+            for (size_t i = 0; i < HIST_SIZE; i++)
+                hsum[s][i] += ws[t].hist[s][i];
+        }
+        close(ws[t].ep);
+    }
+    printf("pingpong size=%d threads=%d ", msg_size, nw);
+    pp_print("", nconns, &sum[0], hsum[0], sum[0].busy_ns);
     if (sides == 2) {
         printf(" ");
-        pp_print("b_", nconns, sd, 1, sd[1].busy_ns);
+        pp_print("b_", nconns, &sum[1], hsum[1], sum[1].busy_ns);
     }
-    printf("\n");
+    /* the generator's own CPU over the whole exchange (warm-up included),
+     * and the share of the wall clock it used: near 1.0 per thread's CPU
+     * means it, not the server, set the pace */
+    printf(" lg_cpu_s=%.3f lg_busy=%.3f\n", cpu1 - cpu0,
+           (cpu1 - cpu0) / ((double)(t_done - t_start) / 1e9));
     for (int i = 0; i < n; i++)
-        if (!cs[i].dead)
-            close(cs[i].fd);
-    free(cs);
+        if (!pp_all[i].dead)
+            close(pp_all[i].fd);
+    ret = sum[0].errors || sum[1].errors ? 2 : 0;
+    free(pp_all);
     free(fdv);
-    close(ep);
-    return sd[0].errors || sd[1].errors ? 2 : 0;
+    free(ws);
+    return ret;
 }
 
 /* ---- bulk: the byte at stream offset i is pattern[i % PERIOD]; PERIOD is
@@ -585,6 +674,7 @@ main(int argc, char **argv)
         case 'q': port2 = atoi(v); break;
         case 'T': turn_s = atof(v); break;
         case 'c': nconns = atoi(v); break;
+        case 'j': nthreads = atoi(v); break;
         case 'd': seconds = atof(v); break;
         case 's': msg_size = atoi(v); break;
         case 'w': warmup = atof(v); break;
@@ -593,7 +683,8 @@ main(int argc, char **argv)
         }
     }
     if (port <= 0 || port > 65535 || port2 < 0 || port2 > 65535 || turn_s < 0.01 ||
-        turn_s > 60 || nconns < 1 || nconns > 1000000 || seconds <= 0 ||
+        turn_s > 60 || nthreads < 1 || nthreads > 64 || nthreads > nconns ||
+        (port2 && nthreads > 1) || nconns < 1 || nconns > 1000000 || seconds <= 0 ||
         seconds > 3600 || msg_size < 8 || msg_size > 256 || warmup < 0 || warmup > 60 ||
         hold_limit <= 0)
         usage();
