@@ -5,7 +5,8 @@
  *             -j threads; with -q, N more to a second server, the two
  *             driven in turns by one thread
  *   bulk      one connection streaming both ways, every byte verified
- *   idle      N connections held open until stdin closes or SIGTERM
+ *   idle      N connections held open until stdin closes or SIGTERM; with
+ *             -u, after one HTTP request or WebSocket upgrade each
  * Results are one line of key=value pairs on stdout. */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,7 +55,7 @@ usage(void)
             "usage: loadgen pingpong -p PORT [-q PORT2 [-T TURN] | -j THREADS] [-c CONNS]\n"
             "                        [-d SECONDS] [-s BYTES] [-w WARMUP]\n"
             "       loadgen bulk     -p PORT [-d SECONDS]\n"
-            "       loadgen idle     -p PORT [-c CONNS] [-t MAX_HOLD_SECONDS]\n"
+            "       loadgen idle     -p PORT [-c CONNS] [-t MAX_HOLD_SECONDS] [-u PATH [-m MOD]]\n"
             "  traffic goes to 127.0.0.1:PORT only\n");
     exit(64);
 }
@@ -617,30 +618,112 @@ run_bulk(void)
     return ok ? 0 : 2;
 }
 
-/* ---- idle */
+/* ---- idle. With -u PATH each connection first sends one request for PATH
+ * (keep-alive HTTP, or a WebSocket upgrade when PATH starts with /ws/) and
+ * everything the server sends is read and dropped while the connections
+ * are held; "{}" in PATH becomes the connection's number modulo -m, so
+ * chat members can be spread over rooms. */
+
+static const char *idle_path;
+static int idle_mod = 1000;
+
+static int
+idle_request(int fd, int idx)
+{
+    char path[512], req[1024];
+    const char *brace = strstr(idle_path, "{}");
+    int len;
+
+    if (brace)
+        snprintf(path, sizeof(path), "%.*s%d%s", (int)(brace - idle_path), idle_path,
+                 idx % idle_mod, brace + 2);
+    else
+        snprintf(path, sizeof(path), "%s", idle_path);
+    if (strncmp(path, "/ws/", 4) == 0)
+        len = snprintf(req, sizeof(req),
+                       "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n\r\n", path);
+    else
+        len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+    /* a fresh socket's send buffer takes a few hundred bytes at once */
+    return write(fd, req, (size_t)len) == len ? 0 : -1;
+}
+
+/* Reads and drops what is waiting on fd; 1 if anything came, -1 at EOF. */
+static int
+idle_drain(int fd)
+{
+    char b[16384];
+    int got = 0;
+
+    for (;;) {
+        ssize_t r = read(fd, b, sizeof(b));
+        if (r > 0) {
+            got = 1;
+            continue;
+        }
+        if (r == 0)
+            return -1;
+        return got;
+    }
+}
 
 static int
 run_idle(void)
 {
     int *fdv = calloc((size_t)nconns, sizeof(int));
-    int n, closed = 0;
+    uint8_t *answered = calloc((size_t)nconns, 1);
+    int n, closed = 0, nans = 0, ep = -1;
     double deadline;
     struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    struct epoll_event evs[MAX_EVENTS];
 
-    if (fdv == NULL)
+    if (fdv == NULL || answered == NULL)
         die("calloc");
     n = establish(nconns, fdv, port);
-    printf("established=%d wanted=%d\n", n, nconns);
+    if (idle_path) {
+        if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+            die("epoll_create1");
+        for (int i = 0; i < n; i++) {
+            struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+            if (idle_request(fdv[i], i) < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fdv[i], &ev) < 0)
+                die("idle request");
+        }
+        /* every connection answered, within connect_limit */
+        deadline = now_s() + connect_limit;
+        while (nans < n && !stop && now_s() < deadline) {
+            int k = epoll_wait(ep, evs, MAX_EVENTS, 100);
+            for (int i = 0; i < k; i++) {
+                uint32_t j = evs[i].data.u32;
+                if (idle_drain(fdv[j]) != 0 && !answered[j]) {
+                    answered[j] = 1;
+                    nans++;
+                }
+            }
+        }
+        printf("established=%d wanted=%d answered=%d\n", n, nconns, nans);
+    } else {
+        printf("established=%d wanted=%d\n", n, nconns);
+    }
     fflush(stdout);
     deadline = now_s() + hold_limit;
     while (!stop && now_s() < deadline) {
-        struct pollfd p = { .fd = 0, .events = POLLIN };
-        int k = poll(&p, 1, 200);
-        if (k > 0) {
+        struct pollfd p[2] = { { .fd = 0, .events = POLLIN }, { .fd = ep, .events = POLLIN } };
+        int k = poll(p, ep >= 0 ? 2 : 1, 200);
+        if (k > 0 && p[0].revents) {
             char b[256];
             ssize_t r = read(0, b, sizeof(b));
             if (r <= 0)
                 break;
+        }
+        if (k > 0 && ep >= 0 && p[1].revents) {
+            /* chat notices for members that joined later; EOF stays
+             * readable and is counted at the end */
+            k = epoll_wait(ep, evs, MAX_EVENTS, 0);
+            for (int i = 0; i < k; i++)
+                if (idle_drain(fdv[evs[i].data.u32]) < 0)
+                    epoll_ctl(ep, EPOLL_CTL_DEL, fdv[evs[i].data.u32], NULL);
         }
     }
     for (int i = 0; i < n; i++) {
@@ -651,9 +734,12 @@ run_idle(void)
         setsockopt(fdv[i], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
         close(fdv[i]);
     }
+    if (ep >= 0)
+        close(ep);
     free(fdv);
+    free(answered);
     printf("released=%d closed_by_server=%d\n", n, closed);
-    return n == nconns ? 0 : 1;
+    return n == nconns && (!idle_path || nans == n) ? 0 : 1;
 }
 
 int
@@ -679,6 +765,8 @@ main(int argc, char **argv)
         case 's': msg_size = atoi(v); break;
         case 'w': warmup = atof(v); break;
         case 't': hold_limit = atof(v); break;
+        case 'u': idle_path = v; break;
+        case 'm': idle_mod = atoi(v); break;
         default: usage();
         }
     }
@@ -686,7 +774,7 @@ main(int argc, char **argv)
         turn_s > 60 || nthreads < 1 || nthreads > 64 || nthreads > nconns ||
         (port2 && nthreads > 1) || nconns < 1 || nconns > 1000000 || seconds <= 0 ||
         seconds > 3600 || msg_size < 8 || msg_size > 256 || warmup < 0 || warmup > 60 ||
-        hold_limit <= 0)
+        hold_limit <= 0 || idle_mod < 1 || (idle_path && (idle_path[0] != '/' || strlen(idle_path) > 400)))
         usage();
 
     signal(SIGPIPE, SIG_IGN);
