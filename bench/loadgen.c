@@ -267,6 +267,7 @@ pp_send(struct pp *c, int ep)
 
 struct side {
     uint64_t msgs, errors, inflight, busy_ns;
+    uint64_t all_msgs;          /* every reply, warm-up and tails included */
 };
 
 /* One thread's share: connections [first, first + count) of pp_all, split
@@ -366,6 +367,7 @@ pp_loop(void *arg)
                 memcmp(c->in, c->msg, (size_t)msg_size) != 0)
                 goto broken;    /* more than was sent, or other bytes */
             t_now = now_ns();
+            w->sd[c->side].all_msgs++;
             if (c->t0 >= w->t_measure && t_now <= w->t_end) {
                 w->sd[c->side].msgs++;
                 hist_add(w->hist[c->side], (t_now - c->t0) / 1000);
@@ -412,9 +414,10 @@ pp_print(const char *prefix, int n, const struct side *sd, const uint64_t *h, ui
     if (secs <= 0)
         secs = 1e-9;
     printf("%sconns=%d %ssecs=%.3f %smsgs=%llu %smsg_per_s=%.0f %sp50_us=%.0f %sp99_us=%.0f "
-           "%serrors=%llu", prefix, n, prefix, secs, prefix, (unsigned long long)sd->msgs,
-           prefix, (double)sd->msgs / secs, prefix, hist_pct(h, sd->msgs, 0.50),
-           prefix, hist_pct(h, sd->msgs, 0.99), prefix, (unsigned long long)sd->errors);
+           "%serrors=%llu %sall_msgs=%llu", prefix, n, prefix, secs, prefix,
+           (unsigned long long)sd->msgs, prefix, (double)sd->msgs / secs,
+           prefix, hist_pct(h, sd->msgs, 0.50), prefix, hist_pct(h, sd->msgs, 0.99),
+           prefix, (unsigned long long)sd->errors, prefix, (unsigned long long)sd->all_msgs);
 }
 
 static double
@@ -494,6 +497,7 @@ run_pingpong(void)
         for (int s = 0; s < 2; s++) {
             sum[s].msgs += ws[t].sd[s].msgs;
             sum[s].errors += ws[t].sd[s].errors;
+            sum[s].all_msgs += ws[t].sd[s].all_msgs;
             /* threads run side by side: the span is the longest one's */
             if (ws[t].sd[s].busy_ns > sum[s].busy_ns)
                 sum[s].busy_ns = ws[t].sd[s].busy_ns;

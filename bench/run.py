@@ -306,6 +306,8 @@ def run_loadgen(ctx, peer, mode, conns=None):
                            "-d", "%g" % ctx.seconds]
     if conns:
         argv += ["-c", str(conns)]
+    if mode == "pingpong" and ctx.load_threads > 1:
+        argv += ["-j", str(min(ctx.load_threads, conns or 1))]
     t0 = cpu_ticks(peer.pid)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=ctx.seconds + 90)
     t1 = cpu_ticks(peer.pid)
@@ -322,11 +324,18 @@ def run_loadgen(ctx, peer, mode, conns=None):
 
 
 def pingpong_result(kv, prefix, cpu_ticks_used):
+    """The server's CPU is taken over the whole loadgen run, so it is
+    divided by every reply of that run (all_msgs: warm-up, turns' tails and
+    all), not only by those counted for msg/s. lg_busy is the load
+    generator's CPU over its wall time (both sides, when in turns): near
+    1.0 per load CPU means the generator, not the server, set the pace."""
     msgs = int(kv.get(prefix + "msgs", 0))
+    all_msgs = int(kv.get(prefix + "all_msgs", msgs))
     return {"msg_s": float(kv[prefix + "msg_per_s"]), "p50_us": float(kv[prefix + "p50_us"]),
-            "p99_us": float(kv[prefix + "p99_us"]), "msgs": msgs,
+            "p99_us": float(kv[prefix + "p99_us"]), "msgs": msgs, "all_msgs": all_msgs,
             "errors": int(kv[prefix + "errors"]),
-            "cpu_us_per_msg": cpu_ticks_used * TICK_US / msgs if msgs else None}
+            "cpu_us_per_msg": cpu_ticks_used * TICK_US / all_msgs if all_msgs else None,
+            "lg_busy": float(kv["lg_busy"]) if "lg_busy" in kv else None}
 
 
 def run_pingpong_pair(ctx, a, b, conns):
@@ -470,9 +479,15 @@ ROWS = [
     ("echo_50", "msg_s", "msg/s", "high", [("ceiling", ">=", 0.95), ("tornado", ">=", 3.0)]),
     ("echo_50", "p50_us", "p50 us", "low", []),
     ("echo_50", "p99_us", "p99 us", "low", []),
+    ("echo_50", "cpu_us_per_msg", "server CPU us/msg", "low", [("ceiling", None, None),
+                                                               ("tornado", None, None)]),
+    ("echo_50", "lg_busy", "loadgen CPU busy", "low", []),
     ("echo_1000", "msg_s", "msg/s", "high", [("ceiling", ">=", 0.95), ("tornado", ">=", 3.0)]),
     ("echo_1000", "p50_us", "p50 us", "low", []),
     ("echo_1000", "p99_us", "p99 us", "low", []),
+    ("echo_1000", "cpu_us_per_msg", "server CPU us/msg", "low", [("ceiling", None, None),
+                                                                 ("tornado", None, None)]),
+    ("echo_1000", "lg_busy", "loadgen CPU busy", "low", []),
     ("bulk", "gbps", "GB/s", "high", [("ceiling", ">=", 0.9)]),
     ("idle_http", "kb_per_conn", "RSS KB/conn", "low", [("nginx", None, None), ("tornado", None, None)]),
     ("idle_echo", "kb_per_conn", "RSS KB/conn", "low", [("tornado", None, None)]),
@@ -668,6 +683,9 @@ def main():
                          "the ceiling (default: --rounds, and at least 5 when that is 3 or more)")
     ap.add_argument("--idle-rounds", type=int, default=None,
                     help="rounds of the idle-memory workloads (default: --rounds, at most 2)")
+    ap.add_argument("--load-threads", type=int, default=int(os.environ.get("BENCH_LOAD_THREADS", 1)),
+                    help="loadgen pingpong threads for a server measured alone (-j; all on the "
+                         "load CPU; the paired netdemo/ceiling runs take one)")
     ap.add_argument("--idle-conns", type=int, default=int(os.environ.get("BENCH_IDLE_CONNS", 10000)))
     ap.add_argument("--only", default=os.environ.get("BENCH_ONLY", ""),
                     help="comma-separated workloads (%s)" % ",".join(w[0] for w in WORKLOADS))
@@ -719,6 +737,7 @@ def main():
     ctx.netdemo, ctx.bin, ctx.seconds = os.path.abspath(args.netdemo), os.path.abspath(args.bin), args.seconds
     ctx.nginx = shutil.which("nginx")
     ctx.idle_conns = args.idle_conns
+    ctx.load_threads = max(1, min(args.load_threads, 64))
     ctx.pin_server = ["taskset", "-c", str(server_cpu)]
     ctx.pin_load = ["taskset", "-c", str(load_cpu)]
     ctx.tmp = tempfile.mkdtemp(prefix="netdemo-bench-")
