@@ -629,10 +629,11 @@ def million_note(med):
         if u is None or k is None:
             continue
         lines.append("- %s %s: %.0f B user + %.0f B kernel = %.0f B per connection; x 1,000,000 = "
-                     "%.2f GB (%.2f GB user, %.2f GB kernel)%s"
-                     % (PEER_TITLE[peer], MEM_TITLE[key], u, k, u + k, (u + k) / 1e3, u / 1e3, k / 1e3,
-                        "" if key == "echo" else
-                        "; the clients' side, on the same box, adds its own kernel share again"))
+                     "%.2f GB (%.2f GB user, %.2f GB kernel)"
+                     % (PEER_TITLE[peer], MEM_TITLE[key], u, k, u + k, (u + k) / 1e3, u / 1e3, k / 1e3))
+    lines.append("  (clients on the same box add their own sockets' kernel share again, ~%.1f GB)"
+                 % (statistics.median(m[p][k + "_kernel_b"] for p, k, _, _ in MEM_CASES
+                                      if m.get(p, {}).get(k + "_kernel_b") is not None) / 1e3))
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
         lo, hi = map(int, f.read().split())
     ports = hi - lo + 1
