@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixtures.h"
 #include "nd/buf.h"
 #include "resp.h"
 
@@ -85,6 +86,7 @@ feed(struct nd_resp_parser *p, const char *s, size_t n, size_t *used)
         if (p->nodes[i].str)
             cr_assert(p->nodes[i].str == b + p->nodes[i].off &&
                       p->nodes[i].off + p->nodes[i].len <= *used);
+    free(b);
     return rc;
 }
 
@@ -194,6 +196,7 @@ check_reply(const char *s, size_t n, const char *want, struct nd_resp_parser *cf
         cr_assert_eq(rc, ND_RESP_BAD);
         cr_assert_str_eq(p.why, want + 4);
     }
+    nd_test_no_leaks();
 }
 
 #define CHECK(lit, want) check_reply(lit, sizeof(lit) - 1, want, NULL)
@@ -497,6 +500,8 @@ Test(resp, command_round_trip)
     cr_assert_eq(nd_resp_cmd(&b, 0, ping, NULL), -EINVAL);
     cr_assert_eq(nd_buf_len(b), 89);
     nd_buf_free(b);
+    nd_buf_pool_drain();
+    nd_test_no_leaks();
 }
 
 Test(resp, command_with_many_and_long_arguments)
@@ -521,6 +526,8 @@ Test(resp, command_with_many_and_long_arguments)
     for (size_t i = 0; i < 1000; i++)
         cr_assert_eq(nd_resp_child(nodes, 0, i)->len, i * 100);
     nd_buf_free(b);
+    nd_buf_pool_drain();
+    nd_test_no_leaks();
 }
 
 Test(resp, big_bulk_bytewise_is_linear)
@@ -548,6 +555,7 @@ Test(resp, big_bulk_bytewise_is_linear)
      * however many calls it took to arrive. */
     cr_assert_leq(p.scanned, head + 1 + 2, "scanned %zu bytes", p.scanned);
     free(s);
+    nd_test_no_leaks();
 }
 
 Test(resp, long_line_bytewise_is_linear)
@@ -568,4 +576,5 @@ Test(resp, long_line_bytewise_is_linear)
     cr_assert_eq(used, n);
     cr_assert_leq(p.scanned, n + 1, "scanned %zu bytes of %zu", p.scanned, n);
     free(s);
+    nd_test_no_leaks();
 }
