@@ -4,7 +4,7 @@
 
 PYTHON        ?= python3
 BENCH_OUT     := build/bench
-BENCH_CFLAGS  := -O2 -g -std=gnu11 -Wall -Wextra
+BENCH_CFLAGS  := -O2 -g -std=gnu11 -Wall -Wextra -pthread
 BENCH_SECONDS ?= 2
 BENCH_ROUNDS  ?= 3
 

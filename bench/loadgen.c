@@ -1,10 +1,12 @@
 /* loadgen.c: the benchmark's load generator for stream echo servers on
- * 127.0.0.1. One thread, level-triggered epoll, non-blocking sockets, and
- * every phase bounded in time.
- *   pingpong  N connections, one 64-byte message outstanding on each; with
- *             -q, N more to a second server, the two driven in turns
+ * 127.0.0.1. Level-triggered epoll, non-blocking sockets, and every phase
+ * bounded in time; one thread, but for pingpong -j.
+ *   pingpong  N connections, one 64-byte message outstanding on each, over
+ *             -j threads; with -q, N more to a second server, the two
+ *             driven in turns by one thread
  *   bulk      one connection streaming both ways, every byte verified
- *   idle      N connections held open until stdin closes or SIGTERM
+ *   idle      N connections held open until stdin closes or SIGTERM; with
+ *             -u, after one HTTP request or WebSocket upgrade each
  * Results are one line of key=value pairs on stdout. */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,10 +52,10 @@ static void
 usage(void)
 {
     fprintf(stderr,
-            "usage: loadgen pingpong -p PORT [-q PORT2 [-T TURN]] [-c CONNS] [-d SECONDS]\n"
-            "                        [-s BYTES] [-w WARMUP]\n"
+            "usage: loadgen pingpong -p PORT [-q PORT2 [-T TURN] | -j THREADS] [-c CONNS]\n"
+            "                        [-d SECONDS] [-s BYTES] [-w WARMUP]\n"
             "       loadgen bulk     -p PORT [-d SECONDS]\n"
-            "       loadgen idle     -p PORT [-c CONNS] [-t MAX_HOLD_SECONDS]\n"
+            "       loadgen idle     -p PORT [-c CONNS] [-t MAX_HOLD_SECONDS] [-u PATH [-m MOD]]\n"
             "  traffic goes to 127.0.0.1:PORT only\n");
     exit(64);
 }
@@ -165,14 +169,13 @@ raise_nofile(void)
 }
 
 /* ---- latency histograms, one per server: 1 µs steps below 1024 µs, then
- * 512 steps per power of two (0.2% precision) up to 2^31 µs. */
+ * 512 steps per power of two (0.2% precision) up to 2^31 µs. Each worker
+ * thread keeps its own; they are added up at the end. */
 #define SUB 512
 #define HIST_SIZE (1024 + 22 * SUB)
 
-static uint64_t hist[2][HIST_SIZE];
-
 static void
-hist_add(int side, uint64_t us)
+hist_add(uint64_t *h, uint64_t us)
 {
     size_t idx;
 
@@ -184,7 +187,7 @@ hist_add(int side, uint64_t us)
             e = 31, us = (1ull << 32) - 1;
         idx = 1024 + (size_t)(e - 10) * SUB + (size_t)((us >> (e - 9)) - SUB);
     }
-    hist[side][idx]++;
+    h[idx]++;
 }
 
 static double
@@ -197,14 +200,14 @@ hist_value(size_t idx)
 }
 
 static double
-hist_pct(int side, uint64_t total, double p)
+hist_pct(const uint64_t *h, uint64_t total, double p)
 {
     uint64_t want = (uint64_t)ceil((double)total * p), seen = 0;
 
     if (total == 0)
         return 0;
     for (size_t i = 0; i < HIST_SIZE; i++) {
-        seen += hist[side][i];
+        seen += h[i];
         if (seen >= want)
             return hist_value(i);
     }
@@ -217,7 +220,10 @@ hist_pct(int side, uint64_t total, double p)
  * connections. Both see the same moments of a noisy machine, so their ratio
  * is steadier than that of two runs, even adjacent ones. Each side's rate
  * is its replies over the time of its turns (their draining tails
- * included, alike for both). */
+ * included, alike for both).
+ * Without -q, -j THREADS splits the connections over that many threads,
+ * each with its own epoll; one thread per CPU the generator may use is the
+ * point (on one CPU, more threads only take turns). */
 
 struct pp {
     int fd;
@@ -228,9 +234,14 @@ struct pp {
     unsigned char in[256];
 };
 
+static struct pp *pp_all;       /* every connection; its index seeds its bytes */
+static int nthreads = 1;
+
 static void
-pp_fill(struct pp *c, int idx)
+pp_fill(struct pp *c)
 {
+    int idx = (int)(c - pp_all);
+
     for (int i = 0; i < msg_size; i++)
         c->msg[i] = (unsigned char)('a' + (i + idx + (int)c->seq) % 26);
     memcpy(c->msg, &c->seq, sizeof(c->seq));
@@ -256,6 +267,17 @@ pp_send(struct pp *c, int ep)
 
 struct side {
     uint64_t msgs, errors, inflight, busy_ns;
+    uint64_t all_msgs;          /* every reply, warm-up and tails included */
+};
+
+/* One thread's share: connections [first, first + count) of pp_all, split
+ * into sides of `per_side` (two sides only with -q, in one worker). */
+struct worker {
+    pthread_t tid;
+    int ep, first, count, per_side, sides, alive;
+    uint64_t t_measure, t_end;
+    struct side sd[2];
+    uint64_t hist[2][HIST_SIZE];
 };
 
 /* Time of [from, to) inside the measured window [lo, hi). */
@@ -269,101 +291,66 @@ overlap(uint64_t from, uint64_t to, uint64_t lo, uint64_t hi)
 
 /* Sends the next message on c; -1 when its connection broke. */
 static int
-pp_next(struct pp *c, struct pp *cs, struct side *sd, int ep, uint64_t now)
+pp_next(struct pp *c, struct worker *w, uint64_t now)
 {
-    pp_fill(c, (int)(c - cs));
+    pp_fill(c);
     c->t0 = now;
     c->busy = 1;
-    sd[c->side].inflight++;
-    return pp_send(c, ep) < 0 ? -1 : 0;
+    w->sd[c->side].inflight++;
+    return pp_send(c, w->ep) < 0 ? -1 : 0;
 }
 
 static void
-pp_break(struct pp *c, struct side *sd, int *alive)
+pp_break(struct pp *c, struct worker *w)
 {
-    sd[c->side].errors++;
+    w->sd[c->side].errors++;
     if (c->busy)
-        sd[c->side].inflight--;
+        w->sd[c->side].inflight--;
     c->dead = 1;
     c->busy = 0;
-    (*alive)--;
+    w->alive--;
     close(c->fd);
     c->fd = -1;
 }
 
+/* Starts every connection of the side `side` of w. */
 static void
-pp_print(const char *prefix, int n, struct side *sd, int side, uint64_t span)
+pp_start_side(struct worker *w, int side, uint64_t now)
 {
-    double secs = (double)span / 1e9;
+    struct pp *base = pp_all + w->first + side * w->per_side;
 
-    if (secs <= 0)
-        secs = 1e-9;
-    printf("%sconns=%d %ssecs=%.3f %smsgs=%llu %smsg_per_s=%.0f %sp50_us=%.0f %sp99_us=%.0f "
-           "%serrors=%llu", prefix, n, prefix, secs, prefix, (unsigned long long)sd[side].msgs,
-           prefix, (double)sd[side].msgs / secs, prefix, hist_pct(side, sd[side].msgs, 0.50),
-           prefix, hist_pct(side, sd[side].msgs, 0.99), prefix,
-           (unsigned long long)sd[side].errors);
+    for (int i = 0; i < w->per_side; i++)
+        if (!base[i].dead && pp_next(&base[i], w, now) < 0)
+            pp_break(&base[i], w);
 }
 
-static int
-run_pingpong(void)
+static void *
+pp_loop(void *arg)
 {
-    int sides = port2 ? 2 : 1, total = nconns * sides;
-    int *fdv = calloc((size_t)total, sizeof(int));
-    struct pp *cs = calloc((size_t)total, sizeof(struct pp));
+    struct worker *w = arg;
     struct epoll_event evs[MAX_EVENTS];
-    struct side sd[2] = { { 0 }, { 0 } };
-    int ep = epoll_create1(EPOLL_CLOEXEC), one = 1, n, alive, active = 0, draining = 0;
-    uint64_t t_start, t_end, t_measure, t_now, turn_start, turn_end, turn = (uint64_t)(turn_s * 1e9);
+    int active = 0, draining = 0;
+    uint64_t t_now, turn = (uint64_t)(turn_s * 1e9), turn_start, turn_end;
 
-    if (fdv == NULL || cs == NULL || ep < 0)
-        die("setup");
-    n = establish(nconns, fdv, port);
-    if (port2 && n == nconns)
-        n += establish(nconns, fdv + nconns, port2);
-    if (n < total) {
-        printf("pingpong conns=%d established=%d error=connect\n", total, n);
-        for (int i = 0; i < n; i++)
-            close(fdv[i]);
-        free(cs);
-        free(fdv);
-        close(ep);
-        return 1;
-    }
-    alive = n;
-    t_start = now_ns();
-    t_measure = t_start + (uint64_t)(warmup * 1e9);
-    t_end = t_measure + (uint64_t)(seconds * 1e9);
-    for (int i = 0; i < n; i++) {
-        struct pp *c = &cs[i];
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-        c->fd = fdv[i];
-        c->side = (uint8_t)(i / nconns);
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
-            die("epoll_ctl");
-    }
     turn_start = now_ns();
-    turn_end = sides == 2 ? turn_start + turn : UINT64_MAX;
-    for (int i = 0; i < nconns; i++)
-        if (pp_next(&cs[i], cs, sd, ep, turn_start) < 0)
-            pp_break(&cs[i], sd, &alive);
+    turn_end = w->sides == 2 ? turn_start + turn : UINT64_MAX;
+    pp_start_side(w, 0, turn_start);
 
-    while (alive > 0 && !stop && (t_now = now_ns()) < t_end) {
-        uint64_t until = turn_end < t_end ? turn_end : t_end;
-        int k = epoll_wait(ep, evs, MAX_EVENTS,
+    while (w->alive > 0 && !stop && (t_now = now_ns()) < w->t_end) {
+        uint64_t until = turn_end < w->t_end ? turn_end : w->t_end;
+        int k = epoll_wait(w->ep, evs, MAX_EVENTS,
                            draining ? 100 : (int)((until > t_now ? until - t_now : 0) / 1000000 + 1));
         for (int i = 0; i < k; i++) {
             struct pp *c = evs[i].data.ptr;
             if (c->dead)
                 continue;
             if (c->sent < (uint32_t)msg_size) {
-                int rc = pp_send(c, ep);
+                int rc = pp_send(c, w->ep);
                 if (rc < 0)
                     goto broken;
                 if (rc == 0) {
                     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-                    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+                    epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev);
                 }
             }
             if (!(evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
@@ -380,57 +367,164 @@ run_pingpong(void)
                 memcmp(c->in, c->msg, (size_t)msg_size) != 0)
                 goto broken;    /* more than was sent, or other bytes */
             t_now = now_ns();
-            if (c->t0 >= t_measure && t_now <= t_end) {
-                sd[c->side].msgs++;
-                hist_add(c->side, (t_now - c->t0) / 1000);
+            w->sd[c->side].all_msgs++;
+            if (c->t0 >= w->t_measure && t_now <= w->t_end) {
+                w->sd[c->side].msgs++;
+                hist_add(w->hist[c->side], (t_now - c->t0) / 1000);
             }
             c->got = c->sent = 0;
             c->busy = 0;
-            sd[c->side].inflight--;
+            w->sd[c->side].inflight--;
             c->seq++;
             if (c->side != active || draining)
                 continue;       /* its turn is over: wait for the next */
-            if (pp_next(c, cs, sd, ep, t_now) < 0)
+            if (pp_next(c, w, t_now) < 0)
                 goto broken;
             continue;
 broken:
-            pp_break(c, sd, &alive);
+            pp_break(c, w);
         }
-        if (sides < 2)
+        if (w->sides < 2)
             continue;
         t_now = now_ns();
         if (!draining && t_now >= turn_end)
             draining = 1;
-        if (draining && sd[active].inflight == 0) {
-            sd[active].busy_ns += overlap(turn_start, t_now, t_measure, t_end);
+        if (draining && w->sd[active].inflight == 0) {
+            w->sd[active].busy_ns += overlap(turn_start, t_now, w->t_measure, w->t_end);
             active ^= 1;
             draining = 0;
             turn_start = t_now;
             turn_end = t_now + turn;
-            for (int i = active * nconns; i < (active + 1) * nconns; i++)
-                if (!cs[i].dead && pp_next(&cs[i], cs, sd, ep, t_now) < 0)
-                    pp_break(&cs[i], sd, &alive);
+            pp_start_side(w, active, t_now);
         }
     }
     t_now = now_ns();
-    if (sides == 2)
-        sd[active].busy_ns += overlap(turn_start, t_now, t_measure, t_end);
+    if (w->sides == 2)
+        w->sd[active].busy_ns += overlap(turn_start, t_now, w->t_measure, w->t_end);
     else
-        sd[0].busy_ns = overlap(t_measure, t_now, t_measure, t_end);
-    printf("pingpong size=%d ", msg_size);
-    pp_print("", nconns, sd, 0, sd[0].busy_ns);
+        w->sd[0].busy_ns = overlap(w->t_measure, t_now, w->t_measure, w->t_end);
+    return NULL;
+}
+
+static void
+pp_print(const char *prefix, int n, const struct side *sd, const uint64_t *h, uint64_t span)
+{
+    double secs = (double)span / 1e9;
+
+    if (secs <= 0)
+        secs = 1e-9;
+    printf("%sconns=%d %ssecs=%.3f %smsgs=%llu %smsg_per_s=%.0f %sp50_us=%.0f %sp99_us=%.0f "
+           "%serrors=%llu %sall_msgs=%llu", prefix, n, prefix, secs, prefix,
+           (unsigned long long)sd->msgs, prefix, (double)sd->msgs / secs,
+           prefix, hist_pct(h, sd->msgs, 0.50), prefix, hist_pct(h, sd->msgs, 0.99),
+           prefix, (unsigned long long)sd->errors, prefix, (unsigned long long)sd->all_msgs);
+}
+
+static double
+cpu_seconds(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);        /* every thread of the process */
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static int
+run_pingpong(void)
+{
+    int sides = port2 ? 2 : 1, total = nconns * sides, n, nw = sides == 2 ? 1 : nthreads;
+    int *fdv = calloc((size_t)total, sizeof(int));
+    struct worker *ws = calloc((size_t)nw, sizeof(struct worker));
+    struct side sum[2] = { { 0 }, { 0 } };
+    static uint64_t hsum[2][HIST_SIZE];
+    uint64_t t_start, t_measure, t_end, t_done;
+    double cpu0, cpu1;
+    int one = 1, ret = 0;
+
+    pp_all = calloc((size_t)total, sizeof(struct pp));
+    if (fdv == NULL || pp_all == NULL || ws == NULL)
+        die("setup");
+    n = establish(nconns, fdv, port);
+    if (port2 && n == nconns)
+        n += establish(nconns, fdv + nconns, port2);
+    if (n < total) {
+        printf("pingpong conns=%d established=%d error=connect\n", total, n);
+        for (int i = 0; i < n; i++)
+            close(fdv[i]);
+        free(pp_all);
+        free(fdv);
+        free(ws);
+        return 1;
+    }
+    t_start = now_ns();
+    t_measure = t_start + (uint64_t)(warmup * 1e9);
+    t_end = t_measure + (uint64_t)(seconds * 1e9);
+    for (int t = 0; t < nw; t++) {
+        struct worker *w = &ws[t];
+        w->first = sides == 2 ? 0 : (int)((long)nconns * t / nw);
+        w->count = sides == 2 ? total : (int)((long)nconns * (t + 1) / nw) - w->first;
+        w->per_side = sides == 2 ? nconns : w->count;
+        w->sides = sides;
+        w->alive = w->count;
+        w->t_measure = t_measure;
+        w->t_end = t_end;
+        if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+            die("epoll_create1");
+        for (int i = w->first; i < w->first + w->count; i++) {
+            struct pp *c = &pp_all[i];
+            struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+            c->fd = fdv[i];
+            c->side = (uint8_t)(i / nconns);
+            setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+                die("epoll_ctl");
+        }
+    }
+    cpu0 = cpu_seconds();
+    if (nw == 1) {
+        pp_loop(&ws[0]);
+    } else {
+        for (int t = 0; t < nw; t++)
+            if (pthread_create(&ws[t].tid, NULL, pp_loop, &ws[t]) != 0)
+                die("pthread_create");
+        for (int t = 0; t < nw; t++)
+            pthread_join(ws[t].tid, NULL);
+    }
+    cpu1 = cpu_seconds();
+    t_done = now_ns();
+    for (int t = 0; t < nw; t++) {
+        for (int s = 0; s < 2; s++) {
+            sum[s].msgs += ws[t].sd[s].msgs;
+            sum[s].errors += ws[t].sd[s].errors;
+            sum[s].all_msgs += ws[t].sd[s].all_msgs;
+            /* threads run side by side: the span is the longest one's */
+            if (ws[t].sd[s].busy_ns > sum[s].busy_ns)
+                sum[s].busy_ns = ws[t].sd[s].busy_ns;
+            for (size_t i = 0; i < HIST_SIZE; i++)
+                hsum[s][i] += ws[t].hist[s][i];
+        }
+        close(ws[t].ep);
+    }
+    printf("pingpong size=%d threads=%d ", msg_size, nw);
+    pp_print("", nconns, &sum[0], hsum[0], sum[0].busy_ns);
     if (sides == 2) {
         printf(" ");
-        pp_print("b_", nconns, sd, 1, sd[1].busy_ns);
+        pp_print("b_", nconns, &sum[1], hsum[1], sum[1].busy_ns);
     }
-    printf("\n");
+    /* the generator's own CPU over the whole exchange (warm-up included),
+     * and the share of the wall clock it used: near 1.0 per thread's CPU
+     * means it, not the server, set the pace */
+    printf(" lg_cpu_s=%.3f lg_busy=%.3f\n", cpu1 - cpu0,
+           (cpu1 - cpu0) / ((double)(t_done - t_start) / 1e9));
     for (int i = 0; i < n; i++)
-        if (!cs[i].dead)
-            close(cs[i].fd);
-    free(cs);
+        if (!pp_all[i].dead)
+            close(pp_all[i].fd);
+    ret = sum[0].errors || sum[1].errors ? 2 : 0;
+    free(pp_all);
     free(fdv);
-    close(ep);
-    return sd[0].errors || sd[1].errors ? 2 : 0;
+    free(ws);
+    return ret;
 }
 
 /* ---- bulk: the byte at stream offset i is pattern[i % PERIOD]; PERIOD is
@@ -528,30 +622,112 @@ run_bulk(void)
     return ok ? 0 : 2;
 }
 
-/* ---- idle */
+/* ---- idle. With -u PATH each connection first sends one request for PATH
+ * (keep-alive HTTP, or a WebSocket upgrade when PATH starts with /ws/) and
+ * everything the server sends is read and dropped while the connections
+ * are held; "{}" in PATH becomes the connection's number modulo -m, so
+ * chat members can be spread over rooms. */
+
+static const char *idle_path;
+static int idle_mod = 1000;
+
+static int
+idle_request(int fd, int idx)
+{
+    char path[512], req[1024];
+    const char *brace = strstr(idle_path, "{}");
+    int len;
+
+    if (brace)
+        snprintf(path, sizeof(path), "%.*s%d%s", (int)(brace - idle_path), idle_path,
+                 idx % idle_mod, brace + 2);
+    else
+        snprintf(path, sizeof(path), "%s", idle_path);
+    if (strncmp(path, "/ws/", 4) == 0)
+        len = snprintf(req, sizeof(req),
+                       "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n\r\n", path);
+    else
+        len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+    /* a fresh socket's send buffer takes a few hundred bytes at once */
+    return write(fd, req, (size_t)len) == len ? 0 : -1;
+}
+
+/* Reads and drops what is waiting on fd; 1 if anything came, -1 at EOF. */
+static int
+idle_drain(int fd)
+{
+    char b[16384];
+    int got = 0;
+
+    for (;;) {
+        ssize_t r = read(fd, b, sizeof(b));
+        if (r > 0) {
+            got = 1;
+            continue;
+        }
+        if (r == 0)
+            return -1;
+        return got;
+    }
+}
 
 static int
 run_idle(void)
 {
     int *fdv = calloc((size_t)nconns, sizeof(int));
-    int n, closed = 0;
+    uint8_t *answered = calloc((size_t)nconns, 1);
+    int n, closed = 0, nans = 0, ep = -1;
     double deadline;
     struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    struct epoll_event evs[MAX_EVENTS];
 
-    if (fdv == NULL)
+    if (fdv == NULL || answered == NULL)
         die("calloc");
     n = establish(nconns, fdv, port);
-    printf("established=%d wanted=%d\n", n, nconns);
+    if (idle_path) {
+        if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+            die("epoll_create1");
+        for (int i = 0; i < n; i++) {
+            struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+            if (idle_request(fdv[i], i) < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fdv[i], &ev) < 0)
+                die("idle request");
+        }
+        /* every connection answered, within connect_limit */
+        deadline = now_s() + connect_limit;
+        while (nans < n && !stop && now_s() < deadline) {
+            int k = epoll_wait(ep, evs, MAX_EVENTS, 100);
+            for (int i = 0; i < k; i++) {
+                uint32_t j = evs[i].data.u32;
+                if (idle_drain(fdv[j]) != 0 && !answered[j]) {
+                    answered[j] = 1;
+                    nans++;
+                }
+            }
+        }
+        printf("established=%d wanted=%d answered=%d\n", n, nconns, nans);
+    } else {
+        printf("established=%d wanted=%d\n", n, nconns);
+    }
     fflush(stdout);
     deadline = now_s() + hold_limit;
     while (!stop && now_s() < deadline) {
-        struct pollfd p = { .fd = 0, .events = POLLIN };
-        int k = poll(&p, 1, 200);
-        if (k > 0) {
+        struct pollfd p[2] = { { .fd = 0, .events = POLLIN }, { .fd = ep, .events = POLLIN } };
+        int k = poll(p, ep >= 0 ? 2 : 1, 200);
+        if (k > 0 && p[0].revents) {
             char b[256];
             ssize_t r = read(0, b, sizeof(b));
             if (r <= 0)
                 break;
+        }
+        if (k > 0 && ep >= 0 && p[1].revents) {
+            /* chat notices for members that joined later; EOF stays
+             * readable and is counted at the end */
+            k = epoll_wait(ep, evs, MAX_EVENTS, 0);
+            for (int i = 0; i < k; i++)
+                if (idle_drain(fdv[evs[i].data.u32]) < 0)
+                    epoll_ctl(ep, EPOLL_CTL_DEL, fdv[evs[i].data.u32], NULL);
         }
     }
     for (int i = 0; i < n; i++) {
@@ -562,9 +738,12 @@ run_idle(void)
         setsockopt(fdv[i], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
         close(fdv[i]);
     }
+    if (ep >= 0)
+        close(ep);
     free(fdv);
+    free(answered);
     printf("released=%d closed_by_server=%d\n", n, closed);
-    return n == nconns ? 0 : 1;
+    return n == nconns && (!idle_path || nans == n) ? 0 : 1;
 }
 
 int
@@ -585,17 +764,21 @@ main(int argc, char **argv)
         case 'q': port2 = atoi(v); break;
         case 'T': turn_s = atof(v); break;
         case 'c': nconns = atoi(v); break;
+        case 'j': nthreads = atoi(v); break;
         case 'd': seconds = atof(v); break;
         case 's': msg_size = atoi(v); break;
         case 'w': warmup = atof(v); break;
         case 't': hold_limit = atof(v); break;
+        case 'u': idle_path = v; break;
+        case 'm': idle_mod = atoi(v); break;
         default: usage();
         }
     }
     if (port <= 0 || port > 65535 || port2 < 0 || port2 > 65535 || turn_s < 0.01 ||
-        turn_s > 60 || nconns < 1 || nconns > 1000000 || seconds <= 0 ||
+        turn_s > 60 || nthreads < 1 || nthreads > 64 || nthreads > nconns ||
+        (port2 && nthreads > 1) || nconns < 1 || nconns > 1000000 || seconds <= 0 ||
         seconds > 3600 || msg_size < 8 || msg_size > 256 || warmup < 0 || warmup > 60 ||
-        hold_limit <= 0)
+        hold_limit <= 0 || idle_mod < 1 || (idle_path && (idle_path[0] != '/' || strlen(idle_path) > 400)))
         usage();
 
     signal(SIGPIPE, SIG_IGN);

@@ -351,6 +351,8 @@ def run_loadgen(ctx, peer, mode, conns=None):
                            "-d", "%g" % ctx.seconds]
     if conns:
         argv += ["-c", str(conns)]
+    if mode == "pingpong" and ctx.load_threads > 1:
+        argv += ["-j", str(min(ctx.load_threads, conns or 1))]
     t0 = cpu_ticks(peer.pid)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=ctx.seconds + 90)
     t1 = cpu_ticks(peer.pid)
@@ -367,11 +369,18 @@ def run_loadgen(ctx, peer, mode, conns=None):
 
 
 def pingpong_result(kv, prefix, cpu_ticks_used):
+    """The server's CPU is taken over the whole loadgen run, so it is
+    divided by every reply of that run (all_msgs: warm-up, turns' tails and
+    all), not only by those counted for msg/s. lg_busy is the load
+    generator's CPU over its wall time (both sides, when in turns): near
+    1.0 per load CPU means the generator, not the server, set the pace."""
     msgs = int(kv.get(prefix + "msgs", 0))
+    all_msgs = int(kv.get(prefix + "all_msgs", msgs))
     return {"msg_s": float(kv[prefix + "msg_per_s"]), "p50_us": float(kv[prefix + "p50_us"]),
-            "p99_us": float(kv[prefix + "p99_us"]), "msgs": msgs,
+            "p99_us": float(kv[prefix + "p99_us"]), "msgs": msgs, "all_msgs": all_msgs,
             "errors": int(kv[prefix + "errors"]),
-            "cpu_us_per_msg": cpu_ticks_used * TICK_US / msgs if msgs else None}
+            "cpu_us_per_msg": cpu_ticks_used * TICK_US / all_msgs if all_msgs else None,
+            "lg_busy": float(kv["lg_busy"]) if "lg_busy" in kv else None}
 
 
 def run_pingpong_pair(ctx, a, b, conns):
@@ -470,6 +479,235 @@ def run_idle(ctx, name, proto):
         peer.stop()
 
 
+# ---------------------------------------------------------------- memory at scale
+# Issue 16, point 3: memory per idle connection, the process's own and the
+# kernel's, at several counts; the slope gives what a million would need.
+
+MEM_STEP = 5000                 # connections added per step, by one holder process
+MEM_STEPS = 3                   # so 5k, 10k, 15k: each holder stays under 20,000 fds
+MEM_ROOMS = 1000                # chat members spread over this many rooms
+# (peer, key, port, loadgen idle -u PATH)
+MEM_CASES = [
+    ("netdemo", "echo", "echo", "/"),        # echo sends the request back
+    ("netdemo", "http", "http", "/"),
+    ("netdemo", "ws", "http", "/ws/chat?room=m{}&name=member"),
+    ("nginx", "http", "http", "/"),
+]
+MEM_TITLE = {"echo": "echo", "http": "HTTP keep-alive", "ws": "WebSocket chat member"}
+
+
+def start_netdemo_mem(ctx, tag):
+    """netdemo as start_netdemo has it, but with nothing timing idle
+    connections out while they are counted (keep-alive, WebSocket pings)."""
+    echo, web = free_ports(2)
+    cfg = os.path.join(ctx.tmp, "netdemo-%s.ini" % tag)
+    with open(cfg, "w") as f:
+        f.write("; written by bench/run.py (mem_scale)\n"
+                "[netdemo]\nlog_level = warning\nmax_connections = %d\nshutdown_timeout = 1s\n\n"
+                "[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\nidle_timeout = 1h\n\n"
+                "[http]\nmodule = http\nlisten = tcp://127.0.0.1:%d\nidle_timeout = 1h\n"
+                "header_timeout = 60s\nkeepalive_timeout = 1h\nws_ping_interval = 1h\n"
+                % (NOFILE - 1000, echo, web))
+    proc = Proc("netdemo", ctx.pin_server + [ctx.netdemo, "-c", cfg],
+                os.path.join(ctx.tmp, "netdemo-%s.log" % tag))
+    for p in (echo, web):
+        wait_port(p, proc)
+    return Peer("netdemo", proc, {"echo": echo, "http": web, "http_close": web})
+
+
+def kernel_mem():
+    """Box-wide: TCP socket buffer pages and sockets in use (sockstat), and
+    slab memory (meminfo), in bytes."""
+    out = {}
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            kv = line.split()
+            if kv[0] == "sockets:":
+                out["sockets"] = int(kv[2])
+            elif kv[0] == "TCP:":
+                d = dict(zip(kv[1::2], kv[2::2]))
+                out["tcp_inuse"] = int(d["inuse"])
+                out["tcp_mem_b"] = int(d["mem"]) * os.sysconf("SC_PAGE_SIZE")
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k, v = line.split(":", 1)
+            if k in ("Slab", "SUnreclaim"):
+                out[k.lower() + "_b"] = int(v.split()[0]) * 1024
+    return out
+
+
+def slab_caches():
+    """{cache: (objects, object size)} from /proc/slabinfo (root only; {}
+    otherwise)."""
+    try:
+        with open("/proc/slabinfo") as f:
+            lines = f.readlines()[2:]
+    except OSError:
+        return {}
+    return {l.split()[0]: (int(l.split()[1]), int(l.split()[3])) for l in lines}
+
+
+def proc_fd_slab(caches):
+    """Slab bytes of /proc inodes and their dentries. Anything on the box
+    that lists /proc/PID/fd (this driver's fd counts, a monitor, another
+    bench) makes one of each per fd listed, ~0.9 KB, and they are not the
+    sockets' own: they are taken out of the kernel figure."""
+    objs, size = caches.get("proc_inode_cache", (0, 0))
+    return objs * (size + caches.get("dentry", (0, 192))[1])
+
+
+def slope(xs, ys):
+    """Least-squares slope of ys over xs."""
+    mx, my = statistics.mean(xs), statistics.mean(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else None
+
+
+def mem_case(ctx, name, key, port_key, path):
+    """A fresh server, a baseline, then MEM_STEPS holders of MEM_STEP idle
+    connections each, started one after another; at each step the server's
+    RSS, its fd count and the box's kernel figures once they are steady."""
+    peer = (start_netdemo_mem if name == "netdemo" else STARTERS[name])(ctx, "mem-" + key)
+    holders = []
+    try:
+        port = peer.ports[port_key]
+        http_get(port) if port_key == "http" else echo_roundtrip(port)
+        counts = [fd_count(peer.pid)]
+        for _ in range(50):
+            time.sleep(0.1)
+            counts.append(fd_count(peer.pid))
+            if len(counts) >= 4 and len(set(counts[-4:])) == 1:
+                break
+        fd0 = counts[-1]
+        slab0 = slab_caches()
+        steps = [{"conns": 0, "rss_kb": rss_kb(peer.pid), **kernel_mem(),
+                  "proc_fd_slab_b": proc_fd_slab(slab0)}]
+        for i in range(MEM_STEPS):
+            argv = ctx.pin_load + [os.path.join(ctx.bin, "loadgen"), "idle", "-p", str(port),
+                                   "-c", str(MEM_STEP), "-t", "300"]
+            if "{}" in path:
+                # member j of each holder joins room j mod MEM_ROOMS: every step
+                # adds 5 members to each of 1000 rooms (a join notifies the
+                # room, so one big room would cost O(N^2) notices)
+                argv += ["-m", str(MEM_ROOMS)]
+            argv += ["-u", path]
+            lg = Proc("loadgen-mem", argv, os.path.join(ctx.tmp, "loadgen-mem.log"),
+                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            holders.append(lg)
+            kv = parse_kv(read_line(lg.p.stdout, 120))
+            if int(kv.get("established", 0)) < MEM_STEP or int(kv.get("answered", 0)) < MEM_STEP:
+                raise BenchError("mem_scale %s %s step %d: %s" % (name, key, i + 1, kv))
+            # every connection was answered, so the server has accepted it.
+            # Its fds are not counted here: listing /proc/PID/fd makes a
+            # proc inode and dentry per fd (about 1.3 KB of slab each) and
+            # would be charged to the sockets; it is done once, at the end.
+            last, rss = -1, rss_kb(peer.pid)
+            for _ in range(10):
+                if rss == last:
+                    break
+                time.sleep(0.3)
+                last, rss = rss, rss_kb(peer.pid)
+            # the kernel's figures move with the whole box: median of five
+            ks = []
+            for _ in range(5):
+                ks.append({**kernel_mem(), "proc_fd_slab_b": proc_fd_slab(slab_caches())})
+                time.sleep(0.1)
+            k = {f: statistics.median(x[f] for x in ks) for f in ks[0]}
+            steps.append({"conns": MEM_STEP * (i + 1), "rss_kb": rss, **k})
+        grown = slab_caches()
+        steps[-1]["held"] = fd_count(peer.pid) - fd0
+        if steps[-1]["held"] < MEM_STEP * MEM_STEPS:
+            raise BenchError("mem_scale %s %s: the server holds %d of %d connections"
+                             % (name, key, steps[-1]["held"], MEM_STEP * MEM_STEPS))
+        nbytes = lambda caches, c: caches.get(c, (0, 0))[0] * caches.get(c, (0, 0))[1]
+        caches = sorted(((c, nbytes(grown, c) - nbytes(slab0, c)) for c in grown),
+                        key=lambda t: -t[1])[:8]
+    finally:
+        for lg in holders:
+            lg.p.stdin.close()
+        for lg in holders:
+            try:
+                lg.p.wait(30)
+            except subprocess.TimeoutExpired:
+                pass
+            lg.stop()
+        peer.stop()
+    n = [s["conns"] for s in steps]
+    user = slope(n, [s["rss_kb"] * 1024 for s in steps])
+    # kernel: bytes per socket from the box's socket count, so sockets other
+    # processes opened or closed meanwhile are not charged to these; the
+    # server owns one socket per connection (its holder the other)
+    socks = [s["sockets"] for s in steps]
+    slab_per_sock = slope(socks, [s["slab_b"] - s["proc_fd_slab_b"] for s in steps])
+    proc_per_sock = slope(socks, [s["proc_fd_slab_b"] for s in steps])
+    unrec_per_sock = slope(socks, [s["sunreclaim_b"] for s in steps])
+    tcpmem_per_sock = slope(socks, [s["tcp_mem_b"] for s in steps])
+    return {key + "_user_b": user,
+            key + "_kernel_b": (slab_per_sock or 0) + (tcpmem_per_sock or 0),
+            key + "_slab_b": slab_per_sock, key + "_sunreclaim_b": unrec_per_sock,
+            key + "_proc_fd_slab_b": proc_per_sock,
+            key + "_tcp_mem_b": tcpmem_per_sock,
+            key + "_steps": steps, key + "_slab_caches": dict(caches)}
+
+
+def run_mem_scale(ctx, name):
+    out = {}
+    for peer, key, port_key, path in MEM_CASES:
+        if peer == name:
+            out.update(mem_case(ctx, name, key, port_key, path))
+            log("bench: mem_scale %s %s: user %.0f B/conn, kernel %.0f B/socket"
+                % (name, key, out[key + "_user_b"], out[key + "_kernel_b"]))
+    return out
+
+
+def million_note(med):
+    """What one million idle connections would take on one box, from the
+    medians' slopes, and the kernel settings that go with it: text lines."""
+    m = med.get("mem_scale", {})
+    if not m:
+        return []
+    lines = ["One million idle connections on one box (slope over %s connections; kernel "
+             "figures are box-wide, per socket, one socket on the server per connection):"
+             % "/".join("%dk" % (MEM_STEP * (i + 1) // 1000) for i in range(MEM_STEPS))]
+    for peer, key, _, _ in MEM_CASES:
+        u, k = m.get(peer, {}).get(key + "_user_b"), m.get(peer, {}).get(key + "_kernel_b")
+        if u is None or k is None:
+            continue
+        lines.append("- %s %s: %.0f B user + %.0f B kernel = %.0f B per connection; x 1,000,000 = "
+                     "%.2f GB (%.2f GB user, %.2f GB kernel)"
+                     % (PEER_TITLE[peer], MEM_TITLE[key], u, k, u + k, (u + k) / 1e3, u / 1e3, k / 1e3))
+    lines.append("  (clients on the same box add their own sockets' kernel share again, ~%.1f GB)"
+                 % (statistics.median(m[p][k + "_kernel_b"] for p, k, _, _ in MEM_CASES
+                                      if m.get(p, {}).get(k + "_kernel_b") is not None) / 1e3))
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        lo, hi = map(int, f.read().split())
+    ports = hi - lo + 1
+    with open("/proc/sys/net/ipv4/tcp_mem") as f:
+        tcp_mem = f.read().split()
+    with open("/proc/sys/fs/nr_open") as f:
+        nr_open = int(f.read())
+    page = os.sysconf("SC_PAGE_SIZE")
+    lines += [
+        "Settings for 1,000,000 (this box now: fs.nr_open=%d, ports %d-%d, tcp_mem %s pages):"
+        % (nr_open, lo, hi, " ".join(tcp_mem)),
+        "- fds: fs.nr_open >= 1,001,000 (1M sockets + listeners, logs, epoll), e.g. 1048576 if "
+        "nothing else is needed, else 1100000; LimitNOFILE=1100000 in the unit (or ulimit -n); "
+        "fs.file-max >= 1.1M (2.2M with the clients on the same box); netdemo max_connections = 1000000",
+        "- accept queue: net.core.somaxconn >= 4096 (netdemo listens with a backlog of 4096; "
+        "more only helps bursts of connects, e.g. 65535), net.ipv4.tcp_max_syn_backlog alike",
+        "- kernel socket memory: idle sockets hold no buffers (tcp_mem's count stays ~0); the "
+        "limit bites when they send: at 4 KiB queued per connection, 1M x 4096 / %d = %d pages, "
+        "so net.ipv4.tcp_mem = \"%d %d %d\" (4, 6, 8 GiB) keeps a busy million out of memory pressure"
+        % (page, 1000000 * 4096 // page, 4 << 30 >> 12, 6 << 30 >> 12, 8 << 30 >> 12),
+        "- client ports: one source IP reaches one server address:port from at most the "
+        "ip_local_port_range, %d ports here (64,512 with 1024-65535): 1,000,000 / 64,512 -> 16 "
+        "source IPs (127.0.0.1-127.0.0.16 on loopback, bind() before connect()) or 16 listening "
+        "ports; with this range, %d. Close with a reset or enable net.ipv4.tcp_tw_reuse so "
+        "TIME_WAIT does not hold them" % (ports, -(-1000000 // ports)),
+    ]
+    return lines
+
+
 WORKLOADS = [
     # name, title, peers, how
     ("http_ka_50", "HTTP keep-alive, 50 conns", ["netdemo", "nginx", "tornado", "ceiling"],
@@ -485,6 +723,7 @@ WORKLOADS = [
     ("bulk", "Echo bulk stream, 1 conn", ["netdemo", "ceiling"], ("bulk",)),
     ("idle_http", "Idle HTTP connections", ["netdemo", "nginx", "tornado"], ("idle", "http")),
     ("idle_echo", "Idle echo connections", ["netdemo", "tornado"], ("idle", "echo")),
+    ("mem_scale", "Memory per idle connection, 5k-15k", ["netdemo", "nginx"], ("mem",)),
     ("http_alog_50", "HTTP keep-alive, 50 conns: access_log = on vs off", ["netdemo"],
      ("alog", 50)),
 ]
@@ -498,6 +737,8 @@ def run_one(ctx, peers, wl, name):
         return run_loadgen(ctx, peers[name], "pingpong", how[1])
     if how[0] == "bulk":
         return run_loadgen(ctx, peers[name], "bulk")
+    if how[0] == "mem":
+        return run_mem_scale(ctx, name)
     if how[0] == "alog":
         return run_access_log(ctx, peers, how[1])
     return run_idle(ctx, name, how[1])
@@ -519,12 +760,24 @@ ROWS = [
     ("echo_50", "msg_s", "msg/s", "high", [("ceiling", ">=", 0.95), ("tornado", ">=", 3.0)]),
     ("echo_50", "p50_us", "p50 us", "low", []),
     ("echo_50", "p99_us", "p99 us", "low", []),
+    ("echo_50", "cpu_us_per_msg", "server CPU us/msg", "low", [("ceiling", None, None),
+                                                               ("tornado", None, None)]),
+    ("echo_50", "lg_busy", "loadgen CPU busy", "low", []),
     ("echo_1000", "msg_s", "msg/s", "high", [("ceiling", ">=", 0.95), ("tornado", ">=", 3.0)]),
     ("echo_1000", "p50_us", "p50 us", "low", []),
     ("echo_1000", "p99_us", "p99 us", "low", []),
+    ("echo_1000", "cpu_us_per_msg", "server CPU us/msg", "low", [("ceiling", None, None),
+                                                                 ("tornado", None, None)]),
+    ("echo_1000", "lg_busy", "loadgen CPU busy", "low", []),
     ("bulk", "gbps", "GB/s", "high", [("ceiling", ">=", 0.9)]),
     ("idle_http", "kb_per_conn", "RSS KB/conn", "low", [("nginx", None, None), ("tornado", None, None)]),
     ("idle_echo", "kb_per_conn", "RSS KB/conn", "low", [("tornado", None, None)]),
+    ("mem_scale", "echo_user_b", "echo: user B/conn", "low", []),
+    ("mem_scale", "echo_kernel_b", "echo: kernel B/socket", "low", []),
+    ("mem_scale", "http_user_b", "HTTP: user B/conn", "low", [("nginx", None, None)]),
+    ("mem_scale", "http_kernel_b", "HTTP: kernel B/socket", "low", [("nginx", None, None)]),
+    ("mem_scale", "ws_user_b", "WebSocket member: user B/conn", "low", []),
+    ("mem_scale", "ws_kernel_b", "WebSocket member: kernel B/socket", "low", []),
     ("http_alog_50", "cpu_us_per_req_off", "server CPU us/req, access_log off", "low", []),
     ("http_alog_50", "cpu_us_per_req_on", "server CPU us/req, access_log on", "low", []),
     ("http_alog_50", "cpu_ratio", "CPU per request, on / off", "low", []),
@@ -724,6 +977,9 @@ def main():
                          "the ceiling (default: --rounds, and at least 5 when that is 3 or more)")
     ap.add_argument("--idle-rounds", type=int, default=None,
                     help="rounds of the idle-memory workloads (default: --rounds, at most 2)")
+    ap.add_argument("--load-threads", type=int, default=int(os.environ.get("BENCH_LOAD_THREADS", 1)),
+                    help="loadgen pingpong threads for a server measured alone (-j; all on the "
+                         "load CPU; the paired netdemo/ceiling runs take one)")
     ap.add_argument("--idle-conns", type=int, default=int(os.environ.get("BENCH_IDLE_CONNS", 10000)))
     ap.add_argument("--only", default=os.environ.get("BENCH_ONLY", ""),
                     help="comma-separated workloads (%s)" % ",".join(w[0] for w in WORKLOADS))
@@ -775,6 +1031,7 @@ def main():
     ctx.netdemo, ctx.bin, ctx.seconds = os.path.abspath(args.netdemo), os.path.abspath(args.bin), args.seconds
     ctx.nginx = shutil.which("nginx")
     ctx.idle_conns = args.idle_conns
+    ctx.load_threads = max(1, min(args.load_threads, 64))
     ctx.out = os.path.abspath(args.out)
     ctx.pin_server = ["taskset", "-c", str(server_cpu)]
     ctx.pin_load = ["taskset", "-c", str(load_cpu)]
@@ -792,7 +1049,7 @@ def main():
         ctx.page_path = os.path.join(ctx.tmp, "page.html")
         with open(ctx.page_path, "wb") as f:
             f.write(page)
-        needed = {p for w in workloads if w[3][0] != "idle" for p in w[2]}
+        needed = {p for w in workloads if w[3][0] not in ("idle", "mem") for p in w[2]}
         for name in ("nginx", "tornado", "ceiling"):
             if name in needed:
                 peers[name] = STARTERS[name](ctx, "main")
@@ -813,7 +1070,7 @@ def main():
 
         for wl in workloads:
             name, title, wl_peers, how = wl
-            rounds = {"idle": idle_rounds, "pingpong": echo_rounds,
+            rounds = {"idle": idle_rounds, "mem": idle_rounds, "pingpong": echo_rounds,
                       "bulk": echo_rounds}.get(how[0], args.rounds)
             for r in range(rounds):
                 order = wl_peers if r % 2 == 0 else list(reversed(wl_peers))
@@ -875,9 +1132,9 @@ def main():
                  echo_rounds, idle_rounds, args.idle_conns, elapsed))
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"meta": meta, "workloads": {w[0]: w[1] for w in workloads}, "medians": med,
-                   "ratios": ratios, "runs": results}, f, indent=2)
+                   "ratios": ratios, "million": million_note(med), "runs": results}, f, indent=2)
     with open(os.path.join(args.out, "table.md"), "w") as f:
-        f.write(header + "\n\n" + table)
+        f.write(header + "\n\n" + table + "".join("\n" + l for l in million_note(med)))
     charts = make_chart(med, args.out, stamp)
     if args.update_readme:
         update_readme(table, header)
@@ -885,6 +1142,8 @@ def main():
     print(header)
     print()
     print(table)
+    for line in million_note(med):
+        print(line)
     print("results: %s" % os.path.join(args.out, "results.json"))
     for c in charts:
         print("chart:   %s" % c)

@@ -22,7 +22,7 @@ FUZZ_ARGS    ?=
 FUZZ_CFLAGS  := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
                 -g -O1 -std=gnu11 -Iinclude -Isrc -D_GNU_SOURCE
 FUZZ_BUILD   := build/fuzz
-FUZZ_TARGETS := fuzz_http_parse fuzz_values fuzz_ini fuzz_http_input fuzz_ws
+FUZZ_TARGETS := fuzz_http_parse fuzz_values fuzz_ini fuzz_http_input fuzz_ws fuzz_resp
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 FUZZ_HDRS    := $(wildcard include/nd/*.h src/*.h) fuzz/check.h
 
@@ -31,6 +31,7 @@ FUZZ_HDRS    := $(wildcard include/nd/*.h src/*.h) fuzz/check.h
 FUZZ_SRC_fuzz_http_parse := src/http_parse.c
 FUZZ_SRC_fuzz_values     := src/addr.c src/http_path.c src/http_parse.c src/http_static.c
 FUZZ_SRC_fuzz_ws         := src/ws.c src/json.c src/buf.c
+FUZZ_SRC_fuzz_resp       := src/resp.c src/buf.c
 FUZZ_SRC_fuzz_ini        := $(filter-out src/main.c,$(wildcard src/*.c))
 FUZZ_SRC_fuzz_http_input := src/mod_http.c src/http_access.c src/access_fmt.c src/conf_key.c src/http_parse.c src/http_path.c src/http_ws.c src/http_chat.c src/chat_room.c src/ws.c \
                             src/http_static.c src/http_response.c src/http_probe.c src/http_metrics.c \
@@ -77,6 +78,7 @@ fuzz-run: $(FUZZ_BINS)
 	        fuzz_http_parse|fuzz_http_input) dict=-dict=fuzz/dict/http.dict;; \
 	        fuzz_ini) dict=-dict=fuzz/dict/ini.dict;; \
 	        fuzz_values) dict=-dict=fuzz/dict/values.dict;; \
+        fuzz_resp) dict=-dict=fuzz/dict/resp.dict;; \
 	    esac; \
 	    echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 	    $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \

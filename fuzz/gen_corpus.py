@@ -443,11 +443,53 @@ def values_seeds():
         write(t, name, s)
 
 
+def resp_seeds():
+    """fuzz_resp: a cut byte, a limits byte (low bit: small), then replies."""
+    def bulk(s):
+        s = s.encode() if isinstance(s, str) else s
+        return b"$%d\r\n%s\r\n" % (len(s), s)
+
+    def arr(*items):
+        return b"*%d\r\n" % len(items) + b"".join(items)
+
+    seeds = {
+        "simple": b"+OK\r\n-ERR unknown command 'FOO'\r\n:-42\r\n",
+        "bulk": bulk("hello") + b"$0\r\n\r\n" + bulk(b"a\r\nb"),
+        "nulls": b"$-1\r\n*-1\r\n_\r\n" + arr(b"$-1\r\n", b"_\r\n"),
+        "nested": arr(arr(b":1\r\n", arr(b":2\r\n")), b":3\r\n", arr(b"-E x\r\n", bulk("z"))),
+        "message": arr(bulk("message"), bulk("room"), bulk("hello")) +
+                   arr(bulk("pmessage"), bulk("r*"), bulk("room"), bulk("hey")),
+        "subscribe": arr(bulk("subscribe"), bulk("room"), b":1\r\n"),
+        "noscript": b"-NOSCRIPT No matching script. Please use EVAL.\r\n",
+        "evalsha": arr(arr(bulk("1-0"), arr(bulk("name"), bulk("a"), bulk("text"), bulk("hi"))),
+                       b":7\r\n"),
+        "resp3": b"#t\r\n,1.5\r\n,-inf\r\n(-123456789012345678901234567890\r\n"
+                 b"%1\r\n+k\r\n:1\r\n~2\r\n+a\r\n+b\r\n!7\r\nERR x y\r\n=8\r\ntxt:abcd\r\n",
+        "push": b">3\r\n" + bulk("message") + bulk("ch") + bulk("hi"),
+        "int-limits": b":9223372036854775807\r\n:-9223372036854775808\r\n:9223372036854775808\r\n",
+        "bare-lf": b"*1\r\n+OK\n",
+        "cr-no-lf": b"+OK\rX\r\n",
+        "bad-length": b"$-2\r\n",
+        "huge-length": b"$99999999999999999999999\r\n",
+        "too-deep": b"*1\r\n" * 9 + b":1\r\n",
+        "junk-type": b"?x\r\n",
+        "bulk-no-crlf": b"$5\r\nhelloXY",
+        "partial": b"*2\r\n$10\r\nhello",
+    }
+    for name, data in seeds.items():
+        write("fuzz_resp", name, b"\x07\x00" + data)
+    # The same with small limits (bulk 16, depth 3, 8 nodes).
+    write("fuzz_resp", "small-limits", b"\x05\x01" + bulk("x" * 17) )
+    write("fuzz_resp", "small-many", b"\x03\x01" + arr(*[b":1\r\n"] * 8))
+    write("fuzz_resp", "small-depth", b"\x03\x01" + arr(arr(arr(b"*0\r\n"))))
+
+
 def main():
     parse_seeds()
     input_seeds()
     ini_seeds()
     values_seeds()
+    resp_seeds()
     return 0
 
 
