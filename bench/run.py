@@ -486,16 +486,16 @@ WS_STARTERS = {"netdemo": start_netdemo_ws, "ws": start_ws_node, "tornado": star
 
 
 def run_wsbcast(ctx, name, how):
-    """how: ("wsbcast", members, measure_broadcast, joins_at_once). The
-    server's CPU time of each phase comes from wsbcast (-s PID)."""
-    _, members, broadcast, at_once = how
+    """how: ("wsbcast", members, measure_broadcast, joins_at_once, window).
+    The server's CPU time of each phase comes from wsbcast (-s PID)."""
+    _, members, broadcast, at_once, window = how
     exe = os.path.join(ctx.bin, "wsbcast")
     if not os.access(exe, os.X_OK):
         raise BenchError("missing %s (make bench-bin builds it)" % exe)
     peer = WS_STARTERS[name](ctx, "bcast")
     try:
         argv = ctx.pin_load + [exe, "-p", str(peer.ports["ws"]), "-u", peer.ports["ws_path"],
-                               "-c", str(members), "-w", str(BCAST_WINDOW), "-J", str(at_once),
+                               "-c", str(members), "-w", str(window), "-J", str(at_once),
                                "-d", "%g" % (ctx.seconds if broadcast else 0), "-s", str(peer.pid)]
         if peer.ports.get("json"):
             argv.append("-j")
@@ -518,9 +518,12 @@ def run_wsbcast(ctx, name, how):
 
 BCAST_WORKLOADS = [
     ("ws_broadcast_1000", "WebSocket broadcast, 1000 members, 100 B, window %d" % BCAST_WINDOW,
-     ["netdemo", "ws", "tornado"], ("wsbcast", 1000, True, 256)),
+     ["netdemo", "ws", "tornado"], ("wsbcast", 1000, True, 256, BCAST_WINDOW)),
+    # one message at a time: nothing to combine, each delivery its own send
+    ("ws_broadcast_1000_w1", "WebSocket broadcast, 1000 members, 100 B, one at a time",
+     ["netdemo", "ws", "tornado"], ("wsbcast", 1000, True, 256, 1)),
     ("joins_1000", "1000 members joining a room, one at a time", ["netdemo", "ws", "tornado"],
-     ("wsbcast", 1000, False, 1)),
+     ("wsbcast", 1000, False, 1, 1)),
 ]
 BCAST_ROWS = [
     ("ws_broadcast_1000", "deliveries_per_cpu_s", "deliveries per server CPU-s", "high",
@@ -528,6 +531,10 @@ BCAST_ROWS = [
     ("ws_broadcast_1000", "deliveries_s", "deliveries/s", "high", [("ws", None, None)]),
     ("ws_broadcast_1000", "client_cpu_s", "client CPU s (load side)", "low", []),
     ("ws_broadcast_1000", "server_cpu_s", "server CPU s", "low", []),
+    ("ws_broadcast_1000_w1", "deliveries_per_cpu_s", "deliveries per server CPU-s", "high",
+     [("ws", None, None), ("tornado", None, None)]),
+    ("ws_broadcast_1000_w1", "client_cpu_s", "client CPU s (load side)", "low", []),
+    ("ws_broadcast_1000_w1", "server_cpu_s", "server CPU s", "low", []),
     ("joins_1000", "join_cpu_s", "server CPU s", "low", [("ws", None, None)]),
 ]
 # Targets on netdemo's own figure: (workload, metric) -> (op, value, unit)
