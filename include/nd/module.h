@@ -210,6 +210,17 @@ void nd_conn_set_deadline(struct nd_conn *c, uint64_t ms);
  * the default, leaves that to the service's idle_timeout. */
 void nd_conn_set_send_timeout(struct nd_conn *c, uint64_t ms);
 
+/* A module's own timer, belonging to no one connection (a chat room's
+ * batched notices): fn(arg) runs once from the loop, ms after the last
+ * nd_alarm_set (which re-arms; 0 stops it). Made with any connection of
+ * the loop it is to run on; it outlives that connection. nd_alarm_new is
+ * NULL and nd_alarm_set -1 when memory is short. */
+struct nd_alarm;
+struct nd_alarm *nd_alarm_new(struct nd_conn *c, void (*fn)(void *arg), void *arg);
+int nd_alarm_set(struct nd_alarm *a, uint64_t ms);
+int nd_alarm_armed(const struct nd_alarm *a);
+void nd_alarm_free(struct nd_alarm *a);
+
 void *nd_conn_data(const struct nd_conn *c);
 void nd_conn_set_data(struct nd_conn *c, void *data);
 struct nd_service *nd_conn_service(const struct nd_conn *c);
