@@ -7,6 +7,7 @@ set -u
 need=""
 command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
 command -v wrk >/dev/null 2>&1 || need="$need wrk"
+command -v ab >/dev/null 2>&1 || need="$need apache2-utils"
 /usr/bin/python3 -c 'import tornado' >/dev/null 2>&1 || need="$need python3-tornado"
 command -v gnuplot >/dev/null 2>&1 || need="$need gnuplot-nox"
 command -v taskset >/dev/null 2>&1 || need="$need util-linux"

@@ -201,6 +201,13 @@ void nd_conn_end(struct nd_conn *c, int abort);
 int nd_conn_peer(const struct nd_conn *c, void *sa, unsigned *len);
 int nd_conn_local(const struct nd_conn *c, void *sa, unsigned *len);
 
+/* The peer has said it sends nothing after what it has sent (an HTTP
+ * request that asked to close), and all of that is consumed. When the
+ * connection then finishes with no input left unread, it is closed as soon
+ * as its output is out (the FIN follows the answer) instead of lingering
+ * for the peer's FIN; anything still unread means it lingers as usual. */
+void nd_conn_peer_done(struct nd_conn *c);
+
 /* Calls timeout() after ms milliseconds; 0 cancels. One deadline per
  * connection: setting it again replaces it. */
 void nd_conn_set_deadline(struct nd_conn *c, uint64_t ms);
