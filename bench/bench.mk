@@ -1,5 +1,5 @@
 # bench/bench.mk: `make bench`, netdemo against nginx, Tornado and the C
-# ceiling (see bench/README.md). Included by the top-level Makefile.
+# ceiling, and WebSocket broadcast against node's ws (see bench/README.md). Included by the top-level Makefile.
 # `make bench BENCH_SECONDS=1 BENCH_ROUNDS=1` is a quick smoke run.
 
 PYTHON        ?= python3
@@ -15,9 +15,9 @@ bench: bench-deps bench-bin
 	$(PYTHON) bench/run.py --netdemo build/netdemo --bin $(BENCH_OUT) --out $(BENCH_OUT) \
 	    --seconds $(BENCH_SECONDS) --rounds $(BENCH_ROUNDS)
 
-bench-bin: $(BENCH_OUT)/ceiling $(BENCH_OUT)/loadgen
+bench-bin: $(BENCH_OUT)/ceiling $(BENCH_OUT)/loadgen $(BENCH_OUT)/wsbcast
 
-$(BENCH_OUT)/ceiling $(BENCH_OUT)/loadgen: $(BENCH_OUT)/%: bench/%.c bench/bench.mk
+$(BENCH_OUT)/ceiling $(BENCH_OUT)/loadgen $(BENCH_OUT)/wsbcast: $(BENCH_OUT)/%: bench/%.c bench/bench.mk
 	@mkdir -p $(BENCH_OUT)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -lm
 

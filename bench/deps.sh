@@ -7,11 +7,25 @@ set -u
 need=""
 command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
 command -v wrk >/dev/null 2>&1 || need="$need wrk"
+command -v ab >/dev/null 2>&1 || need="$need apache2-utils"
 /usr/bin/python3 -c 'import tornado' >/dev/null 2>&1 || need="$need python3-tornado"
 command -v gnuplot >/dev/null 2>&1 || need="$need gnuplot-nox"
 command -v taskset >/dev/null 2>&1 || need="$need util-linux"
+command -v node >/dev/null 2>&1 || need="$need nodejs"
+command -v npm >/dev/null 2>&1 || need="$need npm"
 
-[ -z "$need" ] && exit 0
+# The broadcast bench's peer: the npm package ws, in a directory of the
+# bench's own (NODE_PATH points there), installed once.
+ws_modules() {
+    [ -d build/bench/node_modules/ws ] && return 0
+    command -v npm >/dev/null 2>&1 || return 0
+    echo "bench: npm install --prefix build/bench ws"
+    mkdir -p build/bench
+    npm install --prefix build/bench --no-audit --no-fund ws >/dev/null || exit 1
+}
+
+[ -z "$need" ] && { ws_modules; exit 0; }
+
 
 if [ "$(id -u)" != 0 ]; then
     echo "make bench needs:$need" >&2
@@ -52,4 +66,5 @@ if [ -n "$after" ] && [ "$after" != "$before" ] &&
         kill "$after"
     fi
 fi
+ws_modules
 exit 0

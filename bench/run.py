@@ -342,6 +342,30 @@ def run_access_log(ctx, peers, conns):
     return res
 
 
+# ab (apache2-utils) speaks HTTP/1.0 and, without -k, asks for no
+# keep-alive: each request on its own connection, as health checks and
+# probes do. -t bounds the run; -n only keeps ab from stopping early.
+def run_ab(ctx, peer, conns):
+    port = peer.ports["http_close"]
+    argv = ctx.pin_load + ["ab", "-q", "-r", "-c", str(conns), "-t", str(ctx.seconds),
+                           "-n", "10000000", "-s", "5", "http://127.0.0.1:%d/" % port]
+    t0 = cpu_ticks(peer.pid)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=ctx.seconds + 60)
+    t1 = cpu_ticks(peer.pid)
+    done = re.search(r"Complete requests:\s+(\d+)", out.stdout)
+    rps = re.search(r"Requests per second:\s+([\d.]+)", out.stdout)
+    if out.returncode != 0 or not done or not rps:
+        raise BenchError("ab failed:\n%s%s" % (out.stdout, out.stderr))
+    reqs = int(done.group(1))
+    errs = 0
+    for key in ("Failed requests", "Non-2xx responses"):
+        m = re.search(key + r":\s+(\d+)", out.stdout)
+        if m:
+            errs += int(m.group(1))
+    return {"req_s": float(rps.group(1)), "requests": reqs, "errors": errs,
+            "cpu_us_per_req": (t1 - t0) * TICK_US / reqs if reqs else None}
+
+
 def parse_kv(line):
     return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
 
@@ -716,6 +740,8 @@ WORKLOADS = [
      ("wrk", 1000, False)),
     ("http_close_50", "HTTP new connection per request, 50 conns",
      ["netdemo", "nginx", "tornado", "ceiling"], ("wrk", 50, True)),
+    ("http10_close_50", "HTTP/1.0 without keep-alive (ab), 50 conns",
+     ["netdemo", "nginx", "ceiling"], ("ab", 50)),
     ("echo_50", "Echo ping-pong 64 B, 50 conns", ["netdemo", "tornado", "ceiling"],
      ("pingpong", 50)),
     ("echo_1000", "Echo ping-pong 64 B, 1000 conns", ["netdemo", "tornado", "ceiling"],
@@ -729,25 +755,130 @@ WORKLOADS = [
 ]
 
 
+# ---------------------------------------------------------------- WebSocket broadcast
+
+# One room of N members (bench/wsbcast.c, pinned to the load CPU), one of
+# them publishing 100-byte text messages with a bounded window in flight;
+# every member must get every message in order. Each run has fresh servers:
+# netdemo's /ws/chat, node's `ws` running the broadcast loop of its README
+# (bench/ws_bcast.js) and Tornado (bench/tornado_ws.py), on the server CPU.
+WS_NODE_MODULES = os.path.join(ROOT, "build", "bench", "node_modules")
+BCAST_WINDOW = 16
+
+
+def start_ws_node(ctx, tag):
+    (port,) = free_ports(1)
+    node = shutil.which("node") or shutil.which("nodejs")
+    if not node or not os.path.isdir(os.path.join(WS_NODE_MODULES, "ws")):
+        raise BenchError("the ws peer needs nodejs and %s/ws (bench/deps.sh installs them)"
+                         % WS_NODE_MODULES)
+    env = dict(os.environ, NODE_PATH=WS_NODE_MODULES)
+    proc = Proc("ws", ctx.pin_server + [node, os.path.join(ROOT, "bench", "ws_bcast.js"), str(port)],
+                os.path.join(ctx.tmp, "ws-%s.log" % tag), env=env)
+    wait_port(port, proc)
+    return Peer("ws", proc, {"ws": port, "ws_path": "/"})
+
+
+def start_tornado_ws(ctx, tag):
+    (port,) = free_ports(1)
+    proc = Proc("tornado", ctx.pin_server + [TORNADO_PY, os.path.join(ROOT, "bench", "tornado_ws.py"),
+                                             str(port)],
+                os.path.join(ctx.tmp, "tornado-ws-%s.log" % tag))
+    wait_port(port, proc)
+    return Peer("tornado", proc, {"ws": port, "ws_path": "/"})
+
+
+def start_netdemo_ws(ctx, tag):
+    peer = start_netdemo(ctx, tag)
+    peer.ports.update(ws=peer.ports["http"], ws_path="/ws/chat?room=bench&name=m", json=True)
+    return peer
+
+
+WS_STARTERS = {"netdemo": start_netdemo_ws, "ws": start_ws_node, "tornado": start_tornado_ws}
+
+
+def run_wsbcast(ctx, name, how):
+    """how: ("wsbcast", members, measure_broadcast, joins_at_once, window).
+    The server's CPU time of each phase comes from wsbcast (-s PID)."""
+    _, members, broadcast, at_once, window = how
+    exe = os.path.join(ctx.bin, "wsbcast")
+    if not os.access(exe, os.X_OK):
+        raise BenchError("missing %s (make bench-bin builds it)" % exe)
+    peer = WS_STARTERS[name](ctx, "bcast")
+    try:
+        argv = ctx.pin_load + [exe, "-p", str(peer.ports["ws"]), "-u", peer.ports["ws_path"],
+                               "-c", str(members), "-w", str(window), "-J", str(at_once),
+                               "-d", "%g" % (ctx.seconds if broadcast else 0), "-s", str(peer.pid)]
+        if peer.ports.get("json"):
+            argv.append("-j")
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=ctx.seconds + 180)
+        lines = [l for l in out.stdout.splitlines() if l.startswith("wsbcast")]
+        kv = parse_kv(lines[-1]) if lines else {}
+        if kv.get("verified") != "yes":
+            raise BenchError("wsbcast against %s failed (%d): %s%s"
+                             % (name, out.returncode, out.stdout, out.stderr))
+        res = {"join_cpu_s": float(kv["join_server_cpu_s"]), "join_s": float(kv["join_s"])}
+        if broadcast:
+            cpu = float(kv["server_cpu_s"])
+            res.update(deliveries=int(kv["deliveries"]), deliveries_s=float(kv["deliveries_per_s"]),
+                       server_cpu_s=cpu, client_cpu_s=float(kv["client_cpu_s"]),
+                       deliveries_per_cpu_s=int(kv["deliveries"]) / cpu if cpu > 0 else None)
+        return res
+    finally:
+        peer.stop()
+
+
+BCAST_WORKLOADS = [
+    ("ws_broadcast_1000", "WebSocket broadcast, 1000 members, 100 B, window %d" % BCAST_WINDOW,
+     ["netdemo", "ws", "tornado"], ("wsbcast", 1000, True, 256, BCAST_WINDOW)),
+    # one message at a time: nothing to combine, each delivery its own send
+    ("ws_broadcast_1000_w1", "WebSocket broadcast, 1000 members, 100 B, one at a time",
+     ["netdemo", "ws", "tornado"], ("wsbcast", 1000, True, 256, 1)),
+    ("joins_1000", "1000 members joining a room, one at a time", ["netdemo", "ws", "tornado"],
+     ("wsbcast", 1000, False, 1, 1)),
+]
+BCAST_ROWS = [
+    ("ws_broadcast_1000", "deliveries_per_cpu_s", "deliveries per server CPU-s", "high",
+     [("ws", ">=", 2.0), ("tornado", None, None)]),
+    ("ws_broadcast_1000", "deliveries_s", "deliveries/s", "high", [("ws", None, None)]),
+    ("ws_broadcast_1000", "client_cpu_s", "client CPU s (load side)", "low", []),
+    ("ws_broadcast_1000", "server_cpu_s", "server CPU s", "low", []),
+    ("ws_broadcast_1000_w1", "deliveries_per_cpu_s", "deliveries per server CPU-s", "high",
+     [("ws", None, None), ("tornado", None, None)]),
+    ("ws_broadcast_1000_w1", "client_cpu_s", "client CPU s (load side)", "low", []),
+    ("ws_broadcast_1000_w1", "server_cpu_s", "server CPU s", "low", []),
+    ("joins_1000", "join_cpu_s", "server CPU s", "low", [("ws", None, None)]),
+]
+# Targets on netdemo's own figure: (workload, metric) -> (op, value, unit)
+ABS_TARGETS = {("joins_1000", "join_cpu_s"): ("<", 0.5, "s")}
+
+
 def run_one(ctx, peers, wl, name):
     how = wl[3]
     if how[0] == "wrk":
         return run_wrk(ctx, peers[name], how[1], how[2])
+    if how[0] == "ab":
+        return run_ab(ctx, peers[name], how[1])
     if how[0] == "pingpong":
         return run_loadgen(ctx, peers[name], "pingpong", how[1])
     if how[0] == "bulk":
         return run_loadgen(ctx, peers[name], "bulk")
     if how[0] == "mem":
         return run_mem_scale(ctx, name)
+    if how[0] == "wsbcast":
+        return run_wsbcast(ctx, name, how)
     if how[0] == "alog":
         return run_access_log(ctx, peers, how[1])
     return run_idle(ctx, name, how[1])
 
 
+WORKLOADS += BCAST_WORKLOADS
+
 # ---------------------------------------------------------------- report
 
-PEERS = ["netdemo", "nginx", "tornado", "ceiling"]
-PEER_TITLE = {"netdemo": "netdemo", "nginx": "nginx", "tornado": "Tornado", "ceiling": "ceiling"}
+PEERS = ["netdemo", "nginx", "tornado", "ceiling", "ws"]
+PEER_TITLE = {"netdemo": "netdemo", "nginx": "nginx", "tornado": "Tornado", "ceiling": "ceiling",
+              "ws": "ws (node)"}
 
 # (workload, metric, label, better, [(peer, comparison, target)])
 ROWS = [
@@ -756,7 +887,9 @@ ROWS = [
     ("http_ka_1000", "req_s", "req/s", "high", [("nginx", None, None)]),
     ("http_ka_1000", "cpu_us_per_req", "server CPU us/req", "low", [("nginx", "<=", 0.9)]),
     ("http_close_50", "req_s", "conn/s", "high", [("nginx", None, None)]),
-    ("http_close_50", "cpu_us_per_req", "server CPU us/conn", "low", [("nginx", None, None)]),
+    ("http_close_50", "cpu_us_per_req", "server CPU us/conn", "low", [("nginx", "<=", 0.8)]),
+    ("http10_close_50", "req_s", "conn/s", "high", [("nginx", None, None)]),
+    ("http10_close_50", "cpu_us_per_req", "server CPU us/conn", "low", [("nginx", "<=", 0.8)]),
     ("echo_50", "msg_s", "msg/s", "high", [("ceiling", ">=", 0.95), ("tornado", ">=", 3.0)]),
     ("echo_50", "p50_us", "p50 us", "low", []),
     ("echo_50", "p99_us", "p99 us", "low", []),
@@ -782,6 +915,7 @@ ROWS = [
     ("http_alog_50", "cpu_us_per_req_on", "server CPU us/req, access_log on", "low", []),
     ("http_alog_50", "cpu_ratio", "CPU per request, on / off", "low", []),
 ]
+ROWS += BCAST_ROWS
 IDLE_TARGET_KB = 0.25
 # Workloads whose netdemo and ceiling figures come from the same runs, in
 # turns: their ratio is the median of the per-run ratios.
@@ -859,6 +993,13 @@ def build_table(med, titles, runs):
             ratios.append({"workload": wl, "metric": metric, "vs": None, "ratio": None,
                            "target": "<= %g KB" % IDLE_TARGET_KB, "met": ok})
             cells.append("%s KB (<= %g KB: %s)" % (fmt(nd), IDLE_TARGET_KB, "met" if ok else "MISSED"))
+        if (wl, metric) in ABS_TARGETS and nd is not None:
+            op, target, unit = ABS_TARGETS[(wl, metric)]
+            ok = nd < target if op == "<" else nd <= target
+            ratios.append({"workload": wl, "metric": metric, "vs": None, "ratio": None,
+                           "target": "%s %g %s" % (op, target, unit), "met": ok})
+            cells.append("%s %s (%s %g %s: %s)" % (fmt(nd), unit, op, target, unit,
+                                                  "met" if ok else "MISSED"))
         title = titles[wl] if wl != last_wl else ""
         last_wl = wl
         lines.append("| " + " | ".join([title, label] + [fmt(vals[p]) for p in PEERS]
@@ -880,7 +1021,8 @@ CHART_PANELS = [
     ("idle_http", "kb_per_conn", "Idle HTTP: RSS KB/conn (lower is better)"),
     ("idle_echo", "kb_per_conn", "Idle echo: RSS KB/conn (lower is better)"),
 ]
-COLOURS = {"netdemo": 0x1f77b4, "nginx": 0x2ca02c, "tornado": 0xff7f0e, "ceiling": 0x7f7f7f}
+COLOURS = {"netdemo": 0x1f77b4, "nginx": 0x2ca02c, "tornado": 0xff7f0e, "ceiling": 0x7f7f7f,
+           "ws": 0x9467bd}
 
 
 def make_chart(med, outdir, stamp):
@@ -1001,6 +1143,8 @@ def main():
     workloads = [w for w in WORKLOADS if not only or w[0] in only]
 
     missing = [t for t in ("wrk", "taskset", "nginx") if not shutil.which(t)]
+    if any(w[3][0] == "ab" for w in workloads) and not shutil.which("ab"):
+        missing.append("ab")
     if not os.path.exists(TORNADO_PY):
         missing.append(TORNADO_PY)
     for exe in (args.netdemo, os.path.join(args.bin, "ceiling"), os.path.join(args.bin, "loadgen")):
@@ -1049,7 +1193,8 @@ def main():
         ctx.page_path = os.path.join(ctx.tmp, "page.html")
         with open(ctx.page_path, "wb") as f:
             f.write(page)
-        needed = {p for w in workloads if w[3][0] not in ("idle", "mem") for p in w[2]}
+        # idle, memory and broadcast runs start fresh servers of their own
+        needed = {p for w in workloads if w[3][0] not in ("idle", "mem", "wsbcast") for p in w[2]}
         for name in ("nginx", "tornado", "ceiling"):
             if name in needed:
                 peers[name] = STARTERS[name](ctx, "main")

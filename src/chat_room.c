@@ -1,4 +1,4 @@
-/* chat_room.c: chat rooms. Every event (message, join, leave) gets the
+/* chat_room.c: chat rooms. Every event (message, presence) gets the
  * room's next sequence number and reaches every member in the order it was
  * published; the last ones stay, within a count and a byte budget, for
  * members that join and polls that ask for what they missed. Numbers start
@@ -16,6 +16,7 @@
 #include "chat_room.h"
 #include "nd/buf.h"
 #include "nd/json.h"
+#include "nd/module.h"
 
 #define HIST_MAX_N 100
 #define HIST_MAX_BYTES (64 * 1024)
@@ -24,8 +25,8 @@
 struct chat_msg {
     struct chat_msg *next;
     uint64_t seq;
-    size_t len;
-    char json[];
+    struct chat_event ev;
+    char data[];                /* CHAT_HEADROOM bytes, then the JSON */
 };
 
 static struct chat_room *rooms;
@@ -79,6 +80,9 @@ room_free(struct chat_room *r)
                 r->first = m->next;
                 free(m);
             }
+            nd_alarm_free(r->alarm);
+            nd_buf_free(r->joined);
+            nd_buf_free(r->left);
             free(r);
             nrooms--;
             return;
@@ -86,8 +90,10 @@ room_free(struct chat_room *r)
     }
 }
 
+static void presence_ring(void *arg);
+
 struct chat_room *
-nd_chat_room_get(const char *service, const char *name, size_t max_queue)
+nd_chat_room_get(struct nd_conn *c, const char *service, const char *name, size_t max_queue)
 {
     size_t sl = strlen(service), nl = strlen(name);
     struct chat_room *r;
@@ -110,6 +116,10 @@ nd_chat_room_get(const char *service, const char *name, size_t max_queue)
         }
         if ((r = calloc(1, sizeof(*r))) == NULL)
             return NULL;
+        if ((r->alarm = nd_alarm_new(c, presence_ring, r)) == NULL) {
+            free(r);
+            return NULL;
+        }
         memcpy(r->key, service, sl + 1);
         memcpy(r->key + sl + 1, name, nl + 1);
         r->epoch = new_epoch();
@@ -132,18 +142,73 @@ nd_chat_room_release(struct chat_room *r)
         room_free(r);
 }
 
-/* A join or a leave: who, and how many are here now. */
+/* The presence event: how many are here now, and who came and went since
+ * the last one (the first CHAT_PRESENCE_NAMES of each, with their counts).
+ * One event for a burst of joins, so N joins cost each member a few
+ * events, not N. */
 static void
-notice(struct chat_room *r, const char *type, const struct chat_member *who)
+presence_publish(struct chat_room *r)
 {
+    static const char mid[] = "],\"left\":[";
     struct nd_buf *b = NULL;
-    char head[96];
+    char head[128];
+    int ok;
 
-    snprintf(head, sizeof(head), "\"type\":\"%s\",\"members\":%zu,\"name\":", type, r->n);
-    if (nd_buf_append(&b, head, strlen(head)) == 0 &&
-        nd_json_string(&b, who->name, strlen(who->name)) == 0)
+    snprintf(head, sizeof(head), "\"type\":\"presence\",\"members\":%zu,\"joins\":%zu,"
+             "\"leaves\":%zu,\"joined\":[", r->n, r->njoined, r->nleft);
+    ok = nd_buf_append(&b, head, strlen(head)) == 0 &&
+         (r->joined == NULL || nd_buf_append(&b, nd_buf_head(r->joined), nd_buf_len(r->joined)) == 0) &&
+         nd_buf_append(&b, mid, sizeof(mid) - 1) == 0 &&
+         (r->left == NULL || nd_buf_append(&b, nd_buf_head(r->left), nd_buf_len(r->left)) == 0) &&
+         nd_buf_append(&b, "]", 1) == 0;
+    nd_buf_free(r->joined);
+    nd_buf_free(r->left);
+    r->joined = r->left = NULL;
+    r->njoined = r->nleft = 0;
+    r->presence_due = 0;
+    if (ok)
         nd_chat_publish(r, nd_buf_head(b), nd_buf_len(b));
     nd_buf_free(b);
+}
+
+/* The presence timer: announce what changed, then hold the next
+ * announcement back for CHAT_PRESENCE_MS; a quiet hold ends it. Nobody
+ * left to tell: nothing to say (no leave is written to members already
+ * gone). */
+static void
+presence_ring(void *arg)
+{
+    struct chat_room *r = arg;
+
+    if (!r->presence_due)
+        return;
+    if (r->nall == 0) {
+        nd_buf_free(r->joined);
+        nd_buf_free(r->left);
+        r->joined = r->left = NULL;
+        r->njoined = r->nleft = 0;
+        r->presence_due = 0;
+        return;
+    }
+    presence_publish(r);
+    nd_alarm_set(r->alarm, CHAT_PRESENCE_MS);
+}
+
+/* Notes a join or a leave for the next presence event. Never publishes
+ * here: a leave can happen while a publish walks the member list. */
+static void
+presence_note(struct chat_room *r, struct nd_buf **names, size_t *count, const char *name)
+{
+    if (*count < CHAT_PRESENCE_NAMES &&
+        ((*names != NULL && nd_buf_append(names, ",", 1) < 0) ||
+         nd_json_string(names, name, strlen(name)) < 0)) {
+        nd_buf_free(*names);    /* short of memory: the names go, the counts stay */
+        *names = NULL;
+    }
+    (*count)++;
+    r->presence_due = 1;
+    if (!nd_alarm_armed(r->alarm))
+        nd_alarm_set(r->alarm, 1);  /* a quiet room hears at once */
 }
 
 void
@@ -159,7 +224,7 @@ nd_chat_join(struct chat_room *r, struct chat_member *m)
     r->nall++;
     if (m->present) {
         r->n++;
-        notice(r, "join", m);
+        presence_note(r, &r->joined, &r->njoined, m->name);
     }
 }
 
@@ -181,8 +246,7 @@ nd_chat_leave(struct chat_member *m)
     r->nall--;
     if (m->present) {
         r->n--;
-        if (r->nall > 0)
-            notice(r, "leave", m);
+        presence_note(r, &r->left, &r->nleft, m->name);
         nd_chat_room_release(r);
     }
 }
@@ -211,7 +275,7 @@ void
 nd_chat_publish(struct chat_room *r, const char *json, size_t n)
 {
     /* {"seq":20 digits,"epoch":"16 digits",...}: 57 bytes and the NUL. */
-    struct chat_msg *msg = malloc(sizeof(*msg) + n + 64);
+    struct chat_msg *msg = malloc(sizeof(*msg) + CHAT_HEADROOM + n + 64);
     struct chat_member *m, *next;
 
     if (msg == NULL)
@@ -219,9 +283,11 @@ nd_chat_publish(struct chat_room *r, const char *json, size_t n)
     r->seq++;
     msg->next = NULL;
     msg->seq = r->seq;
-    msg->len = (size_t)snprintf(msg->json, n + 64, "{\"seq\":%llu,\"epoch\":\"%016llx\",%.*s}",
-                                (unsigned long long)r->seq, (unsigned long long)r->epoch,
-                                (int)n, json);
+    msg->ev.json = msg->data + CHAT_HEADROOM;
+    msg->ev.framed = 0;
+    msg->ev.len = (size_t)snprintf(msg->ev.json, n + 64, "{\"seq\":%llu,\"epoch\":\"%016llx\",%.*s}",
+                                   (unsigned long long)r->seq, (unsigned long long)r->epoch,
+                                   (int)n, json);
     /* Keep the last events, within a count and a byte budget. */
     if (r->last)
         r->last->next = msg;
@@ -229,20 +295,20 @@ nd_chat_publish(struct chat_room *r, const char *json, size_t n)
         r->first = msg;
     r->last = msg;
     r->hist_n++;
-    r->hist_bytes += msg->len;
+    r->hist_bytes += msg->ev.len;
     while (r->first != msg && (r->hist_n > HIST_MAX_N || r->hist_bytes > HIST_MAX_BYTES)) {
         struct chat_msg *old = r->first;
 
         r->first = old->next;
         r->hist_n--;
-        r->hist_bytes -= old->len;
+        r->hist_bytes -= old->ev.len;
         free(old);
     }
     /* A member may leave from inside its deliver() (a poll, answered),
      * taking only itself out of the list. */
     for (m = r->members; m; m = next) {
         next = m->next;
-        if (!m->dropped && m->ops->deliver(m, msg->json, msg->len) < 0) {
+        if (!m->dropped && m->ops->deliver(m, &msg->ev) < 0) {
             m->dropped = 1;
             m->ops->end(m);
         }
@@ -278,7 +344,7 @@ nd_chat_history_json(const struct chat_room *r, uint64_t since, struct nd_buf **
     for (m = r->first; m; m = m->next) {
         if (m->seq <= since)
             continue;
-        if ((!first && nd_buf_append(b, ",", 1) < 0) || nd_buf_append(b, m->json, m->len) < 0)
+        if ((!first && nd_buf_append(b, ",", 1) < 0) || nd_buf_append(b, m->ev.json, m->ev.len) < 0)
             return -1;
         first = 0;
     }
@@ -288,10 +354,10 @@ nd_chat_history_json(const struct chat_room *r, uint64_t since, struct nd_buf **
 int
 nd_chat_replay(const struct chat_room *r, struct chat_member *m)
 {
-    const struct chat_msg *msg;
+    struct chat_msg *msg;
 
     for (msg = r->first; msg; msg = msg->next)
-        if (m->ops->deliver(m, msg->json, msg->len) < 0)
+        if (m->ops->deliver(m, &msg->ev) < 0)
             return -1;
     return 0;
 }

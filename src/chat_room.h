@@ -9,13 +9,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct nd_alarm;
 struct nd_buf;
+struct nd_conn;
 struct chat_member;
 
+/* Room in front of every event's JSON for a member kind's framing (a
+ * WebSocket header), made once by the first member of that kind and sent
+ * by all of them with the JSON in one piece. */
+#define CHAT_HEADROOM 16
+
+/* An event as the room hands it to its members, and keeps it in history. */
+struct chat_event {
+    char *json;                 /* one JSON object; CHAT_HEADROOM bytes before it are free */
+    size_t len;
+    size_t framed;              /* bytes of framing put right before json; 0: none yet */
+};
+
 struct chat_member_ops {
-    /* An event, one JSON object, for the member. 0, or -1 when it cannot
-     * take it (the room then ends it). */
-    int (*deliver)(struct chat_member *m, const char *json, size_t n);
+    /* An event for the member. 0, or -1 when it cannot take it (the room
+     * then ends it). It may frame the event in its headroom, once for all
+     * members (ev->framed). */
+    int (*deliver)(struct chat_member *m, struct chat_event *ev);
     /* Bytes delivered that its peer has not read yet. */
     size_t (*pending)(const struct chat_member *m);
     /* The room gives up on it: end its connection. It leaves the room
@@ -44,23 +59,38 @@ struct chat_room {
     size_t max_queue;           /* a member's pending bound */
     struct chat_msg *first, *last;  /* history, oldest first */
     size_t hist_n, hist_bytes;
+    /* Presence: joins and leaves are announced together, at most once per
+     * CHAT_PRESENCE_MS, in one "presence" event (the count, and the first
+     * names of who came and went). */
+    struct nd_alarm *alarm;
+    struct nd_buf *joined, *left;   /* JSON strings, comma-separated */
+    size_t njoined, nleft;          /* since the last presence event */
+    unsigned char presence_due;
     struct chat_room *next;
 };
 
+#define CHAT_PRESENCE_MS 100
+#define CHAT_PRESENCE_NAMES 16      /* names listed per presence event and kind */
+
 /* The room called name in service, made if new; NULL if the name is too
  * long or memory or the room count runs out. max_queue (from the latest
- * settings) bounds what a member may leave unread. */
-struct chat_room *nd_chat_room_get(const char *service, const char *name, size_t max_queue);
+ * settings) bounds what a member may leave unread. c is any connection of
+ * the loop that runs the room's presence timer. */
+struct chat_room *nd_chat_room_get(struct nd_conn *c, const char *service, const char *name,
+                                   size_t max_queue);
 
 /* Frees the room if nobody is in it and it never had an event. */
 void nd_chat_room_release(struct chat_room *r);
 
 /* Adds m (ops, name and present set by the caller). A present member's
- * join is announced to everyone, m included. */
+ * join is announced to everyone, m included, in the room's next presence
+ * event: within a millisecond when the room has been quiet, else at the end
+ * of the current CHAT_PRESENCE_MS. */
 void nd_chat_join(struct chat_room *r, struct chat_member *m);
 
-/* Takes m out of its room; a present member's leave is announced, and the
- * room released. A poll's room stays (its answer named the epoch). */
+/* Takes m out of its room; a present member's leave is announced (in the
+ * next presence event, to those still there), and the room released. A
+ * poll's room stays (its answer named the epoch). */
 void nd_chat_leave(struct chat_member *m);
 
 /* Publishes an event: json is the object's members without braces;

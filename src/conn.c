@@ -210,15 +210,27 @@ leave(struct nd_conn *c, enum nd_verdict v)
     return c->state != ND_CONN_OPEN;
 }
 
+/* Nothing the peer sent waits to be read, as far as we know: no input is
+ * buffered and the last read or an EAGAIN cleared the readable flag. */
+static int
+nothing_unread(const struct nd_conn *c)
+{
+    return !c->w.readable && (c->in == NULL || nd_buf_len(c->in) == 0);
+}
+
 /* All output is sent. If the peer may still be sending, closing now could
  * answer its next bytes with a reset that destroys our output in flight, so
- * send our FIN and read (discarding) until its FIN or for LINGER_MS. */
+ * send our FIN and read (discarding) until its FIN or for LINGER_MS. A peer
+ * that has sent its FIN, or has said it sends no more and left nothing
+ * unread, is closed at once: close() sends our FIN after the answer, and
+ * the shutdown, the read of its FIN and a wakeup are saved (nginx lingers
+ * only when input is left unread, too). */
 static void
 linger(struct nd_conn *c)
 {
     struct nd_loop *loop = c->loop;
 
-    if (c->eof || shutdown(c->w.fd, SHUT_WR) < 0) {
+    if (c->eof || (c->peer_done && nothing_unread(c)) || shutdown(c->w.fd, SHUT_WR) < 0) {
         nd_conn_close(c);
         return;
     }
@@ -742,6 +754,12 @@ nd_conn_end(struct nd_conn *c, int abort)
         nd_conn_close(c);
     else
         nd_conn_finish(c);
+}
+
+void
+nd_conn_peer_done(struct nd_conn *c)
+{
+    c->peer_done = 1;
 }
 
 void

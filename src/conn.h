@@ -27,7 +27,9 @@ enum nd_conn_state {
     ND_CONN_LINGERING,      /* output sent, our FIN sent; discarding input
                              * until the peer's FIN, so that closing with
                              * unread bytes does not reset the connection
-                             * and destroy what we sent */
+                             * and destroy what we sent (skipped when the
+                             * peer said it sends no more and nothing of
+                             * it is unread: see nd_conn_peer_done) */
     ND_CONN_CLOSED,
 };
 
@@ -61,6 +63,7 @@ struct nd_conn {
     unsigned char stopping;     /* graceful stop: finish once answered */
     unsigned char backlog;      /* output had to wait: drained() when out */
     unsigned char flushing;     /* flush() runs: it sends what is made */
+    unsigned char peer_done;    /* the peer said it sends no more (module) */
     unsigned char busy;         /* depth of module callbacks running on it */
     signed char end_wish;       /* an nd_verdict asked for from inside them */
 };

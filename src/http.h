@@ -78,6 +78,7 @@ struct http_conn {
     unsigned char wait;
     unsigned char chunked;
     unsigned char keep_alive;   /* after the current answer */
+    unsigned char peer_closes;  /* the client asked to close after this request */
     unsigned char partial;      /* bytes of a next request have arrived */
     unsigned char minor;        /* of the current request */
     unsigned char head_only;    /* the current request is HEAD */

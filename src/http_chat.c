@@ -38,14 +38,13 @@ answer_poll(struct nd_conn *c, struct http_conn *h, const struct chat_room *r)
  * event included). The poll leaves the room, and mod_http's drained() goes
  * on to the next request once the answer is out. */
 static int
-poll_deliver(struct chat_member *m, const char *json, size_t n)
+poll_deliver(struct chat_member *m, struct chat_event *ev)
 {
     struct http_conn *h = nd_container_of(m, struct http_conn, poll);
     struct chat_room *r = m->room;
     int rc;
 
-    ND_UNUSED(json);
-    ND_UNUSED(n);
+    ND_UNUSED(ev);
     if (r == NULL)
         return 0;       /* being replayed to: a poll never is */
     rc = answer_poll(h->conn, h, r);
@@ -164,7 +163,7 @@ nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         nd_ws_utf8_feed(&u, (const uint8_t *)body, len) < 0 || !nd_ws_utf8_complete(&u) ||
         len > cf->ws_max_message)
         return nd_http_error(c, h, 400, 1, NULL);
-    r = nd_chat_room_get(nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
+    r = nd_chat_room_get(c, nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
     if (r == NULL)
         return nd_http_error(c, h, 503, 1, NULL);
     if (nd_chat_say(r, name, body, len) < 0) {
@@ -226,10 +225,15 @@ nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 "  sync(e.epoch);\n" \
 "  if (e.seq <= seen) return;\n" \
 "  seen = e.seq;\n" \
-"  if (e.type !== 'message') {\n" \
-"    note(e.name + (e.type === 'join' ? ' joined' : ' left') + ' (' + e.members + ' here)');\n" \
+"  if (e.type === 'presence') {\n" \
+"    // joins and leaves come together, at most every 100 ms: a few names each\n" \
+"    const who = (names, n, verb) => names.length ? names.join(', ') +\n" \
+"      (n > names.length ? ' and ' + (n - names.length) + ' more' : '') + verb : '';\n" \
+"    const parts = [who(e.joined, e.joins, ' joined'), who(e.left, e.leaves, ' left')];\n" \
+"    note(parts.filter(Boolean).join(', ') + ' (' + e.members + ' here)');\n" \
 "    return;\n" \
 "  }\n" \
+"  if (e.type !== 'message') return;\n" \
 "  const li = document.createElement('li');\n" \
 "  const b = document.createElement('b'); b.textContent = e.name + ': ';\n" \
 "  li.appendChild(b); li.appendChild(document.createTextNode(e.text));\n" \
@@ -309,7 +313,7 @@ nd_http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         return nd_http_error(c, h, 405, 1, "Allow: GET, HEAD\r\n") < 0 ? -1 : PROBE_DONE;
     if (chat_args(query, qlen, room, name, &since, &timeout, &epoch) < 0)
         return nd_http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
-    r = nd_chat_room_get(nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
+    r = nd_chat_room_get(c, nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
     if (r == NULL)
         return nd_http_error(c, h, 503, 1, NULL) < 0 ? -1 : PROBE_DONE;
     /* A number from another epoch (the one given differs, or the number

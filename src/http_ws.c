@@ -60,12 +60,25 @@ ws_close_with(struct nd_conn *c, struct ws_conn *w, unsigned code)
 
 /* ---- a chat member ---- */
 
+_Static_assert(CHAT_HEADROOM >= 10, "a WebSocket header fits before an event");
+
+/* The first WebSocket member to get an event frames it in the headroom
+ * before its JSON; every member then writes header and payload in one
+ * piece, which the core gathers with the rest of that member's output. */
 static int
-member_deliver(struct chat_member *m, const char *json, size_t n)
+member_deliver(struct chat_member *m, struct chat_event *ev)
 {
     struct ws_conn *w = nd_container_of(m, struct ws_conn, member);
 
-    return w->closing ? 0 : send_frame(w->conn, WS_TEXT, json, n);
+    if (w->closing)
+        return 0;
+    if (ev->framed == 0) {
+        uint8_t h[10];
+
+        ev->framed = nd_ws_put_header(h, 1, WS_TEXT, ev->len);
+        memcpy(ev->json - ev->framed, h, ev->framed);
+    }
+    return nd_conn_write(w->conn, ev->json - ev->framed, ev->framed + ev->len) < 0 ? -1 : 0;
 }
 
 static size_t
@@ -289,7 +302,7 @@ nd_http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         return -1;
     w->conn = c;
     if (chat) {
-        r = nd_chat_room_get(nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
+        r = nd_chat_room_get(c, nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
         if (r == NULL) {
             free(w);
             return -1;

@@ -52,6 +52,18 @@ unix_is_stale(const struct nd_addr *a)
     return stale;
 }
 
+/* Replies go out as soon as they are made; Nagle would hold small ones.
+ * Linux copies TCP_NODELAY from a listening socket to the sockets it
+ * accepts, so it is set once on the listener (one setsockopt per
+ * connection saved); only if that fails is it set on each connection. */
+static int
+set_nodelay(int fd)
+{
+    int one = 1;
+
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 struct nd_listener *
 nd_listener_open(const struct nd_addr *a, int reuseport, char *err, size_t errlen)
 {
@@ -99,6 +111,7 @@ nd_listener_open(const struct nd_addr *a, int reuseport, char *err, size_t errle
     nd_watcher_init(&l->w, fd, stream ? on_accept : on_dgram);
     nd_timer_init(&l->retry, on_retry);
     l->addr = *a;
+    l->nodelay_each = a->transport == ND_TCP && set_nodelay(fd) < 0;
     return l;
 
 fail:
@@ -182,6 +195,7 @@ nd_listener_adopt(int fd, const struct nd_addr *a)
     nd_timer_init(&l->retry, on_retry);
     l->addr = *a;
     l->inherited = 1;
+    l->nodelay_each = a->transport == ND_TCP && set_nodelay(fd) < 0;
     return l;
 }
 
@@ -236,15 +250,6 @@ nd_listener_close(struct nd_listener *l)
 }
 
 static void
-set_nodelay(int fd)
-{
-    int one = 1;
-
-    /* Replies go out as soon as they are made; Nagle would hold small ones. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-static void
 on_accept(struct nd_loop *loop, struct nd_watcher *w)
 {
     struct nd_listener *l = nd_container_of(w, struct nd_listener, w);
@@ -295,7 +300,7 @@ on_accept(struct nd_loop *loop, struct nd_watcher *w)
             nd_log(LOG_NOTICE, "%s: %s: accepting again", l->svc->name, l->addr.text);
             l->starved = 0;
         }
-        if (l->addr.transport == ND_TCP)
+        if (l->nodelay_each)
             set_nodelay(fd);
         l->accept(l, fd);
     }

@@ -28,6 +28,8 @@ struct nd_listener {
     int blocked;                /* waiting for a free connection slot */
     int starved;                /* accept failed for lack of fds or memory */
     int inherited;              /* from socket activation: never closed */
+    int nodelay_each;           /* TCP_NODELAY failed on the listener: set
+                                 * it on each accepted socket instead */
     struct nd_listener *next;
     struct nd_defer defer;      /* freed after the current iteration */
 };

@@ -376,7 +376,11 @@ request_done(struct nd_conn *c, struct http_conn *h)
     h->stream = S_NONE;
     h->wait = W_NONE;
     memset(&h->scan, 0, sizeof(h->scan));
-    return h->keep_alive ? ND_KEEP : ND_FINISH;
+    if (h->keep_alive)
+        return ND_KEEP;
+    if (h->peer_closes)
+        nd_conn_peer_done(c);   /* its request, body and all, is read */
+    return ND_FINISH;
 }
 
 /* Sends file bytes while the socket takes them. */
@@ -584,6 +588,7 @@ read_head(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
     if (rc != 1)
         return nd_http_error(c, h, rc, 0, NULL) < 0 ? ND_ABORT : ND_FINISH;
     h->keep_alive = (unsigned char)req.keep_alive;
+    h->peer_closes = !req.keep_alive;
     h->minor = (unsigned char)req.minor;
     h->head_only = req.method == HTTP_HEAD;
     if (req.body == HTTP_BODY_LENGTH && req.content_length > cf->max_body)
@@ -603,8 +608,15 @@ read_head(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct n
         h->head_len = req.head_len;
         return ND_KEEP;
     }
-    if (!h->keep_alive && h->stream == S_NONE)
-        return ND_FINISH;   /* no need to read a body we will not answer */
+    if (!h->keep_alive && h->stream == S_NONE) {
+        /* No need to read a body we will not answer. Without one, a
+         * client that asked to close has sent all it will send. */
+        if (h->peer_closes && req.body == HTTP_BODY_NONE) {
+            nd_buf_consume(in, req.head_len);
+            nd_conn_peer_done(c);
+        }
+        return ND_FINISH;
+    }
     nd_buf_consume(in, req.head_len);
     if (req.body != HTTP_BODY_NONE) {
         h->phase = PH_BODY;

@@ -213,6 +213,13 @@ void nd_conn_bytes(const struct nd_conn *c, uint64_t *in, uint64_t *out);
 /* When the connection was accepted, on nd_now_us()'s clock (nd/log.h). */
 uint64_t nd_conn_started_us(const struct nd_conn *c);
 
+/* The peer has said it sends nothing after what it has sent (an HTTP
+ * request that asked to close), and all of that is consumed. When the
+ * connection then finishes with no input left unread, it is closed as soon
+ * as its output is out (the FIN follows the answer) instead of lingering
+ * for the peer's FIN; anything still unread means it lingers as usual. */
+void nd_conn_peer_done(struct nd_conn *c);
+
 /* Calls timeout() after ms milliseconds; 0 cancels. One deadline per
  * connection: setting it again replaces it. */
 void nd_conn_set_deadline(struct nd_conn *c, uint64_t ms);
@@ -221,6 +228,17 @@ void nd_conn_set_deadline(struct nd_conn *c, uint64_t ms);
  * for ms milliseconds with no progress (a peer that stopped reading); 0,
  * the default, leaves that to the service's idle_timeout. */
 void nd_conn_set_send_timeout(struct nd_conn *c, uint64_t ms);
+
+/* A module's own timer, belonging to no one connection (a chat room's
+ * batched notices): fn(arg) runs once from the loop, ms after the last
+ * nd_alarm_set (which re-arms; 0 stops it). Made with any connection of
+ * the loop it is to run on; it outlives that connection. nd_alarm_new is
+ * NULL and nd_alarm_set -1 when memory is short. */
+struct nd_alarm;
+struct nd_alarm *nd_alarm_new(struct nd_conn *c, void (*fn)(void *arg), void *arg);
+int nd_alarm_set(struct nd_alarm *a, uint64_t ms);
+int nd_alarm_armed(const struct nd_alarm *a);
+void nd_alarm_free(struct nd_alarm *a);
 
 void *nd_conn_data(const struct nd_conn *c);
 void nd_conn_set_data(struct nd_conn *c, void *data);

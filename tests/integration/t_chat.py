@@ -10,7 +10,7 @@ import time
 import nd
 from nd import check
 from t_http import http_config
-from t_ws import frame, recv_frame, ws
+from t_ws import frame, recv_events, recv_frame, ws
 
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
@@ -85,18 +85,23 @@ def test_chat_epoch_on_every_event_and_answer():
     a = ws(port, "/ws/chat?room=one&name=a")
     b = ws(port, "/ws/chat?room=one&name=b")
     a.sendall(frame(1, b"hello"))
-    events = [json.loads(recv_frame(a)[1]) for _ in range(3)]     # a's join, b's, hello
+    # a's and b's joins (in one presence event or two) and hello, in some order
+    events = recv_events(a, lambda g: any(e["type"] == "message" for e in g) and
+                         any(e.get("members") == 2 for e in g))
     ack = send(port, "one", "c", "from a poster")
     events.append(json.loads(recv_frame(a)[1]))
     b.close()
     events.append(json.loads(recv_frame(a)[1]))
-    check([e["type"] for e in events] == ["join", "join", "message", "message", "leave"],
-          "events: %r" % events)
+    types = [e["type"] for e in events]
+    check(types[-2:] == ["message", "presence"] and types.count("message") == 2 and
+          sorted(x for e in events if e["type"] == "presence" for x in e["joined"]) == ["a", "b"]
+          and events[-1]["left"] == ["b"] and events[-1]["members"] == 1, "events: %r" % events)
     epochs = {e["epoch"] for e in events}
     check(len(epochs) == 1, "epochs differ within a room: %r" % events)
     epoch = epochs.pop()
     check(HEX16.match(epoch), "epoch %r is not 16 lowercase hex digits" % epoch)
-    check(ack["epoch"] == epoch and ack["seq"] == 4, "send's answer %r" % ack)
+    check(ack["epoch"] == epoch and ack["seq"] == events[-2]["seq"] == len(events) - 1,
+          "send's answer %r" % ack)
     evs, hdr, _ = poll(port, "room=one&since=0")
     check(hdr == epoch, "poll header %r, events say %r" % (hdr, epoch))
     check(evs and all(e["epoch"] == epoch for e in evs), evs)
@@ -186,13 +191,10 @@ def test_chat_ws_join_gets_history_first():
     for k in range(3):
         ack = send(port, "h", "alice", "earlier %d" % k)
     s = ws(port, "/ws/chat?room=h&name=late")
-    got = []
-    while not got or got[-1]["type"] != "join":
-        got.append(json.loads(recv_frame(s)[1]))
-        check(len(got) <= 4, "more than the history and the join: %r" % got)
+    got = recv_events(s, lambda g: g[-1]["type"] == "presence", 4)
     check([(e["seq"], e["type"], e.get("text")) for e in got] ==
           [(1, "message", "earlier 0"), (2, "message", "earlier 1"), (3, "message", "earlier 2"),
-           (4, "join", None)], "a joiner got %r" % got)
+           (4, "presence", None)] and got[-1]["joined"] == ["late"], "a joiner got %r" % got)
     check(all(e["epoch"] == ack["epoch"] for e in got), got)
     # Live events follow, without the history again.
     send(port, "h", "alice", "live")

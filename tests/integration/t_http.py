@@ -299,6 +299,74 @@ def test_ab_keepalive_no_failures():
     check(re.search(r"Keep-Alive requests:\s+20000", r.stdout), r.stdout)
 
 
+def test_ab_one_connection_per_request_no_failures():
+    # HTTP/1.0 without keep-alive: each answer, then the connection closes
+    port = nd.free_port()
+    nd.Daemon(http_config(port))
+    r = subprocess.run(["ab", "-q", "-n", "5000", "-c", "50", "http://127.0.0.1:%d/" % port],
+                       capture_output=True, text=True, timeout=120 * nd.SLOW)
+    check(r.returncode == 0, r.stderr)
+    check(re.search(r"Complete requests:\s+5000\n", r.stdout), r.stdout)
+    check(re.search(r"Failed requests:\s+0\n", r.stdout), r.stdout)
+
+
+def read_to_eof(s):
+    """Everything until the server's FIN; a reset fails the test."""
+    out = b""
+    while True:
+        try:
+            d = s.recv(65536)
+        except ConnectionResetError:
+            raise nd.Failure("reset after %r" % out[-200:])
+        if not d:
+            return out
+        out += d
+
+
+def whole_answer(out):
+    head, _, body = out.partition(b"\r\n\r\n")
+    m = re.search(rb"\r\nContent-Length: (\d+)\r\n", head + b"\r\n")
+    return m is not None and len(body) == int(m.group(1))
+
+
+def test_close_asked_by_the_client_does_not_linger():
+    port = nd.free_port()
+    nd.Daemon(http_config(port))
+    for req in (b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                b"GET / HTTP/1.0\r\n\r\n",
+                b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                b"Connection: close\r\n\r\nhello"):
+        s = nd.connect(port)
+        s.sendall(req)
+        out = read_to_eof(s)    # our side stays open: no FIN from the client
+        check(out.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")) and whole_answer(out),
+              "%r: %r" % (req, out[:300]))
+        # The server closed at once instead of waiting for our FIN: only
+        # the /stats request itself is open now.
+        st = json.loads(curl("http://127.0.0.1:%d/stats" % port).stdout)
+        check(st["connections"]["current"] == 1, "%r: still open: %s" % (req, st["connections"]))
+        s.close()
+
+
+def test_close_with_unread_input_lingers_and_loses_nothing():
+    # Bytes the server does not read (a body it does not answer, a request
+    # sent after Connection: close) must not turn the close into a reset
+    # that destroys the answer: it lingers, reading until our FIN.
+    port = nd.free_port()
+    nd.Daemon(http_config(port))
+    big = b"x" * (256 * 1024)
+    for req in (b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+                b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: %d"
+                b"\r\n\r\n" % len(big) + big):
+        s = nd.connect(port)
+        s.sendall(req)
+        out = read_to_eof(s)
+        check(out.startswith(b"HTTP/1.1 200") and whole_answer(out) and
+              out.count(b"HTTP/1.1") == 1, "%r: %r" % (req[:80], out[:300]))
+        s.close()
+
+
 def test_header_timeout_slow_client():
     port = nd.free_port()
     nd.Daemon(http_config(port, "header_timeout = 1s\n"))
@@ -562,6 +630,9 @@ def test_stats_drain():
 
 TESTS = [test_curl_pages, test_keepalive_200_requests_http_client, test_http10_keepalive,
          test_pipelining_in_order, test_malformed_requests, test_ab_keepalive_no_failures,
+         test_ab_one_connection_per_request_no_failures,
+         test_close_asked_by_the_client_does_not_linger,
+         test_close_with_unread_input_lingers_and_loses_nothing,
          test_header_timeout_slow_client, test_keepalive_timeout_closes_quietly,
          test_send_timeout_drops_a_non_reader,
          test_pipelined_flood_bounded_memory, test_docroot,

@@ -178,7 +178,7 @@ def test_metrics_every_service_promtool_and_counters_move():
     check(wse.frame() == (1, b"hello metrics"), "ws echo")
     op, data = chat.frame()
     ev = json.loads(data)
-    check((op, ev["type"], ev["name"], ev["members"]) == (1, "join", "alice", 1), ev)
+    check((op, ev["type"], ev["joined"], ev["members"]) == (1, "presence", ["alice"], 1), ev)
 
     # a reload done and a reload refused, with `netdemo --reload PID`
     rc, _, err = nd.run_cli(["--reload", str(d.pid)])

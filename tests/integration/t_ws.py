@@ -167,6 +167,41 @@ def test_chat_200_members_same_order():
         check([q for q, _ in texts] == sorted(q for q, _ in texts), "seq order")
 
 
+def recv_events(s, done, limit=10000):
+    """A chat member's events, read until done(events) holds."""
+    got = []
+    while not got or not done(got):
+        check(len(got) < limit, "no end in sight: %r" % got[-3:])
+        got.append(json.loads(recv_frame(s)[1]))
+    return got
+
+
+def test_chat_presence_is_coalesced():
+    """Joins and leaves are announced together, at most every 100 ms: 100
+    members joining cost the first far fewer than 100 events, and together
+    they name every one of them; a burst of leaves likewise."""
+    port = nd.free_port()
+    nd.Daemon(http_config(port))
+    n = 100
+    members = [ws(port, "/ws/chat?room=crowd&name=m%d" % i) for i in range(n)]
+    got = recv_events(members[0], lambda g: g[-1]["members"] == n)
+    check(all(e["type"] == "presence" for e in got), got[:3])
+    check(sum(e["joins"] for e in got) == n and sum(e["leaves"] for e in got) == 0, got)
+    check(len(got) < n // 2, "%d presence events for %d joins" % (len(got), n))
+    named = [x for e in got for x in e["joined"]]
+    check(all(len(e["joined"]) == min(e["joins"], 16) for e in got) and
+          len(set(named)) == len(named) and set(named) <= {"m%d" % i for i in range(n)}, got)
+    # the last to join saw its own arrival too
+    last = recv_events(members[-1], lambda g: g[-1]["type"] == "presence" and g[-1]["members"] == n)
+    check(last[-1]["members"] == n, last)
+    for s in members[1:]:
+        s.close()
+    got = recv_events(members[0], lambda g: g[-1]["members"] == 1)
+    check(sum(e["leaves"] for e in got) == n - 1 and len(got) < n // 2,
+          "%d events for %d leaves: %r" % (len(got), n - 1, got[-1]))
+    check(got[-1]["members"] == 1, got[-1])
+
+
 def test_chat_drops_a_member_that_does_not_read():
     port = nd.free_port()
     d = nd.Daemon(http_config(port, "ws_max_queue = 64k\n"))
@@ -183,7 +218,7 @@ def test_chat_drops_a_member_that_does_not_read():
         while True:
             op, data = recv_frame(listener)
             e = json.loads(data)
-            if e["type"] == "leave" and e["name"] == "slow":
+            if e["type"] == "presence" and "slow" in e["left"]:
                 left = True
             if e["type"] == "message":
                 break
@@ -232,7 +267,8 @@ def test_long_polling_and_mixed_clients():
     member = ws(port, "/ws/chat?room=p&name=wsuser")     # its join answers the poll
     t.join(10)
     ev = json.loads(got["body"])
-    check(ev and ev[0]["type"] == "join" and got["dt"] < 3, "poll answered by the join: %r" % got)
+    check(ev and ev[0]["type"] == "presence" and ev[0]["joined"] == ["wsuser"] and got["dt"] < 3,
+          "poll answered by the join: %r" % got)
     seen = ev[-1]["seq"]
     r = curl("-X", "POST", "--data-binary", "from a poller", base + "/chat/send?room=p&name=poller")
     check(json.loads(r.stdout)["seq"] == seen + 1, r.stdout)
@@ -315,6 +351,7 @@ def test_ws_echo_large_messages_are_backpressure():
 
 TESTS = [test_ws_echo_text_binary_fragments_ping, test_ws_protocol_errors_close_with_code,
          test_ws_handshake_rejections, test_chat_200_members_same_order,
+         test_chat_presence_is_coalesced,
          test_chat_drops_a_member_that_does_not_read, test_ws_idle_ping_and_timeout,
          test_long_polling_and_mixed_clients, test_ws_empty_frames_complete_at_once,
          test_ws_echo_large_messages_are_backpressure]
