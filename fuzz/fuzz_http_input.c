@@ -647,6 +647,14 @@ nd_conn_set_deadline(struct nd_conn *c, uint64_t ms)
     c->has_deadline = ms != 0;
 }
 
+/* The real core closes at once after the answer when nothing is unread;
+ * here the close path is the same either way. */
+void
+nd_conn_peer_done(struct nd_conn *c)
+{
+    (void)c;
+}
+
 void
 nd_conn_set_send_timeout(struct nd_conn *c, uint64_t ms)
 {
@@ -1019,6 +1027,73 @@ run(void)
     free_closed();
 }
 
+/* Module alarms (a chat room's batched presence): armed ones ring when a
+ * deadline step comes, as time passing would make them. */
+struct nd_alarm {
+    void (*fn)(void *arg);
+    void *arg;
+    int armed;
+    struct nd_alarm *next;
+};
+static struct nd_alarm *alarms;
+
+struct nd_alarm *
+nd_alarm_new(struct nd_conn *c, void (*fn)(void *arg), void *arg)
+{
+    struct nd_alarm *a = calloc(1, sizeof(*a));
+
+    (void)c;
+    if (a == NULL)
+        return NULL;
+    a->fn = fn;
+    a->arg = arg;
+    a->next = alarms;
+    alarms = a;
+    return a;
+}
+
+int
+nd_alarm_set(struct nd_alarm *a, uint64_t ms)
+{
+    a->armed = ms != 0;
+    return 0;
+}
+
+int
+nd_alarm_armed(const struct nd_alarm *a)
+{
+    return a->armed;
+}
+
+void
+nd_alarm_free(struct nd_alarm *a)
+{
+    struct nd_alarm **pp;
+
+    if (a == NULL)
+        return;
+    for (pp = &alarms; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == a) {
+            *pp = a->next;
+            break;
+        }
+    }
+    free(a);
+}
+
+static void
+ring_alarms(void)
+{
+    struct nd_alarm *a;
+
+    for (a = alarms; a != NULL; a = a->next) {
+        if (a->armed) {
+            a->armed = 0;
+            a->fn(a->arg);
+        }
+    }
+}
+
 static void
 fire_deadline(struct nd_conn *c)
 {
@@ -1243,6 +1318,7 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
                 c->room = n == 63 ? UNLIMITED : (size_t)n * 97;
             break;
         case 2:
+            ring_alarms();
             fire_deadline(c);
             break;
         case 3:
