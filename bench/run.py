@@ -1020,6 +1020,10 @@ CHART_PANELS = [
     ("echo_1000", "p99_us", "Echo ping-pong, 1000 conns: p99 us (lower is better)"),
     ("idle_http", "kb_per_conn", "Idle HTTP: RSS KB/conn (lower is better)"),
     ("idle_echo", "kb_per_conn", "Idle echo: RSS KB/conn (lower is better)"),
+    ("http_close_50", "cpu_us_per_req", "Conn per request (wrk): server CPU us/conn (lower is better)"),
+    ("http10_close_50", "cpu_us_per_req", "HTTP/1.0 conn per request (ab): CPU us/conn (lower is better)"),
+    ("ws_broadcast_1000", "deliveries_per_cpu_s", "WebSocket broadcast, 1000 members: deliveries per server CPU-s"),
+    ("joins_1000", "join_cpu_s", "1000 members joining a room: server CPU s (lower is better)"),
 ]
 COLOURS = {"netdemo": 0x1f77b4, "nginx": 0x2ca02c, "tornado": 0xff7f0e, "ceiling": 0x7f7f7f,
            "ws": 0x9467bd}
@@ -1048,7 +1052,7 @@ def make_chart(med, outdir, stamp):
                      '"" index %d using 0:2:4 with labels offset 0,0.6 font ",8"'
                      % (title, dat, i, i))
     body = "\n".join([
-        'set multiplot layout 3,4 title "netdemo bench: medians, %s"' % stamp,
+        'set multiplot layout %d,4 title "netdemo bench: medians, %s"' % ((len(panels) + 3) // 4, stamp),
         "set style fill solid 0.85 border -1", "set boxwidth 0.6", "set yrange [0:*]",
         "set offsets 0.5, 0.5, graph 0.12, 0", "set grid ytics", "unset key",
         "set xtics nomirror font \",8\"", "set ytics font \",8\"", "set title font \",9\"",
@@ -1056,8 +1060,9 @@ def make_chart(med, outdir, stamp):
     out = []
     terms = subprocess.run([gnuplot, "-e", "set terminal"], capture_output=True, text=True, timeout=30)
     png_term = "pngcairo" if "pngcairo" in terms.stdout + terms.stderr else "png"
-    for term, name in (("svg size 1800,1000 dynamic background rgb 'white' font 'sans,10'", "chart.svg"),
-                       ("%s size 1800,1000 font 'sans,10'" % png_term, "chart.png")):
+    height = 333 * ((len(panels) + 3) // 4)
+    for term, name in (("svg size 1800,%d dynamic background rgb 'white' font 'sans,10'" % height, "chart.svg"),
+                       ("%s size 1800,%d font 'sans,10'" % (png_term, height), "chart.png")):
         path = os.path.join(outdir, name)
         script = "set terminal %s\nset output '%s'\n%s\n" % (term, path, body)
         r = subprocess.run([gnuplot], input=script, capture_output=True, text=True, timeout=60)
