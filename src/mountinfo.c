@@ -56,32 +56,42 @@ covers(const char *m, const char *path)
     return 0;
 }
 
+/* Reads the mount on the line at *p (its device, root and mount point)
+ * and moves *p past the line. 0, or -1 at the end of the text. */
+static int
+next_mount(const char **p, const char *end, struct nd_mount *m)
+{
+    const char *q = *p, *eol;
+
+    if (q >= end)
+        return -1;
+    eol = memchr(q, '\n', (size_t)(end - q));
+    if (eol == NULL)
+        eol = end;
+    q = skip(q, eol, 2);
+    q = field(q, eol, m->dev, sizeof(m->dev));
+    q = skip(q, eol, 1);
+    q = field(q, eol, m->root, sizeof(m->root));
+    q = skip(q, eol, 1);
+    field(q, eol, m->point, sizeof(m->point));
+    *p = eol + 1;
+    return 0;
+}
+
 int
 nd_mount_find(const char *text, size_t len, const char *path, struct nd_mount *out)
 {
     const char *p = text, *end = text + len;
-    size_t best = 0;
+    struct nd_mount m;
+    size_t best = 0, n;
 
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        struct nd_mount m;
-        size_t n;
-
-        if (eol == NULL)
-            eol = end;
-        p = skip(p, eol, 2);
-        p = field(p, eol, m.dev, sizeof(m.dev));
-        p = skip(p, eol, 1);
-        p = field(p, eol, m.root, sizeof(m.root));
-        p = skip(p, eol, 1);
-        field(p, eol, m.point, sizeof(m.point));
+    while (next_mount(&p, end, &m) == 0) {
         /* A later mount on the same point hides an earlier one: >=. */
         if (m.point[0] == '/' && m.root[0] == '/' && (n = covers(m.point, path)) > 0 &&
             n >= best) {
             best = n;
             *out = m;
         }
-        p = eol + 1;
     }
     return best > 0 ? 0 : -1;
 }
@@ -90,34 +100,20 @@ int
 nd_mount_outside(const char *text, size_t len, const char *path, char *out, size_t outlen)
 {
     const char *p = text, *end = text + len;
-    struct nd_mount m;
+    struct nd_mount m, w;
     const char *rest;
-    size_t mp;
 
     if (path[0] != '/' || nd_mount_find(text, len, path, &m) < 0 ||
         strcmp(m.root, "/") == 0)
         return 0;
-    mp = strcmp(m.point, "/") == 0 ? 0 : strlen(m.point);
-    rest = path + mp;
+    rest = path + (strcmp(m.point, "/") == 0 ? 0 : strlen(m.point));
     /* The same filesystem mounted whole somewhere: the path from there. */
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        struct nd_mount w;
-
-        if (eol == NULL)
-            eol = end;
-        p = skip(p, eol, 2);
-        p = field(p, eol, w.dev, sizeof(w.dev));
-        p = skip(p, eol, 1);
-        p = field(p, eol, w.root, sizeof(w.root));
-        p = skip(p, eol, 1);
-        field(p, eol, w.point, sizeof(w.point));
+    while (next_mount(&p, end, &w) == 0) {
         if (strcmp(w.dev, m.dev) == 0 && strcmp(w.root, "/") == 0) {
             snprintf(out, outlen, "%s%s%s", strcmp(w.point, "/") == 0 ? "" : w.point,
                      m.root, rest);
             return 1;
         }
-        p = eol + 1;
     }
     snprintf(out, outlen, "%s%s on device %s", m.root, rest, m.dev);
     return 1;
