@@ -42,6 +42,8 @@ struct nd_redis {
     uint64_t timeout_ms;
     size_t max;
     int subscriber;
+    uint64_t ping_ms;
+    unsigned awaited;           /* a subscriber's confirmations and PONGs due */
     void (*state)(void *arg, int up);
     void (*message)(void *arg, const struct nd_redis_msg *m);
     void *arg;
@@ -131,6 +133,24 @@ send_cmd(struct nd_redis *r, int argc, const char *const argv[], const size_t le
     return 0;
 }
 
+/* A subscriber's command is out: its answer is due within timeout_ms (the
+ * connection's deadline runs from the first one awaited, and again from
+ * each answer while more are due). */
+static void
+awaiting(struct nd_redis *r)
+{
+    if (r->awaited++ == 0 && r->conn != NULL)
+        nd_conn_set_deadline(r->conn, r->timeout_ms);
+}
+
+static void
+answered(struct nd_redis *r)
+{
+    if (r->awaited == 0)
+        return;
+    nd_conn_set_deadline(r->conn, --r->awaited > 0 ? r->timeout_ms : 0);
+}
+
 static void
 send_sub(struct nd_redis *r, const char *const verbs[], enum nd_redis_sub kind,
          const char *name, size_t len)
@@ -141,7 +161,9 @@ send_sub(struct nd_redis *r, const char *const verbs[], enum nd_redis_sub kind,
     if (send_cmd(r, 2, argv, lens) < 0 && r->conn != NULL) {
         r->why = "out of memory";
         nd_conn_end(r->conn, 1);
+        return;
     }
+    awaiting(r);
 }
 
 static void
@@ -165,6 +187,9 @@ become_ready(struct nd_redis *r)
     nd_conn_set_deadline(r->conn, 0);
     nd_log(LOG_INFO, "redis %s: connected", r->addr.text);
     if (r->subscriber) {
+        r->awaited = 0;
+        if (nd_alarm_set(r->retry, r->ping_ms) < 0)     /* now the PING timer */
+            nd_log(LOG_WARNING, "redis %s: no memory for a timer", r->addr.text);
         for (size_t i = 0; i < r->nsubs && r->conn != NULL; i++)
             send_sub(r, sub_verb, r->subs[i]->kind, r->subs[i]->name, r->subs[i]->len);
     } else if (r->unsent != NULL && nd_buf_len(r->unsent) > 0) {
@@ -247,10 +272,13 @@ push(struct nd_redis *r, const struct nd_resp_node *nodes)
 
     if (nodes[0].type == ND_RESP_ERROR) {
         nd_log(LOG_WARNING, "redis %s: %.*s", r->addr.text, (int)nodes[0].len, nodes[0].str);
+        answered(r);
         return;
     }
     if (k == NULL || (nodes[0].type != ND_RESP_ARRAY && nodes[0].type != ND_RESP_PUSH))
         return;
+    if (!nd_resp_eq(k, "message") && !nd_resp_eq(k, "pmessage") && !nd_resp_eq(k, "smessage"))
+        answered(r);    /* a confirmation or a "pong" */
     if (nd_resp_eq(k, "message") && argc == 3)
         m.kind = ND_REDIS_MESSAGE;
     else if (nd_resp_eq(k, "smessage") && argc == 3)
@@ -354,6 +382,7 @@ lost(struct nd_redis *r, int err)
         nd_log(LOG_INFO, "redis %s: connection failed: %s", r->addr.text, why);
     r->ready = 0;
     r->handshake = 0;
+    r->awaited = 0;
     report(r, 0);
     schedule_retry(r);
     while (r->nsent > 0) {
@@ -393,13 +422,24 @@ static const struct nd_module redis_conn = {
     .close = conn_close,
 };
 
+/* The retry alarm: a reconnect while down; on a subscriber that is up, a
+ * PING every ping_ms, so that a Redis that stopped answering is noticed
+ * even when no message is due. */
 static void
 dial(void *arg)
 {
     struct nd_redis *r = arg;
+    const char *ping[1] = { "PING" };
 
-    if (r->conn != NULL)
+    if (r->conn != NULL) {
+        if (r->subscriber && r->ready) {
+            if (send_cmd(r, 1, ping, NULL) == 0)
+                awaiting(r);
+            if (nd_alarm_set(r->retry, r->ping_ms) < 0)
+                nd_log(LOG_WARNING, "redis %s: no memory for a timer", r->addr.text);
+        }
         return;
+    }
     r->conn = nd_conn_connect(r->svc, &r->addr, &redis_conn, r);
     if (r->conn == NULL) {
         lost(r, errno);
@@ -464,6 +504,7 @@ nd_redis_new(struct nd_service *svc, const struct nd_addr *addr, const struct nd
     r->timeout_ms = o->timeout_ms ? o->timeout_ms : ND_REDIS_TIMEOUT_MS;
     r->max = o->max_pending ? o->max_pending : ND_REDIS_MAX_PENDING;
     r->subscriber = o->subscriber;
+    r->ping_ms = o->ping_ms ? o->ping_ms : ND_REDIS_PING_MS;
     r->state = o->state;
     r->message = o->message;
     r->arg = o->arg;

@@ -21,6 +21,7 @@ struct nd_service;
 #define ND_REDIS_MAX_PENDING 1024   /* commands queued or awaiting a reply, by default */
 #define ND_REDIS_BACKOFF_MIN 100    /* ms before the first reconnect */
 #define ND_REDIS_BACKOFF_MAX 5000   /* ms between reconnects at most */
+#define ND_REDIS_PING_MS 10000      /* a subscriber's PING interval, by default */
 #define ND_REDIS_NODES 1024         /* values in one reply at most (a bigger
                                      * one is a protocol error) */
 #define ND_REDIS_MAX_BULK (1u << 20) /* bytes of one string in a reply */
@@ -67,6 +68,10 @@ struct nd_redis_opts {
     uint64_t timeout_ms;        /* 0: ND_REDIS_TIMEOUT_MS */
     size_t max_pending;         /* 0: ND_REDIS_MAX_PENDING */
     int subscriber;             /* a pub/sub connection */
+    /* A subscriber sends a PING this often (0: ND_REDIS_PING_MS); its
+     * answer, like each (un)subscription's confirmation, is due within
+     * timeout_ms, else the connection is dropped and made again. */
+    uint64_t ping_ms;
     /* The connection is usable (up = 1: connected, AUTH and SELECT done)
      * or not (up = 0: lost, or the first attempt failed). Called on a
      * change only, not for every failed reconnect. May be NULL. */

@@ -634,3 +634,27 @@ Test(redis, reply_timeout_without_blocking_the_loop)
     nd_redis_free(r);
     done();
 }
+
+/* A subscriber hears nothing while no one publishes, so it PINGs: a
+ * server that stops answering (SIGSTOP) is noticed, reported down, and
+ * once it goes on the subscriptions are made again. */
+Test(redis, subscriber_notices_a_stopped_server)
+{
+    struct seen ss = { 0 };
+    struct nd_redis_opts so = { .subscriber = 1, .message = on_message, .ping_ms = 50,
+                                .timeout_ms = 300 };
+    struct nd_redis *sub;
+
+    rig_open(NULL, 0);
+    sub = client(so, &ss);
+    cr_assert_eq(nd_redis_subscribe(sub, ND_REDIS_CHANNEL, "quiet", 5), 0);
+    UNTIL(ss.subscribed == 1);
+    kill(t.pid, SIGSTOP);
+    UNTIL(ss.up == 0);
+    cr_assert_eq(nd_redis_up(sub), 0);
+    kill(t.pid, SIGCONT);
+    UNTIL(ss.subscribed == 2);
+    cr_assert_eq(ss.up, 1);
+    nd_redis_free(sub);
+    done();
+}
