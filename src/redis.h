@@ -81,9 +81,10 @@ struct nd_redis_opts {
     void *arg;
 };
 
-/* A client of the Redis at addr (tcp:// or unix:), on the loop of svc; it
- * starts connecting from the loop, not inside this call. NULL when memory
- * is short or addr is udp://. */
+/* A client of the Redis at addr (tcp:// or unix:), on the loop of svc
+ * (which must outlive it: free it with the service's settings); it starts
+ * connecting from the loop, not inside this call. NULL when memory is
+ * short or addr is udp://. */
 struct nd_redis *nd_redis_new(struct nd_service *svc, const struct nd_addr *addr,
                               const struct nd_redis_opts *o);
 
