@@ -275,7 +275,11 @@ push(struct nd_redis *r, const struct nd_resp_node *nodes)
         answered(r);
         return;
     }
-    if (k == NULL || (nodes[0].type != ND_RESP_ARRAY && nodes[0].type != ND_RESP_PUSH))
+    if (nodes[0].type != ND_RESP_ARRAY && nodes[0].type != ND_RESP_PUSH) {
+        answered(r);    /* +PONG: a subscriber with no subscription left */
+        return;
+    }
+    if (k == NULL)
         return;
     if (!nd_resp_eq(k, "message") && !nd_resp_eq(k, "pmessage") && !nd_resp_eq(k, "smessage"))
         answered(r);    /* a confirmation or a "pong" */
