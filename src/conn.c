@@ -12,6 +12,8 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "nd/addr.h"
@@ -87,6 +89,40 @@ conn_free(struct nd_defer *d)
     free(c);
 }
 
+/* What an accepted and an outbound connection share: the fields, the
+ * watcher and the idle timer. 0, or -errno with nothing left to undo but
+ * the fd. */
+static int
+conn_init(struct nd_conn *c, struct nd_loop *loop, struct nd_conn_set *set,
+          struct nd_service *svc, int fd)
+{
+    int rc;
+
+    nd_watcher_init(&c->w, fd, conn_io);
+    nd_timer_init(&c->idle, conn_idle);
+    c->loop = loop;
+    c->set = set;
+    c->svc = svc;
+    c->state = ND_CONN_OPEN;
+    c->last_active = nd_loop_now(loop);
+    c->started_us = nd_now_us();
+    rc = nd_loop_add(loop, &c->w);
+    if (rc < 0 || (c->idle_ms && nd_timer_start(loop, &c->idle, c->idle_ms) < 0)) {
+        nd_log(LOG_WARNING, "%s: cannot watch a new connection: %s", svc->name,
+               rc < 0 ? strerror(-rc) : "out of memory");
+        return rc < 0 ? rc : -ENOMEM;
+    }
+    nd_service_ref(svc);
+    c->next = set->head;
+    if (set->head)
+        set->head->prev = c;
+    set->head = c;
+    set->n++;
+    if (set->changed)
+        set->changed(set);
+    return 0;
+}
+
 int
 nd_conn_open(struct nd_loop *loop, struct nd_conn_set *set, struct nd_service *svc, int fd)
 {
@@ -98,41 +134,102 @@ nd_conn_open(struct nd_loop *loop, struct nd_conn_set *set, struct nd_service *s
         close(fd);
         return -ENOMEM;
     }
-    nd_watcher_init(&c->w, fd, conn_io);
-    nd_timer_init(&c->idle, conn_idle);
-    c->loop = loop;
-    c->set = set;
-    c->svc = svc;
-    c->state = ND_CONN_OPEN;
-    c->last_active = nd_loop_now(loop);
-    c->started_us = nd_now_us();
+    c->mod = svc->module;
+    c->in_max = svc->in_max;
     c->idle_ms = (uint32_t)svc->idle_timeout;
-    rc = nd_loop_add(loop, &c->w);
-    if (rc < 0 || (c->idle_ms && nd_timer_start(loop, &c->idle, c->idle_ms) < 0)) {
-        nd_log(LOG_WARNING, "%s: cannot watch a new connection: %s", svc->name,
-               rc < 0 ? strerror(-rc) : "out of memory");
+    if ((rc = conn_init(c, loop, set, svc, fd)) < 0) {
         close(fd);
         free(c);
-        return rc < 0 ? rc : -ENOMEM;
+        return rc;
     }
-    nd_service_ref(svc);
-    c->next = set->head;
-    if (set->head)
-        set->head->prev = c;
-    set->head = c;
-    set->n++;
-    if (set->changed)
-        set->changed(set);
     svc->stats->conns_cur++;
     svc->stats->conns_total++;
     /* open() may answer at once: ND_FINISH sends that, then closes. */
-    if (svc->module->open) {
+    if (c->mod->open) {
         enter(c);
-        if (leave(c, svc->module->open(c)) && c->state == ND_CONN_CLOSED)
+        if (leave(c, c->mod->open(c)) && c->state == ND_CONN_CLOSED)
             return -1;
     }
     /* The fd may already be readable: epoll reports it on the next wait. */
     return 0;
+}
+
+/* Outbound connections belong to no server's set: a graceful stop neither
+ * waits for them nor stops them; their owner ends them. */
+static struct nd_conn_set outbound;
+
+struct nd_conn *
+nd_conn_connect(struct nd_service *svc, const struct nd_addr *a, const struct nd_module *ops,
+                void *data)
+{
+    struct nd_conn *c;
+    int fd, one = 1, rc, e;
+
+    if (!nd_addr_is_stream(a) || ops == NULL || ops->input == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return NULL;
+    if (a->transport == ND_TCP)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* Completion (or failure) is seen as writability: open() or close()
+     * then runs from the loop, never from inside this call. */
+    if (connect(fd, (const struct sockaddr *)&a->sa, a->len) < 0 && errno != EINPROGRESS) {
+        e = errno;
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    if ((c = calloc(1, sizeof(*c))) == NULL) {
+        close(fd);
+        errno = ENOMEM;
+        return NULL;
+    }
+    c->mod = ops;
+    c->data = data;
+    c->outbound = 1;
+    c->connecting = 1;
+    c->in_max = ops->input_max ? ops->input_max(data) : ND_BUF_CHUNK;
+    if ((rc = conn_init(c, svc->loop, &outbound, svc, fd)) < 0) {
+        close(fd);
+        free(c);
+        errno = -rc;
+        return NULL;
+    }
+    return c;
+}
+
+/* The connect has finished, one way or the other: SO_ERROR says which.
+ * Returns -1 when the connection is gone. */
+static int
+connected(struct nd_conn *c)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(c->w.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err != 0) {
+        c->err = err;
+        nd_conn_close(c);
+        return -1;
+    }
+    c->connecting = 0;
+    c->last_active = nd_loop_now(c->loop);
+    if (c->mod->open) {
+        enter(c);
+        if (leave(c, c->mod->open(c)) && c->state == ND_CONN_CLOSED)
+            return -1;
+    }
+    return 0;
+}
+
+int
+nd_conn_error(const struct nd_conn *c)
+{
+    return c->err;
 }
 
 void
@@ -148,9 +245,9 @@ nd_conn_close(struct nd_conn *c)
         return;
     }
     c->state = ND_CONN_CLOSED;
-    if (c->svc->module->close) {
+    if (c->mod->close) {
         c->busy++;                  /* nothing ends it twice from inside */
-        c->svc->module->close(c);
+        c->mod->close(c);
         c->busy--;
     }
     nd_timer_stop(loop, &c->idle);
@@ -167,7 +264,8 @@ nd_conn_close(struct nd_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     set->n--;
-    c->svc->stats->conns_cur--;
+    if (!c->outbound)
+        c->svc->stats->conns_cur--;
     c->defer.fn = conn_free;
     nd_loop_defer(loop, &c->defer);
     if (set->changed)
@@ -290,7 +388,7 @@ nd_conn_stop(struct nd_conn *c)
     }
     if (c->state == ND_CONN_OPEN) {
         enter(c);
-        leave(c, c->svc->module->stop ? c->svc->module->stop(c) : ND_FINISH);
+        leave(c, c->mod->stop ? c->mod->stop(c) : ND_FINISH);
     }
 }
 
@@ -357,7 +455,7 @@ resume(struct nd_conn *c)
 static int
 flush(struct nd_conn *c)
 {
-    const struct nd_module *mod = c->svc->module;
+    const struct nd_module *mod = c->mod;
     int budget = DRAIN_BUDGET, waited;
 
     c->flushing = 1;
@@ -484,7 +582,7 @@ nd_conn_write(struct nd_conn *c, const void *p, size_t n)
 static void
 conn_read(struct nd_conn *c)
 {
-    const struct nd_module *mod = c->svc->module;
+    const struct nd_module *mod = c->mod;
     struct nd_loop *loop = c->loop;
     int budget = READ_BUDGET;
 
@@ -526,8 +624,8 @@ conn_read(struct nd_conn *c)
             memmove(c->in->data, nd_buf_head(c->in), len);
             c->in->start = 0;
             c->in->end = len;
-            if (len == c->in->cap && len < c->svc->in_max) {
-                size_t more = len < c->svc->in_max - len ? len : c->svc->in_max - len;
+            if (len == c->in->cap && len < c->in_max) {
+                size_t more = len < c->in_max - len ? len : c->in_max - len;
 
                 if (nd_buf_reserve(&c->in, more) < 0) {
                     nd_conn_close(c);
@@ -572,7 +670,7 @@ conn_read(struct nd_conn *c)
                 nd_buf_free(c->in);
                 c->in = NULL;
             } else if (c->in != NULL && c->in->start == 0 && !c->held &&
-                       nd_buf_room(c->in) == 0 && c->in->cap >= c->svc->in_max &&
+                       nd_buf_room(c->in) == 0 && c->in->cap >= c->in_max &&
                        v == ND_KEEP) {
                 nd_log(LOG_INFO, "%s: input buffer full, closing", c->svc->name);
                 v = ND_ABORT;
@@ -624,7 +722,7 @@ peek_hup(struct nd_conn *c)
     c->eof = 1;
     c->w.readable = 0;
     enter(c);
-    leave(c, c->svc->module->eof ? c->svc->module->eof(c) : ND_FINISH);
+    leave(c, c->mod->eof ? c->mod->eof(c) : ND_FINISH);
 }
 
 static void
@@ -633,6 +731,8 @@ conn_io(struct nd_loop *loop, struct nd_watcher *w)
     struct nd_conn *c = nd_container_of(w, struct nd_conn, w);
 
     ND_UNUSED(loop);
+    if (c->connecting && (!w->writable || connected(c) < 0))
+        return;
     if ((c->out != NULL || c->want_drain) && w->writable && c->state < ND_CONN_LINGERING &&
         flush(c) < 0)
         return;
@@ -655,10 +755,12 @@ conn_idle(struct nd_loop *loop, struct nd_timer *t)
     uint64_t now = nd_loop_now(loop);
 
     if (c->deadline && now >= c->deadline) {
-        const struct nd_module *mod = c->svc->module;
+        const struct nd_module *mod = c->mod;
 
         c->deadline = 0;
-        if (c->state != ND_CONN_OPEN) {
+        if (c->connecting)
+            c->err = ETIMEDOUT;
+        if (c->state != ND_CONN_OPEN || c->connecting) {
             nd_conn_close(c);   /* lingering, or finishing past its time */
             return;
         }

@@ -39,6 +39,7 @@ struct nd_conn {
     struct nd_loop *loop;
     struct nd_conn_set *set;
     struct nd_service *svc;
+    const struct nd_module *mod;    /* its callbacks: svc's module when accepted */
     struct nd_buf *in;
     struct nd_buf *out;
     void *data;
@@ -49,6 +50,8 @@ struct nd_conn {
     uint64_t deadline;          /* module's timer, absolute ms; 0 = none */
     uint32_t idle_ms;           /* close after this long without I/O; 0 = never */
     uint32_t send_ms;           /* close when output waits this long; 0 = never */
+    size_t in_max;              /* input buffer limit, bytes */
+    int err;                    /* why a connect failed (errno), else 0 */
     struct nd_conn *prev, *next;
     struct nd_defer defer;
     unsigned char state;
@@ -66,6 +69,9 @@ struct nd_conn {
     unsigned char peer_done;    /* the peer said it sends no more (module) */
     unsigned char busy;         /* depth of module callbacks running on it */
     signed char end_wish;       /* an nd_verdict asked for from inside them */
+    unsigned char outbound;     /* made by nd_conn_connect: not counted as a
+                                 * connection of its service */
+    unsigned char connecting;   /* its connect has not finished yet */
 };
 
 /* Takes an accepted fd for svc, as a member of set. On failure the fd is

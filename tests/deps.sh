@@ -14,6 +14,7 @@ command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v prlimit >/dev/null 2>&1 || missing="$missing util-linux"
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "tests/deps.sh: installing$missing"
@@ -34,6 +35,17 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
             kill "$(cat /run/prometheus/prometheus.pid)" 2>/dev/null
         fi
         start-stop-daemon --stop --quiet --oknodo --retry 5 --exec /usr/bin/prometheus ;;
+    esac
+    # The Redis client's tests start their own redis-server on a free
+    # port; the package's daemon, if its install started one, is stopped:
+    # by its unit where systemd runs it (Restart=always would bring it
+    # back), else by its pid file.
+    case "$missing" in *redis-server*)
+        if [ -d /run/systemd/system ]; then
+            systemctl stop redis-server 2>/dev/null
+        elif [ -f /run/redis/redis-server.pid ]; then
+            kill "$(cat /run/redis/redis-server.pid)" 2>/dev/null
+        fi ;;
     esac
     exit 0
 fi

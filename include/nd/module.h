@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct nd_addr;
 struct nd_buf;
 struct nd_conn;
 struct nd_service;
@@ -239,6 +240,37 @@ struct nd_alarm *nd_alarm_new(struct nd_conn *c, void (*fn)(void *arg), void *ar
 int nd_alarm_set(struct nd_alarm *a, uint64_t ms);
 int nd_alarm_armed(const struct nd_alarm *a);
 void nd_alarm_free(struct nd_alarm *a);
+
+/* ---- outbound connections: a module as a client (redis.c) ----
+ *
+ * A module reaches the loop through a service: its connections run on the
+ * loop of the service they were accepted for, and so do the connections
+ * and alarms it makes with the service (nd_conn_service(c) in a callback).
+ *
+ * nd_conn_connect starts a non-blocking connect to a (tcp:// or unix:) and
+ * returns the connection at once, or NULL with errno set when it failed at
+ * once (a unix socket nobody listens on, no fd). ops is the table of its
+ * callbacks, the same ones as an accepted connection's: open() when the
+ * connect has completed (always from the loop, never inside this call),
+ * then input(), drained(), eof(), timeout() as usual; close() when it ends,
+ * a failed connect included (open() then never ran, and nd_conn_error()
+ * says why). Until open() it may already be written to: the bytes wait for
+ * the connect. A deadline set before open() that passes closes it
+ * (ETIMEDOUT). ops->input_max, if set, is called with data. nd_conn_data()
+ * is data from the start. It holds a reference to svc, is not counted in
+ * svc's connections (its bytes are), has no idle timeout, and belongs to no
+ * server: a graceful stop neither stops it nor waits for it; its maker ends
+ * it with nd_conn_end(). */
+struct nd_conn *nd_conn_connect(struct nd_service *svc, const struct nd_addr *a,
+                                const struct nd_module *ops, void *data);
+
+/* The errno that ended an outbound connection's connect (ECONNREFUSED,
+ * ETIMEDOUT, ...), or 0. */
+int nd_conn_error(const struct nd_conn *c);
+
+/* An alarm (as nd_alarm_new) on the loop of svc, for a module's timer when
+ * it holds no connection (a client waiting to reconnect). */
+struct nd_alarm *nd_service_alarm_new(struct nd_service *svc, void (*fn)(void *arg), void *arg);
 
 void *nd_conn_data(const struct nd_conn *c);
 void nd_conn_set_data(struct nd_conn *c, void *data);

@@ -4,6 +4,7 @@
  * peer on the other end and turns the loop by hand with nd_loop_once(). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "nd/addr.h"
 #include "nd/buf.h"
 #include "conn.h"
 #include "loop.h"
@@ -525,5 +527,136 @@ Test(conn, open_may_abort)
     cr_assert_eq(rig.conns.n, 1);
     cr_assert_eq(recv(sv[1], &b, 1, 0), 0, "bytes, or no end-of-file");
     close(sv[1]);
+    done();
+}
+
+/* ---- outbound connections (nd_conn_connect) ---- */
+
+static struct {
+    int opened, closed, err, eof;
+    char got[64];
+    size_t ngot;
+} out_seen;
+
+static enum nd_verdict
+out_open(struct nd_conn *c)
+{
+    (void)c;
+    out_seen.opened++;
+    return ND_KEEP;
+}
+
+static enum nd_verdict
+out_input(struct nd_conn *c, struct nd_buf *in)
+{
+    size_t n = nd_buf_len(in);
+
+    (void)c;
+    if (n > sizeof(out_seen.got) - out_seen.ngot)
+        n = sizeof(out_seen.got) - out_seen.ngot;
+    memcpy(out_seen.got + out_seen.ngot, nd_buf_head(in), n);
+    out_seen.ngot += n;
+    nd_buf_consume(in, nd_buf_len(in));
+    return ND_KEEP;
+}
+
+static enum nd_verdict
+out_eof(struct nd_conn *c)
+{
+    (void)c;
+    out_seen.eof++;
+    return ND_ABORT;
+}
+
+static void
+out_close(struct nd_conn *c)
+{
+    out_seen.closed++;
+    out_seen.err = nd_conn_error(c);
+}
+
+static const struct nd_module outbound_ops = {
+    .name = "outbound",
+    .transports = ND_MOD_STREAM,
+    .open = out_open,
+    .input = out_input,
+    .eof = out_eof,
+    .close = out_close,
+};
+
+static int
+loopback_listener(struct nd_addr *a)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(listen(fd, 8), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    cr_assert_eq(nd_addr_from_sockaddr(a, ND_TCP, (struct sockaddr *)&sa, len), 0);
+    return fd;
+}
+
+/* Bytes written before the connect completes wait for it; open() runs from
+ * the loop, not inside nd_conn_connect; the peer's answer comes to input()
+ * and its close to eof(); the connection is not counted as the service's. */
+Test(conn, connect_writes_after_open_and_reads)
+{
+    struct nd_addr a;
+    struct nd_conn *c;
+    int lfd, pfd;
+    char b[16];
+
+    memset(&out_seen, 0, sizeof(out_seen));
+    rig_open(1);
+    lfd = loopback_listener(&a);
+    c = nd_conn_connect(rig.svc, &a, &outbound_ops, &out_seen);
+    cr_assert_not_null(c, "%s", strerror(errno));
+    cr_assert_eq(out_seen.opened, 0, "open() ran inside nd_conn_connect");
+    cr_assert_eq(nd_conn_data(c), &out_seen);
+    cr_assert_geq(nd_conn_write(c, "hello", 5), 0);
+    while (out_seen.opened == 0)
+        cr_assert_geq(nd_loop_once(&rig.loop, -1), 0);
+    cr_assert_eq(rig.svc->stats->conns_cur, 1, "the outbound connection was counted as the service's");
+    pfd = accept(lfd, NULL, NULL);
+    cr_assert_geq(pfd, 0);
+    cr_assert_eq(recv(pfd, b, 5, MSG_WAITALL), 5);
+    cr_assert_eq(memcmp(b, "hello", 5), 0);
+    cr_assert_eq(send(pfd, "world", 5, 0), 5);
+    close(pfd);
+    while (out_seen.closed == 0)
+        cr_assert_geq(nd_loop_once(&rig.loop, -1), 0);
+    cr_assert_eq(out_seen.ngot, 5);
+    cr_assert_eq(memcmp(out_seen.got, "world", 5), 0);
+    cr_assert_eq(out_seen.eof, 1);
+    cr_assert_eq(out_seen.err, 0);
+    close(lfd);
+    done();
+}
+
+/* A refused connect: close() without open(), nd_conn_error() says why; a
+ * unix path nobody listens on fails at once; udp:// is not a stream. */
+Test(conn, connect_refused)
+{
+    struct nd_addr a;
+    char err[128];
+    int lfd;
+
+    memset(&out_seen, 0, sizeof(out_seen));
+    rig_open(1);
+    lfd = loopback_listener(&a);
+    close(lfd);                 /* the port is free now: nobody listens */
+    cr_assert_not_null(nd_conn_connect(rig.svc, &a, &outbound_ops, NULL));
+    while (out_seen.closed == 0)
+        cr_assert_geq(nd_loop_once(&rig.loop, -1), 0);
+    cr_assert_eq(out_seen.opened, 0);
+    cr_assert_eq(out_seen.err, ECONNREFUSED, "%s", strerror(out_seen.err));
+    cr_assert_eq(nd_addr_parse(&a, "unix:/nonexistent/nd-test.sock", err, sizeof(err)), 0);
+    cr_assert_null(nd_conn_connect(rig.svc, &a, &outbound_ops, NULL));
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_eq(nd_addr_parse(&a, "udp://127.0.0.1:9", err, sizeof(err)), 0);
+    cr_assert_null(nd_conn_connect(rig.svc, &a, &outbound_ops, NULL));
+    cr_assert_eq(errno, EINVAL);
     done();
 }
