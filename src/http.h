@@ -14,6 +14,7 @@
 struct nd_buf;
 struct nd_conn;
 struct http_access;
+struct nd_redis_url;
 
 struct http_conf {
     char *root;
@@ -34,6 +35,9 @@ struct http_conf {
     uint64_t ws_max_message;    /* larger messages: close 1009 */
     uint64_t ws_max_queue;      /* output a chat member may leave unread */
     uint64_t ws_ping_interval;
+    struct nd_redis_url *backend;   /* chat_backend; NULL: local */
+    char *backend_password;     /* chat_backend_password */
+    struct chat_backend *shared;    /* made on first use with a redis backend */
     struct http_limits lim;
     char *page;                 /* the welcome page, made on first use */
     size_t page_len;

@@ -19,6 +19,8 @@
 #include "http_parse.h"
 #include "http_path.h"
 #include "http_static.h"
+#include "chat_redis.h"
+#include "redis_url.h"
 #include "nd/module.h"
 #include "nd/util.h"
 
@@ -74,7 +76,31 @@ static const struct nd_conf_key http_keys[] = {
     { "ws_max_message",    ND_CONF_SIZE,     O(ws_max_message),    125, 64 * 1024 * 1024, NULL },
     { "ws_max_queue",      ND_CONF_SIZE,     O(ws_max_queue),      1024, 64 * 1024 * 1024, NULL },
     { "ws_ping_interval",  ND_CONF_DURATION, O(ws_ping_interval),  100, 3600 * 1000, NULL },
+    { "chat_backend_password", ND_CONF_STRING, O(backend_password), 0, 0, NULL },
 };
+
+/* chat_backend: "local" (NULL) or where the shared rooms' Redis is. */
+static int
+http_conf_set(void *conf, const char *key, const char *value, char *err, size_t errlen)
+{
+    struct http_conf *cf = conf;
+    struct nd_redis_url u;
+
+    if (strcmp(key, "chat_backend") != 0)
+        return ND_CONF_UNKNOWN;
+    if (nd_redis_url_parse(value, &u, err, errlen) < 0)
+        return ND_CONF_BAD;
+    free(cf->backend);
+    cf->backend = NULL;
+    if (u.local)
+        return 0;
+    if ((cf->backend = malloc(sizeof(u))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return ND_CONF_BAD;
+    }
+    *cf->backend = u;
+    return 0;
+}
 
 /* The slots http_response.c's count() fills: 0 every answer, k the kxx;
  * then the WebSocket connections open now (http_ws.c), a gauge. */
@@ -93,6 +119,30 @@ http_conf_check(void *conf, char *err, size_t errlen)
     cf->lim.max_request_line = (size_t)cf->max_request_line;
     cf->lim.max_header_size = (size_t)cf->max_header_size;
     cf->lim.max_headers = (size_t)cf->max_headers;
+    if (cf->backend_password != NULL) {
+        if (cf->backend == NULL) {
+            snprintf(err, errlen, "chat_backend_password: chat_backend is not a redis:// one");
+            return -1;
+        }
+        if (cf->backend->password[0]) {
+            snprintf(err, errlen, "chat_backend_password: chat_backend names a password already");
+            return -1;
+        }
+        if (strlen(cf->backend_password) >= sizeof(cf->backend->password)) {
+            snprintf(err, errlen, "chat_backend_password: too long");
+            return -1;
+        }
+        strcpy(cf->backend->password, cf->backend_password);
+    }
+    if (cf->backend != NULL) {
+        struct nd_addr a;
+        char why[200];
+
+        if (nd_addr_parse(&a, cf->backend->addr, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "chat_backend: %s", why);
+            return -1;
+        }
+    }
     if (cf->root != NULL) {
         cf->root_fd = open(cf->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (cf->root_fd < 0) {
@@ -110,6 +160,9 @@ http_conf_free(void *conf)
 
     if (cf->root_fd >= 0)
         close(cf->root_fd);
+    nd_chat_redis_free(cf->shared);
+    free(cf->backend);
+    free(cf->backend_password);
     free(cf->root);
     free(cf->page);
     free(cf);
@@ -829,6 +882,7 @@ const struct nd_module nd_mod_http = {
     .conf_new = http_conf_new,
     .conf_check = http_conf_check,
     .conf_free = http_conf_free,
+    .conf_set = http_conf_set,
     .input_max = http_input_max,
     .open = http_open,
     .input = http_input,
