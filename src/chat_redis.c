@@ -1,18 +1,443 @@
-/* chat_redis.c: chat rooms shared through Redis. */
+/* chat_redis.c: chat rooms shared through Redis. A room NAME is the keys
+ * netdemo:{NAME}:seq (its last number), :epoch (16 hex digits, made when
+ * missing), :history (its last 100 events, newest first) and the channel
+ * netdemo:{NAME}:events. Publishing is one script, so seq order is the
+ * order of PUBLISH and so of delivery everywhere. A room made here
+ * subscribes first and fetches seq, epoch and history once the
+ * subscription is confirmed: what is published in between arrives live,
+ * is held back, and is dropped if the history had it already. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
 
 #include "chat_redis.h"
+#include "chat_room.h"
+#include "nd/addr.h"
+#include "nd/buf.h"
+#include "nd/log.h"
+#include "nd/module.h"
+#include "redis.h"
+#include "redis_url.h"
+#include "resp.h"
+#include "service.h"
+
+#define HISTORY 100
+
+/* KEYS: seq, epoch, history, channel; ARGV: the event's members, an epoch
+ * for a room that has none. Returns {seq, epoch}. */
+static const char publish_lua[] =
+    "redis.call('SET', KEYS[2], ARGV[2], 'NX')\n"
+    "local e = redis.call('GET', KEYS[2])\n"
+    "local s = redis.call('INCR', KEYS[1])\n"
+    "local ev = '{\"seq\":' .. string.format('%d', s) .. ',\"epoch\":\"' .. e .. '\",' .. ARGV[1] .. '}'\n"
+    "redis.call('LPUSH', KEYS[3], ev)\n"
+    "redis.call('LTRIM', KEYS[3], 0, 99)\n"
+    "redis.call('PUBLISH', KEYS[4], ev)\n"
+    "return {s, e}\n";
+
+/* KEYS: seq, epoch, history; ARGV: an epoch for a room that has none.
+ * Returns {epoch, seq, history newest first}. */
+static const char fetch_lua[] =
+    "redis.call('SET', KEYS[2], ARGV[1], 'NX')\n"
+    "return {redis.call('GET', KEYS[2]), tonumber(redis.call('GET', KEYS[1]) or '0'),\n"
+    "        redis.call('LRANGE', KEYS[3], 0, 99)}\n";
+
+struct chat_redis;
+
+/* One room's part here. It outlives its room while a fetch is out. */
+struct room_state {
+    struct chat_redis *cr;
+    struct chat_room *room;         /* NULL once the room went */
+    struct room_state *next;
+    unsigned out;                   /* fetches awaiting their reply */
+    int fetching;
+    struct nd_buf *early;           /* live events during the fetch: size_t len, bytes */
+    char keys[4][96];               /* seq, epoch, history, channel */
+};
+
+struct chat_redis {
+    struct chat_backend base;
+    /* A service of its own for the Redis connections: they hold a
+     * reference to it, which on the http service would keep that (and
+     * these settings) alive for ever. */
+    struct nd_service *side;
+    struct nd_redis *cmd, *sub;
+    struct room_state *rooms;
+    int was_up;
+};
+
+/* A publish awaiting its reply. */
+struct pub {
+    struct chat_ticket *t;          /* first: nd_chat_ticket_cancel() clears it */
+};
+
+static const struct nd_module side_module = { .name = "chat-redis" };
+
+static void
+epoch_text(char out[17])
+{
+    uint64_t e = 0;
+
+    if (getrandom(&e, sizeof(e), GRND_NONBLOCK) != (ssize_t)sizeof(e))
+        e = (uint64_t)nd_now_us() * 0x9e3779b97f4a7c15u;
+    snprintf(out, 17, "%016llx", (unsigned long long)(e ? e : 1));
+}
+
+static int
+parse_hex16(const char *p, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    if (n != 16)
+        return -1;
+    for (i = 0; i < n; i++) {
+        int c = (unsigned char)p[i], d;
+
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else
+            return -1;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* seq and epoch from an event as the script writes it:
+ * {"seq":N,"epoch":"HEX16",... */
+static int
+event_numbers(const char *p, size_t n, uint64_t *seq, uint64_t *epoch)
+{
+    static const char a[] = "{\"seq\":", b[] = ",\"epoch\":\"";
+    size_t i = sizeof(a) - 1;
+    uint64_t s = 0;
+
+    if (n < i || memcmp(p, a, i) != 0)
+        return -1;
+    if (i >= n || p[i] < '0' || p[i] > '9')
+        return -1;
+    while (i < n && p[i] >= '0' && p[i] <= '9' && s < UINT64_MAX / 10)
+        s = s * 10 + (uint64_t)(p[i++] - '0');
+    if (n - i < sizeof(b) - 1 + 17 || memcmp(p + i, b, sizeof(b) - 1) != 0)
+        return -1;
+    i += sizeof(b) - 1;
+    if (parse_hex16(p + i, 16, epoch) < 0 || p[i + 16] != '"')
+        return -1;
+    *seq = s;
+    return 0;
+}
+
+static void
+state_free(struct room_state *st)
+{
+    struct room_state **pp;
+
+    for (pp = &st->cr->rooms; *pp; pp = &(*pp)->next) {
+        if (*pp == st) {
+            *pp = st->next;
+            break;
+        }
+    }
+    nd_buf_free(st->early);
+    free(st);
+}
+
+/* ---- fetching a room ---- */
+
+static void
+fetched(void *arg, const struct nd_resp_node *reply, const char *failed)
+{
+    struct room_state *st = arg;
+    struct chat_room *r = st->room;
+    const struct nd_resp_node *e, *s, *h;
+    uint64_t epoch, seq;
+    size_t i;
+
+    st->out--;
+    st->fetching = 0;
+    if (r == NULL) {
+        if (st->out == 0)
+            state_free(st);
+        return;
+    }
+    if (failed != NULL || reply[0].type != ND_RESP_ARRAY || reply[0].len != 3 ||
+        (e = nd_resp_child(reply, 0, 0)) == NULL || (s = nd_resp_child(reply, 0, 1)) == NULL ||
+        (h = nd_resp_child(reply, 0, 2)) == NULL || e->type != ND_RESP_BULK ||
+        parse_hex16(e->str, e->len, &epoch) < 0 || s->type != ND_RESP_INTEGER || s->num < 0 ||
+        h->type != ND_RESP_ARRAY) {
+        /* Tried again on the next confirmation of the subscription (after
+         * a reconnect); until then the room has no history here. */
+        nd_log(LOG_WARNING, "chat room %s: no state from Redis: %s", st->keys[3],
+               failed ? failed : "unexpected reply");
+        return;
+    }
+    seq = (uint64_t)s->num;
+    if (!r->synced || epoch != r->epoch) {
+        nd_chat_reset(r, epoch, 0);
+        for (i = h->len; i-- > 0; ) {
+            const struct nd_resp_node *ev = nd_resp_child(reply, (size_t)(h - reply), i);
+            uint64_t es, ee;
+
+            if (ev && ev->type == ND_RESP_BULK && event_numbers(ev->str, ev->len, &es, &ee) == 0)
+                nd_chat_keep(r, es, ev->str, ev->len);
+        }
+        if (r->seq < seq)
+            r->seq = seq;   /* the history may be shorter than the numbering */
+    } else {
+        /* In step already (a resubscription): what was missed, in order. */
+        for (i = h->len; i-- > 0; ) {
+            const struct nd_resp_node *ev = nd_resp_child(reply, (size_t)(h - reply), i);
+            uint64_t es, ee;
+
+            if (ev && ev->type == ND_RESP_BULK && event_numbers(ev->str, ev->len, &es, &ee) == 0)
+                nd_chat_receive(r, es, ee, ev->str, ev->len);
+        }
+    }
+    /* Those that came while fetching, past the history. */
+    while (st->early && nd_buf_len(st->early) >= sizeof(size_t)) {
+        size_t n;
+        uint64_t es, ee;
+
+        memcpy(&n, nd_buf_head(st->early), sizeof(n));
+        nd_buf_consume(st->early, sizeof(n));
+        if (event_numbers(nd_buf_head(st->early), n, &es, &ee) == 0 && ee == r->epoch &&
+            es > r->seq)
+            nd_chat_keep(r, es, nd_buf_head(st->early), n);
+        nd_buf_consume(st->early, n);
+    }
+    nd_buf_free(st->early);
+    st->early = NULL;
+    if (!r->synced)
+        nd_chat_synced(r);
+}
+
+static void
+fetch(struct room_state *st)
+{
+    char epoch[17];
+    const char *argv[] = { "EVAL", fetch_lua, "3", st->keys[0], st->keys[1], st->keys[2], epoch };
+
+    if (st->fetching)
+        return;
+    epoch_text(epoch);
+    if (nd_redis_command(st->cr->cmd, 7, argv, NULL, fetched, st) == 0) {
+        st->fetching = 1;
+        st->out++;
+    }
+}
+
+/* ---- the subscriber ---- */
+
+static struct room_state *
+by_channel(struct chat_redis *cr, const char *ch, size_t n)
+{
+    struct room_state *st;
+
+    for (st = cr->rooms; st; st = st->next)
+        if (st->room && strlen(st->keys[3]) == n && memcmp(st->keys[3], ch, n) == 0)
+            return st;
+    return NULL;
+}
+
+static void
+heard(void *arg, const struct nd_redis_msg *m)
+{
+    struct chat_redis *cr = arg;
+    struct room_state *st = by_channel(cr, m->channel, m->channel_len);
+    uint64_t seq, epoch;
+
+    if (st == NULL)
+        return;
+    if (m->kind == ND_REDIS_SUBSCRIBED) {
+        fetch(st);
+        return;
+    }
+    if (m->kind != ND_REDIS_MESSAGE)
+        return;
+    if (st->fetching || !st->room->synced) {
+        if (nd_buf_append(&st->early, &m->len, sizeof(m->len)) < 0 ||
+            nd_buf_append(&st->early, m->data, m->len) < 0) {
+            nd_buf_free(st->early);     /* the fetch after the next resubscription mends it */
+            st->early = NULL;
+        }
+        return;
+    }
+    if (event_numbers(m->data, m->len, &seq, &epoch) == 0)
+        nd_chat_receive(st->room, seq, epoch, m->data, m->len);
+}
+
+static void
+cmd_state(void *arg, int up)
+{
+    struct chat_redis *cr = arg;
+
+    if (up != cr->was_up)
+        nd_log(up ? LOG_NOTICE : LOG_WARNING, "%s: chat backend Redis %s",
+               nd_service_name(cr->side), up ? "up" : "down");
+    cr->was_up = up;
+}
+
+/* ---- the backend ---- */
+
+static int
+room_open(struct chat_backend *b, struct chat_room *r)
+{
+    struct chat_redis *cr = (struct chat_redis *)b;
+    struct room_state *st = calloc(1, sizeof(*st));
+    const char *name = r->key + strlen(r->key) + 1;
+    static const char *const suffix[4] = { "seq", "epoch", "history", "events" };
+    int i;
+
+    if (st == NULL)
+        return -1;
+    for (i = 0; i < 4; i++)
+        snprintf(st->keys[i], sizeof(st->keys[i]), "netdemo:{%s}:%s", name, suffix[i]);
+    st->cr = cr;
+    st->room = r;
+    st->next = cr->rooms;
+    cr->rooms = st;
+    r->bstate = st;
+    if (nd_redis_subscribe(cr->sub, ND_REDIS_CHANNEL, st->keys[3], strlen(st->keys[3])) < 0) {
+        state_free(st);
+        r->bstate = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+room_close(struct chat_backend *b, struct chat_room *r)
+{
+    struct chat_redis *cr = (struct chat_redis *)b;
+    struct room_state *st = r->bstate;
+
+    if (st == NULL)
+        return;
+    r->bstate = NULL;
+    st->room = NULL;
+    nd_redis_unsubscribe(cr->sub, ND_REDIS_CHANNEL, st->keys[3], strlen(st->keys[3]));
+    if (st->out == 0)
+        state_free(st);
+}
+
+static void
+published(void *arg, const struct nd_resp_node *reply, const char *failed)
+{
+    struct pub *p = arg;
+    struct chat_ticket *t = p->t;
+    const struct nd_resp_node *s, *e;
+    uint64_t epoch = 0;
+
+    free(p);
+    if (t == NULL)
+        return;
+    t->pending = NULL;
+    if (failed == NULL && reply[0].type == ND_RESP_ARRAY && reply[0].len == 2 &&
+        (s = nd_resp_child(reply, 0, 0)) != NULL && (e = nd_resp_child(reply, 0, 1)) != NULL &&
+        s->type == ND_RESP_INTEGER && e->type == ND_RESP_BULK &&
+        parse_hex16(e->str, e->len, &epoch) == 0) {
+        t->done(t, (uint64_t)s->num, epoch, NULL);
+        return;
+    }
+    t->done(t, 0, 0, failed ? failed : reply[0].type == ND_RESP_ERROR ? "refused" : "bad reply");
+}
+
+static int
+room_publish(struct chat_backend *b, struct chat_room *r, const char *json, size_t n,
+             struct chat_ticket *t)
+{
+    struct chat_redis *cr = (struct chat_redis *)b;
+    struct room_state *st = r->bstate;
+    struct pub *p;
+    char epoch[17];
+    const char *argv[9];
+    size_t lens[9];
+    int i;
+
+    if (st == NULL || (p = malloc(sizeof(*p))) == NULL)
+        return -1;
+    epoch_text(epoch);
+    argv[0] = "EVAL";
+    argv[1] = publish_lua;
+    argv[2] = "4";
+    for (i = 0; i < 4; i++)
+        argv[3 + i] = st->keys[i];
+    argv[7] = json;
+    argv[8] = epoch;
+    for (i = 0; i < 9; i++)
+        lens[i] = strlen(argv[i]);
+    lens[7] = n;
+    p->t = t;
+    if (nd_redis_command(cr->cmd, 9, argv, lens, published, p) < 0) {
+        free(p);
+        return -1;
+    }
+    t->pending = p;
+    return 0;
+}
+
+static const struct chat_backend_ops redis_ops = { room_open, room_close, room_publish };
 
 struct chat_backend *
 nd_chat_redis_new(struct nd_service *svc, const struct nd_redis_url *u)
 {
-    (void)svc;
-    (void)u;
-    return NULL;
+    struct chat_redis *cr = calloc(1, sizeof(*cr));
+    struct nd_redis_opts o = { 0 };
+    struct nd_addr a;
+    char err[200], name[160];
+
+    if (cr == NULL)
+        return NULL;
+    cr->base.ops = &redis_ops;
+    if (nd_addr_parse(&a, u->addr, err, sizeof(err)) < 0) {
+        free(cr);
+        return NULL;
+    }
+    snprintf(name, sizeof(name), "%s", nd_service_name(svc));
+    if ((cr->side = nd_service_new(name, &side_module, NULL, NULL, svc->loop)) == NULL) {
+        free(cr);
+        return NULL;
+    }
+    cr->was_up = 1;     /* the first failure is worth a line */
+    o.user = u->user[0] ? u->user : NULL;
+    o.password = u->password[0] ? u->password : NULL;
+    o.db = u->db;
+    o.state = cmd_state;
+    o.arg = cr;
+    cr->cmd = nd_redis_new(cr->side, &a, &o);
+    o.db = 0;
+    o.subscriber = 1;
+    o.state = NULL;
+    o.message = heard;
+    cr->sub = nd_redis_new(cr->side, &a, &o);
+    if (cr->cmd == NULL || cr->sub == NULL) {
+        nd_redis_free(cr->cmd);
+        nd_redis_free(cr->sub);
+        nd_service_unref(cr->side);
+        free(cr);
+        return NULL;
+    }
+    return &cr->base;
 }
 
 void
 nd_chat_redis_free(struct chat_backend *b)
 {
-    free(b);
+    struct chat_redis *cr = (struct chat_redis *)b;
+
+    if (cr == NULL)
+        return;
+    nd_chat_backend_gone(b);
+    /* Fetches still out fail ("closed") and free their states. */
+    nd_redis_free(cr->cmd);
+    nd_redis_free(cr->sub);
+    while (cr->rooms)
+        state_free(cr->rooms);
+    nd_service_unref(cr->side);
+    free(cr);
 }

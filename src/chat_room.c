@@ -74,6 +74,8 @@ room_free(struct chat_room *r)
     for (pp = &rooms; *pp; pp = &(*pp)->next) {
         if (*pp == r) {
             *pp = r->next;
+            if (r->backend)
+                r->backend->ops->close(r->backend, r);
             while (r->first) {
                 struct chat_msg *m = r->first;
 
@@ -92,8 +94,28 @@ room_free(struct chat_room *r)
 
 static void presence_ring(void *arg);
 
+static void
+history_clear(struct chat_room *r)
+{
+    while (r->first) {
+        struct chat_msg *m = r->first;
+
+        r->first = m->next;
+        free(m);
+    }
+    r->last = NULL;
+    r->hist_n = r->hist_bytes = 0;
+}
+
 struct chat_room *
 nd_chat_room_get(struct nd_conn *c, const char *service, const char *name, size_t max_queue)
+{
+    return nd_chat_room_get_shared(c, service, name, max_queue, NULL);
+}
+
+struct chat_room *
+nd_chat_room_get_shared(struct nd_conn *c, const char *service, const char *name,
+                        size_t max_queue, struct chat_backend *b)
 {
     size_t sl = strlen(service), nl = strlen(name);
     struct chat_room *r;
@@ -126,6 +148,29 @@ nd_chat_room_get(struct nd_conn *c, const char *service, const char *name, size_
         r->next = rooms;
         rooms = r;
         nrooms++;
+        if (b != NULL) {
+            r->backend = b;
+            if (b->ops->open(b, r) < 0) {
+                r->backend = NULL;
+                room_free(r);
+                return NULL;
+            }
+        }
+    } else if (r->backend != b) {
+        /* The settings changed the backend: the shared state is the new
+         * one's to tell. */
+        if (r->backend)
+            r->backend->ops->close(r->backend, r);
+        r->backend = b;
+        r->bstate = NULL;
+        r->synced = 0;
+        if (b != NULL) {
+            history_clear(r);
+            if (b->ops->open(b, r) < 0) {
+                r->backend = NULL;
+                return NULL;
+            }
+        }
     }
     r->max_queue = max_queue;
     return r;
@@ -224,7 +269,8 @@ nd_chat_join(struct chat_room *r, struct chat_member *m)
     r->nall++;
     if (m->present) {
         r->n++;
-        presence_note(r, &r->joined, &r->njoined, m->name);
+        if (r->backend == NULL)
+            presence_note(r, &r->joined, &r->njoined, m->name);
     }
 }
 
@@ -246,7 +292,8 @@ nd_chat_leave(struct chat_member *m)
     r->nall--;
     if (m->present) {
         r->n--;
-        presence_note(r, &r->left, &r->nleft, m->name);
+        if (r->backend == NULL)
+            presence_note(r, &r->left, &r->nleft, m->name);
         nd_chat_room_release(r);
     }
 }
@@ -271,24 +318,10 @@ drop_slow(struct chat_room *r)
     }
 }
 
-void
-nd_chat_publish(struct chat_room *r, const char *json, size_t n)
+/* Appends msg to the history, within a count and a byte budget. */
+static void
+history_add(struct chat_room *r, struct chat_msg *msg)
 {
-    /* {"seq":20 digits,"epoch":"16 digits",...}: 57 bytes and the NUL. */
-    struct chat_msg *msg = malloc(sizeof(*msg) + CHAT_HEADROOM + n + 64);
-    struct chat_member *m, *next;
-
-    if (msg == NULL)
-        return;
-    r->seq++;
-    msg->next = NULL;
-    msg->seq = r->seq;
-    msg->ev.json = msg->data + CHAT_HEADROOM;
-    msg->ev.framed = 0;
-    msg->ev.len = (size_t)snprintf(msg->ev.json, n + 64, "{\"seq\":%llu,\"epoch\":\"%016llx\",%.*s}",
-                                   (unsigned long long)r->seq, (unsigned long long)r->epoch,
-                                   (int)n, json);
-    /* Keep the last events, within a count and a byte budget. */
     if (r->last)
         r->last->next = msg;
     else
@@ -304,6 +337,14 @@ nd_chat_publish(struct chat_room *r, const char *json, size_t n)
         r->hist_bytes -= old->ev.len;
         free(old);
     }
+}
+
+/* Hands msg to every member, then ends members over the bound. */
+static void
+deliver_all(struct chat_room *r, struct chat_msg *msg)
+{
+    struct chat_member *m, *next;
+
     /* A member may leave from inside its deliver() (a poll, answered),
      * taking only itself out of the list. */
     for (m = r->members; m; m = next) {
@@ -314,6 +355,147 @@ nd_chat_publish(struct chat_room *r, const char *json, size_t n)
         }
     }
     drop_slow(r);
+}
+
+void
+nd_chat_publish(struct chat_room *r, const char *json, size_t n)
+{
+    /* {"seq":20 digits,"epoch":"16 digits",...}: 57 bytes and the NUL. */
+    struct chat_msg *msg = malloc(sizeof(*msg) + CHAT_HEADROOM + n + 64);
+
+    if (msg == NULL)
+        return;
+    r->seq++;
+    msg->next = NULL;
+    msg->seq = r->seq;
+    msg->ev.json = msg->data + CHAT_HEADROOM;
+    msg->ev.framed = 0;
+    msg->ev.len = (size_t)snprintf(msg->ev.json, n + 64, "{\"seq\":%llu,\"epoch\":\"%016llx\",%.*s}",
+                                   (unsigned long long)r->seq, (unsigned long long)r->epoch,
+                                   (int)n, json);
+    history_add(r, msg);
+    deliver_all(r, msg);
+}
+
+/* ---- rooms shared through a backend ---- */
+
+/* A message holding json as it is. */
+static struct chat_msg *
+msg_copy(uint64_t seq, const char *json, size_t n)
+{
+    struct chat_msg *msg = malloc(sizeof(*msg) + CHAT_HEADROOM + n + 1);
+
+    if (msg == NULL)
+        return NULL;
+    msg->next = NULL;
+    msg->seq = seq;
+    msg->ev.json = msg->data + CHAT_HEADROOM;
+    msg->ev.framed = 0;
+    msg->ev.len = n;
+    memcpy(msg->ev.json, json, n);
+    msg->ev.json[n] = '\0';
+    return msg;
+}
+
+void
+nd_chat_reset(struct chat_room *r, uint64_t epoch, uint64_t seq)
+{
+    history_clear(r);
+    r->epoch = epoch;
+    r->seq = seq;
+    r->synced = 0;
+}
+
+int
+nd_chat_keep(struct chat_room *r, uint64_t seq, const char *json, size_t n)
+{
+    struct chat_msg *msg = msg_copy(seq, json, n);
+
+    if (msg == NULL)
+        return -1;
+    history_add(r, msg);
+    if (seq > r->seq)
+        r->seq = seq;
+    return 0;
+}
+
+/* Members that joined while the room was being fetched have had nothing
+ * yet: now the history, in one go. A held poll answers with what is past
+ * its number. */
+void
+nd_chat_synced(struct chat_room *r)
+{
+    struct chat_member *m, *next;
+
+    r->synced = 1;
+    if (r->first == NULL)
+        return;
+    for (m = r->members; m; m = next) {
+        next = m->next;
+        if (m->dropped)
+            continue;
+        if ((m->present ? nd_chat_replay(r, m) : m->ops->deliver(m, &r->last->ev)) < 0) {
+            m->dropped = 1;
+            m->ops->end(m);
+        }
+    }
+    drop_slow(r);
+}
+
+void
+nd_chat_receive(struct chat_room *r, uint64_t seq, uint64_t epoch, const char *json, size_t n)
+{
+    struct chat_msg *msg;
+
+    if (epoch != r->epoch) {
+        nd_chat_reset(r, epoch, 0);     /* the shared room was made anew */
+        r->synced = 1;
+    }
+    if (seq <= r->seq || (msg = msg_copy(seq, json, n)) == NULL)
+        return;
+    r->seq = seq;
+    history_add(r, msg);
+    deliver_all(r, msg);
+}
+
+int
+nd_chat_say_shared(struct chat_room *r, const char *name, const char *text, size_t len,
+                   struct chat_ticket *t)
+{
+    static const char a[] = "\"type\":\"message\",\"name\":", b[] = ",\"text\":";
+    struct nd_buf *buf = NULL;
+    int rc = -1;
+
+    if (nd_buf_append(&buf, a, sizeof(a) - 1) == 0 &&
+        nd_json_string(&buf, name, strlen(name)) == 0 &&
+        nd_buf_append(&buf, b, sizeof(b) - 1) == 0 && nd_json_string(&buf, text, len) == 0)
+        rc = r->backend->ops->publish(r->backend, r, nd_buf_head(buf), nd_buf_len(buf), t);
+    nd_buf_free(buf);
+    return rc;
+}
+
+void
+nd_chat_ticket_cancel(struct chat_ticket *t)
+{
+    if (t->pending != NULL) {
+        *(struct chat_ticket **)t->pending = NULL;
+        t->pending = NULL;
+    }
+}
+
+void
+nd_chat_backend_gone(struct chat_backend *b)
+{
+    struct chat_room *r;
+
+    for (r = rooms; r; r = r->next) {
+        if (r->backend == b) {
+            b->ops->close(b, r);
+            r->backend = NULL;
+            r->bstate = NULL;
+            r->synced = 0;
+        }
+    }
 }
 
 int

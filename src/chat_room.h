@@ -13,6 +13,7 @@ struct nd_alarm;
 struct nd_buf;
 struct nd_conn;
 struct chat_member;
+struct chat_backend;
 
 /* Room in front of every event's JSON for a member kind's framing (a
  * WebSocket header), made once by the first member of that kind and sent
@@ -48,6 +49,37 @@ struct chat_member {
 };
 
 struct chat_msg;
+struct chat_room;
+
+/* Where a message from a member goes when the room is shared (a ticket
+ * says how it went). The backend owns `pending` while it waits; the
+ * ticket's owner that goes first calls nd_chat_ticket_cancel(). */
+struct chat_ticket {
+    /* err NULL: published as seq in epoch; else why not. */
+    void (*done)(struct chat_ticket *t, uint64_t seq, uint64_t epoch, const char *err);
+    void *pending;              /* the backend's record; its first member points back here */
+};
+
+/* How a room is shared beyond this process (NULL: it is not). The backend
+ * numbers and spreads the events and hands them back to every instance's
+ * room with nd_chat_receive(); a room's own nd_chat_publish() is then not
+ * used (and presence is not announced: members of other instances are not
+ * known yet). */
+struct chat_backend_ops {
+    /* A room is made for b: sets r->bstate, starts fetching its state
+     * (nd_chat_reset, nd_chat_keep..., nd_chat_synced). 0 or -1. */
+    int (*open)(struct chat_backend *b, struct chat_room *r);
+    /* The room goes, or leaves b: forget it. */
+    void (*close)(struct chat_backend *b, struct chat_room *r);
+    /* Publishes the event json (members without braces); t->done later,
+     * unless this returns -1 (not sent: Redis is down or too busy). */
+    int (*publish)(struct chat_backend *b, struct chat_room *r, const char *json, size_t n,
+                   struct chat_ticket *t);
+};
+
+struct chat_backend {
+    const struct chat_backend_ops *ops;
+};
 
 struct chat_room {
     char key[160];              /* service NUL room */
@@ -66,6 +98,9 @@ struct chat_room {
     struct nd_buf *joined, *left;   /* JSON strings, comma-separated */
     size_t njoined, nleft;          /* since the last presence event */
     unsigned char presence_due;
+    unsigned char synced;       /* shared: its history and numbers are in */
+    struct chat_backend *backend;   /* NULL: this process's room */
+    void *bstate;               /* the backend's */
     struct chat_room *next;
 };
 
@@ -78,6 +113,37 @@ struct chat_room {
  * the loop that runs the room's presence timer. */
 struct chat_room *nd_chat_room_get(struct nd_conn *c, const char *service, const char *name,
                                    size_t max_queue);
+
+/* The same, for rooms shared through backend b (NULL: the call above). A
+ * room made for another backend (a reload changed it) starts over with b. */
+struct chat_room *nd_chat_room_get_shared(struct nd_conn *c, const char *service,
+                                          const char *name, size_t max_queue,
+                                          struct chat_backend *b);
+
+/* Lets every room of b go back to being this process's own. */
+void nd_chat_backend_gone(struct chat_backend *b);
+
+/* For backends: the room's numbering starts again (epoch, last seq), its
+ * history empty; nd_chat_keep() then adds an event (the whole JSON, its
+ * seq) without delivering it; nd_chat_synced() marks the room in step and
+ * hands every present member the whole history, and a held poll the last
+ * event. */
+void nd_chat_reset(struct chat_room *r, uint64_t epoch, uint64_t seq);
+int nd_chat_keep(struct chat_room *r, uint64_t seq, const char *json, size_t n);
+void nd_chat_synced(struct chat_room *r);
+
+/* For backends: a live event (the whole JSON) for every member; one at or
+ * before the room's last seq is dropped (seen already). */
+void nd_chat_receive(struct chat_room *r, uint64_t seq, uint64_t epoch, const char *json,
+                     size_t n);
+
+/* A message from name, published through the room's backend: 0 (t->done
+ * follows) or -1 (it could not be sent). */
+int nd_chat_say_shared(struct chat_room *r, const char *name, const char *text, size_t len,
+                       struct chat_ticket *t);
+
+/* The owner of t goes before its answer: done is not called. */
+void nd_chat_ticket_cancel(struct chat_ticket *t);
 
 /* Frees the room if nobody is in it and it never had an event. */
 void nd_chat_room_release(struct chat_room *r);

@@ -93,6 +93,7 @@ struct http_conn {
     uint64_t poll_since;        /* S_POLL: the last sequence number seen */
     struct chat_member poll;    /* S_POLL: in the room waited on */
     struct nd_conn *conn;       /* S_POLL: for the room to answer it */
+    struct chat_ticket send;    /* S_POLL: a shared room's /chat/send awaits Redis */
     struct http_access *access; /* access_log = on: the request's record */
 };
 
@@ -193,6 +194,10 @@ void nd_http_ws_close(struct nd_conn *c, struct http_conn *h);
  * PROBE_DONE, PROBE_NEED_BODY (for send) or -1. */
 int nd_http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                     const struct http_request *req, const char *path, const char *query);
+
+/* The shared rooms' backend of cf (made on first use), or NULL: for a
+ * local chat_backend, or (*bad set) when it cannot be made. */
+struct chat_backend *nd_http_chat_backend(struct nd_conn *c, struct http_conf *cf, int *bad);
 
 /* POST /chat/send with its body. */
 int nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,

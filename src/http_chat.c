@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat_redis.h"
 #include "chat_room.h"
 #include "http.h"
 #include "nd/addr.h"
@@ -15,6 +16,56 @@
 #include "ws.h"
 
 #define POLL_DEFAULT_MS 25000
+/* A shared room's send is answered within the Redis client's reply limit;
+ * this only bounds a wait that went wrong. */
+#define SEND_WAIT_MS 5000
+
+struct chat_backend *
+nd_http_chat_backend(struct nd_conn *c, struct http_conf *cf, int *bad)
+{
+    *bad = 0;
+    if (cf->backend == NULL)
+        return NULL;
+    if (cf->shared == NULL)
+        cf->shared = nd_chat_redis_new(nd_conn_service(c), cf->backend);
+    *bad = cf->shared == NULL;
+    return cf->shared;
+}
+
+/* Redis is down, slow or refused the publish: try again in a second. */
+static int
+unavailable(struct nd_conn *c, struct http_conn *h)
+{
+    static const char body[] = "chat backend unavailable\n";
+
+    return nd_http_respond(c, h, 503, "text/plain; charset=utf-8", body, sizeof(body) - 1,
+                           "Retry-After: 1\r\n");
+}
+
+static int
+ack(struct nd_conn *c, struct http_conn *h, uint64_t seq, uint64_t epoch)
+{
+    char b[80];
+    int n = snprintf(b, sizeof(b), "{\"seq\":%llu,\"epoch\":\"%016llx\"}\n",
+                     (unsigned long long)seq, (unsigned long long)epoch);
+
+    return nd_http_respond(c, h, 200, "application/json", b, (size_t)n, NULL);
+}
+
+/* The answer to a shared room's send: the event's number, or 503. Like an
+ * answered poll, drained() then goes on to the next request. */
+static void
+send_done(struct chat_ticket *t, uint64_t seq, uint64_t epoch, const char *err)
+{
+    struct http_conn *h = nd_container_of(t, struct http_conn, send);
+    int rc = err ? unavailable(h->conn, h) : ack(h->conn, h, seq, epoch);
+
+    h->poll_answered = 1;
+    if (rc < 0)
+        nd_conn_end(h->conn, 1);
+    else
+        nd_conn_want_drain(h->conn);
+}
 
 /* Every poll answer names the room's epoch in a header, so that even an
  * empty one (a timeout) tells the client which numbering `since` is in. */
@@ -74,6 +125,11 @@ nd_http_chat_poll_timeout(struct nd_conn *c, struct http_conn *h)
 {
     struct chat_room *r = h->poll.room;
 
+    if (h->send.pending != NULL) {
+        nd_chat_ticket_cancel(&h->send);
+        h->poll_answered = 1;
+        return unavailable(c, h) < 0 ? -1 : 1;
+    }
     if (h->poll_answered || r == NULL)
         return 1;
     h->poll_answered = 1;
@@ -86,6 +142,7 @@ nd_http_chat_poll_timeout(struct nd_conn *c, struct http_conn *h)
 void
 nd_http_chat_poll_forget(struct http_conn *h)
 {
+    nd_chat_ticket_cancel(&h->send);
     nd_chat_leave(&h->poll);
 }
 
@@ -151,10 +208,12 @@ int
 nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                const struct http_request *req, const char *body, size_t len)
 {
-    char room[65], name[33], ack[80];
+    char room[65], name[33], ack_[80];
     uint64_t since, timeout = 0;
     struct ws_utf8 u = { 0 };
+    struct chat_backend *b;
     struct chat_room *r;
+    int bad, rc;
     size_t qlen;
     const char *q = query_of(req, &qlen);
     int n;
@@ -163,17 +222,31 @@ nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         nd_ws_utf8_feed(&u, (const uint8_t *)body, len) < 0 || !nd_ws_utf8_complete(&u) ||
         len > cf->ws_max_message)
         return nd_http_error(c, h, 400, 1, NULL);
-    r = nd_chat_room_get(c, nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
+    b = nd_http_chat_backend(c, cf, &bad);
+    r = bad ? NULL : nd_chat_room_get_shared(c, nd_service_name(nd_conn_service(c)), room,
+                                             (size_t)cf->ws_max_queue, b);
     if (r == NULL)
-        return nd_http_error(c, h, 503, 1, NULL);
+        return bad ? unavailable(c, h) : nd_http_error(c, h, 503, 1, NULL);
+    if (r->backend != NULL) {
+        h->conn = c;
+        h->send.done = send_done;
+        rc = nd_chat_say_shared(r, name, body, len, &h->send);
+        nd_chat_room_release(r);
+        if (rc < 0)
+            return unavailable(c, h);
+        h->stream = S_POLL;     /* held until Redis answers */
+        h->poll_answered = 0;
+        h->tick_ms = SEND_WAIT_MS;
+        return 0;
+    }
     if (nd_chat_say(r, name, body, len) < 0) {
         nd_chat_room_release(r);
         return -1;
     }
-    n = snprintf(ack, sizeof(ack), "{\"seq\":%llu,\"epoch\":\"%016llx\"}\n",
+    n = snprintf(ack_, sizeof(ack_), "{\"seq\":%llu,\"epoch\":\"%016llx\"}\n",
                  (unsigned long long)r->seq, (unsigned long long)r->epoch);
     nd_chat_room_release(r);
-    return nd_http_respond(c, h, 200, "application/json", ack, (size_t)n, NULL);
+    return nd_http_respond(c, h, 200, "application/json", ack_, (size_t)n, NULL);
 }
 
 /* The chat page: no external assets. WebSocket first, reconnecting with a
@@ -286,7 +359,8 @@ nd_http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     char room[65], name[33];
     uint64_t since, epoch, timeout = POLL_DEFAULT_MS;
     size_t qlen = query ? (size_t)(req->target + req->target_len - query) : 0;
-    int get = req->method == HTTP_GET || req->method == HTTP_HEAD, stale;
+    int get = req->method == HTTP_GET || req->method == HTTP_HEAD, stale, bad;
+    struct chat_backend *b;
     struct chat_room *r;
 
     if (strcmp(path, "/chat") == 0) {
@@ -313,14 +387,20 @@ nd_http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         return nd_http_error(c, h, 405, 1, "Allow: GET, HEAD\r\n") < 0 ? -1 : PROBE_DONE;
     if (chat_args(query, qlen, room, name, &since, &timeout, &epoch) < 0)
         return nd_http_error(c, h, 400, 1, NULL) < 0 ? -1 : PROBE_DONE;
-    r = nd_chat_room_get(c, nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
+    b = nd_http_chat_backend(c, cf, &bad);
+    r = bad ? NULL : nd_chat_room_get_shared(c, nd_service_name(nd_conn_service(c)), room,
+                                             (size_t)cf->ws_max_queue, b);
     if (r == NULL)
-        return nd_http_error(c, h, 503, 1, NULL) < 0 ? -1 : PROBE_DONE;
+        return (bad ? unavailable(c, h) : nd_http_error(c, h, 503, 1, NULL)) < 0 ? -1 : PROBE_DONE;
+    /* A shared room still fetching its state from Redis knows no numbers
+     * yet (its seq is 0): the poll waits, and is answered once they are in
+     * (nd_chat_synced). */
     /* A number from another epoch (the one given differs, or the number
      * is past the room's last) means the room was made anew since: the
      * client starts over, so it gets the whole history at once, even if
      * empty, and the epoch it is in. since=0 asks for everything anyway. */
-    stale = since > 0 && ((epoch != 0 && epoch != r->epoch) || since > r->seq);
+    stale = (r->backend == NULL || r->synced) && since > 0 &&
+            ((epoch != 0 && epoch != r->epoch) || since > r->seq);
     h->poll_since = stale ? 0 : since;
     /* The room stays even when empty: the answer names its epoch, which
      * must still be the room's at the client's next poll. */

@@ -15,8 +15,16 @@
 #include "nd/util.h"
 #include "ws.h"
 
+/* A message of a shared room's member on its way through Redis. */
+struct ws_send {
+    struct chat_ticket t;
+    struct ws_conn *w;
+    struct ws_send *next;
+};
+
 struct ws_conn {
     struct nd_conn *conn;
+    struct ws_send *sends;          /* awaiting Redis's answer */
     struct chat_member member;      /* /ws/chat: in its room */
     struct nd_buf *msg;             /* the message being assembled */
     struct ws_utf8 utf8;
@@ -97,6 +105,54 @@ static const struct chat_member_ops member_ops = { member_deliver, member_pendin
 
 /* ---- messages ---- */
 
+/* The sender alone hears that its message was not published. */
+static int
+send_error(struct ws_conn *w)
+{
+    static const char ev[] = "{\"type\":\"error\",\"error\":\"chat backend unavailable\"}";
+
+    return w->closing ? 0 : send_frame(w->conn, WS_TEXT, ev, sizeof(ev) - 1);
+}
+
+static void
+shared_done(struct chat_ticket *t, uint64_t seq, uint64_t epoch, const char *err)
+{
+    struct ws_send *s = nd_container_of(t, struct ws_send, t), **pp;
+    struct ws_conn *w = s->w;
+
+    ND_UNUSED(seq);
+    ND_UNUSED(epoch);
+    for (pp = &w->sends; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    }
+    free(s);
+    if (err != NULL && send_error(w) < 0)
+        nd_conn_end(w->conn, 1);
+}
+
+/* A text message in a shared room: published through Redis; the event
+ * comes back to every member, this one included, from the room's channel. */
+static int
+say_shared(struct ws_conn *w, const char *p, size_t n)
+{
+    struct ws_send *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return -1;
+    s->t.done = shared_done;
+    s->w = w;
+    if (nd_chat_say_shared(w->member.room, w->member.name, p, n, &s->t) < 0) {
+        free(s);
+        return send_error(w);
+    }
+    s->next = w->sends;
+    w->sends = s;
+    return 0;
+}
+
 static int
 deliver(struct nd_conn *c, struct ws_conn *w)
 {
@@ -106,6 +162,8 @@ deliver(struct nd_conn *c, struct ws_conn *w)
 
     if (w->member.room == NULL)
         rc = send_frame(c, w->msg_op, p, n);       /* echo */
+    else if (w->msg_op == WS_TEXT && w->member.room->backend != NULL)
+        rc = say_shared(w, p, n);
     else if (w->msg_op == WS_TEXT)
         rc = nd_chat_say(w->member.room, w->member.name, p, n);
     nd_buf_free(w->msg);
@@ -252,6 +310,13 @@ nd_http_ws_close(struct nd_conn *c, struct http_conn *h)
 
     nd_service_module_counters(nd_conn_service(c))[HTTP_CTR_WS_MEMBERS]--;
     nd_chat_leave(&w->member);
+    while (w->sends != NULL) {
+        struct ws_send *s = w->sends;
+
+        w->sends = s->next;
+        nd_chat_ticket_cancel(&s->t);
+        free(s);
+    }
     nd_buf_free(w->msg);
     free(w);
     h->ws = NULL;
@@ -302,7 +367,11 @@ nd_http_ws_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
         return -1;
     w->conn = c;
     if (chat) {
-        r = nd_chat_room_get(c, nd_service_name(nd_conn_service(c)), room, (size_t)cf->ws_max_queue);
+        int bad;
+        struct chat_backend *b = nd_http_chat_backend(c, cf, &bad);
+
+        r = bad ? NULL : nd_chat_room_get_shared(c, nd_service_name(nd_conn_service(c)), room,
+                                                 (size_t)cf->ws_max_queue, b);
         if (r == NULL) {
             free(w);
             return -1;

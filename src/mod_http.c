@@ -588,7 +588,7 @@ read_whole(struct nd_conn *c, struct http_conn *h, struct http_conf *cf, struct 
              : nd_http_probe_echo(c, h, cf, &req, buf + h->head_len, (size_t)h->body_len)) < 0)
         return ND_ABORT;
     nd_buf_consume(in, total);
-    return request_done(c, h);
+    return after_request(c, h);     /* a shared room's send waits for Redis */
 }
 
 /* False when the chunked body bytes at p[0..n), the start of a body, are
