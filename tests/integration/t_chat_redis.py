@@ -80,7 +80,7 @@ def test_chat_shared_through_redis():
 
 
 def shared(r):
-    a, _ = instance(r.port)
+    a, da = instance(r.port)
     b, _ = instance(r.port)
     # An event before anyone is in: its coming back in each member's
     # history says the member's instance has the room in step.
@@ -123,11 +123,14 @@ def shared(r):
         e = events(s, 1)[0]
         check((e["seq"], e["text"]) == (last + 1, "to the poll"), e)
     # An instance started later shows the room's history on join.
-    c, _ = instance(r.port)
+    c, dc = instance(r.port)
     late = ws(c, "/ws/chat?room=lobby&name=late")
     hist = events(late, last + 1)
     check([e["seq"] for e in hist] == list(range(1, last + 2)), hist)
     check(hist[1:-1] == seen[0], "history differs from what members saw")
+    # A stop with Redis connected frees what the room and the backend hold.
+    late.close()
+    check(dc.stop() == 0, "exit: %s" % dc.log()[-2000:])
     # Redis stops answering: senders hear it, /health does not care.
     r.proc.send_signal(signal.SIGSTOP)
     status, headers, body = send(a, "lobby", "op", "into the void")
@@ -147,6 +150,9 @@ def shared(r):
     check(status == 503 and headers.get("retry-after") == "1", "send: %d %r" % (status, headers))
     status, _, body = request(a, "GET", "/health")
     check(status == 200, "health: %d %r" % (status, body))
+    for s in members:
+        s.close()
+    check(da.stop() == 0, "exit: %s" % da.log()[-2000:])
 
 
 TESTS = [test_chat_shared_through_redis]
