@@ -206,8 +206,12 @@ fetched(void *arg, const struct nd_resp_node *reply, const char *failed)
         memcpy(&n, nd_buf_head(st->early), sizeof(n));
         nd_buf_consume(st->early, sizeof(n));
         if (event_numbers(nd_buf_head(st->early), n, &es, &ee) == 0 && ee == r->epoch &&
-            es > r->seq)
-            nd_chat_keep(r, es, nd_buf_head(st->early), n);
+            es > r->seq) {
+            if (r->synced)
+                nd_chat_receive(r, es, ee, nd_buf_head(st->early), n);
+            else
+                nd_chat_keep(r, es, nd_buf_head(st->early), n);
+        }
         nd_buf_consume(st->early, n);
     }
     nd_buf_free(st->early);
