@@ -7,10 +7,13 @@ instance started later shows the history on join; with Redis stopped a
 sender hears it (503 with Retry-After, a WebSocket error event) while
 /health stays 200. Skipped, saying so, without redis-server."""
 import json
+import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 
 import nd
 from nd import check
@@ -155,4 +158,30 @@ def shared(r):
     check(da.stop() == 0, "exit: %s" % da.log()[-2000:])
 
 
-TESTS = [test_chat_shared_through_redis]
+def test_chat_backend_checked_by_t():
+    """-t reads chat_backend and chat_backend_password (no Redis needed)."""
+    cases = [
+        ("chat_backend = local\n", 0, None),
+        ("chat_backend = redis://127.0.0.1:6379/2\nchat_backend_password = pw\n", 0, None),
+        ("chat_backend = redis+unix:/run/redis.sock\n", 0, None),
+        ("chat_backend = redis://127.0.0.1:0\n", 78, r":4: chat_backend: 'redis://127.0.0.1:0': the port"),
+        ("chat_backend = redis://localhost\n", 78, r":4: chat_backend: 'localhost' is not an IPv4"),
+        ("chat_backend_password = pw\n", 78, r": chat_backend_password: chat_backend is not"),
+        ("chat_backend = redis://:a@127.0.0.1\nchat_backend_password = b\n", 78,
+         r": chat_backend_password: chat_backend names a password"),
+    ]
+    d = tempfile.mkdtemp(prefix="nd-it-")
+    try:
+        path = os.path.join(d, "netdemo.ini")
+        for extra, code, msg in cases:
+            with open(path, "w") as f:
+                f.write(http_config(nd.free_port(), extra))
+            rc, _, err = nd.run_cli(["-t", "-c", path])
+            check(rc == code, "%r: exit %d, %s" % (extra, rc, err))
+            if msg:
+                check(re.search(msg, err), "%r: %s" % (extra, err))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+TESTS = [test_chat_backend_checked_by_t, test_chat_shared_through_redis]
