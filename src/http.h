@@ -35,7 +35,8 @@ struct http_conf {
     uint64_t ws_max_message;    /* larger messages: close 1009 */
     uint64_t ws_max_queue;      /* output a chat member may leave unread */
     uint64_t ws_ping_interval;
-    struct nd_redis_url *backend;   /* chat_backend; NULL: local */
+    char *backend_text;         /* chat_backend as written */
+    struct nd_redis_url *backend;   /* chat_backend parsed; NULL: local */
     char *backend_password;     /* chat_backend_password */
     struct chat_backend *shared;    /* made on first use with a redis backend */
     struct http_limits lim;

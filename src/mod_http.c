@@ -76,31 +76,10 @@ static const struct nd_conf_key http_keys[] = {
     { "ws_max_message",    ND_CONF_SIZE,     O(ws_max_message),    125, 64 * 1024 * 1024, NULL },
     { "ws_max_queue",      ND_CONF_SIZE,     O(ws_max_queue),      1024, 64 * 1024 * 1024, NULL },
     { "ws_ping_interval",  ND_CONF_DURATION, O(ws_ping_interval),  100, 3600 * 1000, NULL },
+    { "chat_backend",      ND_CONF_STRING,   O(backend_text),      0, 0, NULL },
     { "chat_backend_password", ND_CONF_STRING, O(backend_password), 0, 0, NULL },
 };
 
-/* chat_backend: "local" (NULL) or where the shared rooms' Redis is. */
-static int
-http_conf_set(void *conf, const char *key, const char *value, char *err, size_t errlen)
-{
-    struct http_conf *cf = conf;
-    struct nd_redis_url u;
-
-    if (strcmp(key, "chat_backend") != 0)
-        return ND_CONF_UNKNOWN;
-    if (nd_redis_url_parse(value, &u, err, errlen) < 0)
-        return ND_CONF_BAD;
-    free(cf->backend);
-    cf->backend = NULL;
-    if (u.local)
-        return 0;
-    if ((cf->backend = malloc(sizeof(u))) == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return ND_CONF_BAD;
-    }
-    *cf->backend = u;
-    return 0;
-}
 
 /* The slots http_response.c's count() fills: 0 every answer, k the kxx;
  * then the WebSocket connections open now (http_ws.c), a gauge. */
@@ -111,6 +90,29 @@ static const char *const http_counters[] = {
 _Static_assert(ND_ARRAY_LEN(http_counters) - 1 <= ND_MOD_COUNTERS,
                "more counters than slots");
 
+/* chat_backend: "local" (backend NULL) or where the shared rooms' Redis is. */
+static int
+http_backend(struct http_conf *cf, char *err, size_t errlen)
+{
+    struct nd_redis_url u;
+    char why[400];
+
+    free(cf->backend);
+    cf->backend = NULL;
+    if (nd_redis_url_parse(cf->backend_text, &u, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "chat_backend: %s", why);
+        return -1;
+    }
+    if (u.local)
+        return 0;
+    if ((cf->backend = malloc(sizeof(u))) == NULL) {
+        snprintf(err, errlen, "chat_backend: out of memory");
+        return -1;
+    }
+    *cf->backend = u;
+    return 0;
+}
+
 static int
 http_conf_check(void *conf, char *err, size_t errlen)
 {
@@ -119,6 +121,8 @@ http_conf_check(void *conf, char *err, size_t errlen)
     cf->lim.max_request_line = (size_t)cf->max_request_line;
     cf->lim.max_header_size = (size_t)cf->max_header_size;
     cf->lim.max_headers = (size_t)cf->max_headers;
+    if (cf->backend_text != NULL && http_backend(cf, err, errlen) < 0)
+        return -1;
     if (cf->backend_password != NULL) {
         if (cf->backend == NULL) {
             snprintf(err, errlen, "chat_backend_password: chat_backend is not a redis:// one");
@@ -162,6 +166,7 @@ http_conf_free(void *conf)
         close(cf->root_fd);
     nd_chat_redis_free(cf->shared);
     free(cf->backend);
+    free(cf->backend_text);
     free(cf->backend_password);
     free(cf->root);
     free(cf->page);
@@ -882,7 +887,6 @@ const struct nd_module nd_mod_http = {
     .conf_new = http_conf_new,
     .conf_check = http_conf_check,
     .conf_free = http_conf_free,
-    .conf_set = http_conf_set,
     .input_max = http_input_max,
     .open = http_open,
     .input = http_input,
