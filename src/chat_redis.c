@@ -23,7 +23,7 @@
 #include "resp.h"
 #include "service.h"
 
-#define HISTORY 100
+#define EARLY_MAX (1024 * 1024)     /* bytes of live events held during a fetch */
 
 /* KEYS: seq, epoch, history, channel; ARGV: the event's members, an epoch
  * for a room that has none. Returns {seq, epoch}. */
@@ -53,6 +53,8 @@ struct room_state {
     struct room_state *next;
     unsigned out;                   /* fetches awaiting their reply */
     int fetching;
+    int refetch;                    /* fetch again after this one */
+    int subscribed;                 /* confirmed: a fetch now misses nothing */
     struct nd_buf *early;           /* live events during the fetch: size_t len, bytes */
     char keys[4][96];               /* seq, epoch, history, channel */
 };
@@ -149,6 +151,8 @@ state_free(struct room_state *st)
 
 /* ---- fetching a room ---- */
 
+static void fetch(struct room_state *st);
+
 static void
 fetched(void *arg, const struct nd_resp_node *reply, const char *failed)
 {
@@ -218,6 +222,10 @@ fetched(void *arg, const struct nd_resp_node *reply, const char *failed)
     st->early = NULL;
     if (!r->synced)
         nd_chat_synced(r);
+    if (st->refetch) {
+        st->refetch = 0;
+        fetch(st);
+    }
 }
 
 static void
@@ -258,21 +266,44 @@ heard(void *arg, const struct nd_redis_msg *m)
     if (st == NULL)
         return;
     if (m->kind == ND_REDIS_SUBSCRIBED) {
-        fetch(st);
+        /* Only a fetch that starts after this misses nothing. */
+        st->subscribed = 1;
+        if (st->fetching)
+            st->refetch = 1;
+        else
+            fetch(st);
         return;
     }
     if (m->kind != ND_REDIS_MESSAGE)
         return;
     if (st->fetching || !st->room->synced) {
-        if (nd_buf_append(&st->early, &m->len, sizeof(m->len)) < 0 ||
+        /* Held for the fetch under way, or the next one (a failed fetch is
+         * tried again when Redis is back). Past the bound they go, and a
+         * fetch after this one brings them from the history. */
+        if ((st->early ? nd_buf_len(st->early) : 0) + m->len > EARLY_MAX ||
+            nd_buf_append(&st->early, &m->len, sizeof(m->len)) < 0 ||
             nd_buf_append(&st->early, m->data, m->len) < 0) {
-            nd_buf_free(st->early);     /* the fetch after the next resubscription mends it */
+            nd_buf_free(st->early);
             st->early = NULL;
+            st->refetch = st->fetching;
         }
         return;
     }
     if (event_numbers(m->data, m->len, &seq, &epoch) == 0)
         nd_chat_receive(st->room, seq, epoch, m->data, m->len);
+}
+
+/* The subscriber lost its connection: every room waits for its
+ * resubscription's confirmation before it fetches again. */
+static void
+sub_state(void *arg, int up)
+{
+    struct chat_redis *cr = arg;
+    struct room_state *st;
+
+    if (!up)
+        for (st = cr->rooms; st; st = st->next)
+            st->subscribed = 0;
 }
 
 static void
@@ -284,6 +315,13 @@ cmd_state(void *arg, int up)
         nd_log(up ? LOG_NOTICE : LOG_WARNING, "%s: chat backend Redis %s",
                nd_service_name(cr->side), up ? "up" : "down");
     cr->was_up = up;
+    if (up) {
+        struct room_state *st;
+
+        for (st = cr->rooms; st; st = st->next)
+            if (st->room != NULL && st->subscribed && !st->room->synced)
+                fetch(st);  /* one that failed while Redis was away */
+    }
 }
 
 /* ---- the backend ---- */
@@ -416,7 +454,7 @@ nd_chat_redis_new(struct nd_service *svc, const struct nd_redis_url *u)
     cr->cmd = nd_redis_new(cr->side, &a, &o);
     o.db = 0;
     o.subscriber = 1;
-    o.state = NULL;
+    o.state = sub_state;
     o.message = heard;
     cr->sub = nd_redis_new(cr->side, &a, &o);
     if (cr->cmd == NULL || cr->sub == NULL) {
