@@ -35,7 +35,7 @@ FUZZ_SRC_fuzz_resp       := src/resp.c src/buf.c
 FUZZ_SRC_fuzz_ini        := $(filter-out src/main.c,$(wildcard src/*.c))
 FUZZ_SRC_fuzz_http_input := src/mod_http.c src/http_access.c src/access_fmt.c src/conf_key.c src/http_parse.c src/http_path.c src/http_ws.c src/http_chat.c src/chat_room.c src/ws.c \
                             src/http_static.c src/http_response.c src/http_probe.c src/http_metrics.c \
-                            src/json.c src/addr.c src/buf.c
+                            src/json.c src/addr.c src/buf.c src/redis_url.c
 
 .PHONY: fuzz fuzz-replay fuzz-build fuzz-deps fuzz-run fuzz-replay-run fuzz-crashes
 
