@@ -151,18 +151,19 @@ class Peer:
         self.proc.stop()
 
 
-def start_netdemo(ctx, tag, access_log=None):
-    """access_log: a file for stdout, and [http] gets access_log = on."""
+def start_netdemo(ctx, tag, access_log=None, echo_extra="", http_extra=""):
+    """access_log: a file for stdout, and [http] gets access_log = on.
+    echo_extra, http_extra: more lines for [echo] and [http]."""
     echo, web = free_ports(2)
     cfg = os.path.join(ctx.tmp, "netdemo-%s.ini" % tag)
     with open(cfg, "w") as f:
         f.write("; written by bench/run.py\n"
                 "[netdemo]\nlog_level = warning\nmax_connections = %d\nshutdown_timeout = 1s\n\n"
-                "[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\n\n"
+                "[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\n%s\n"
                 "[http]\nmodule = http\nlisten = tcp://127.0.0.1:%d\n"
                 "; as long as nginx's client_header_timeout, so idle clients stay\n"
-                "header_timeout = 60s\n%s" % (NOFILE - 1000, echo, web,
-                                               "access_log = on\n" if access_log else ""))
+                "header_timeout = 60s\n%s%s" % (NOFILE - 1000, echo, echo_extra, web, http_extra,
+                                                 "access_log = on\n" if access_log else ""))
     kw = {}
     if access_log:
         kw["stdout"] = open(access_log, "ab")     # appending: a truncate starts it afresh
@@ -523,20 +524,9 @@ MEM_TITLE = {"echo": "echo", "http": "HTTP keep-alive", "ws": "WebSocket chat me
 def start_netdemo_mem(ctx, tag):
     """netdemo as start_netdemo has it, but with nothing timing idle
     connections out while they are counted (keep-alive, WebSocket pings)."""
-    echo, web = free_ports(2)
-    cfg = os.path.join(ctx.tmp, "netdemo-%s.ini" % tag)
-    with open(cfg, "w") as f:
-        f.write("; written by bench/run.py (mem_scale)\n"
-                "[netdemo]\nlog_level = warning\nmax_connections = %d\nshutdown_timeout = 1s\n\n"
-                "[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\nidle_timeout = 1h\n\n"
-                "[http]\nmodule = http\nlisten = tcp://127.0.0.1:%d\nidle_timeout = 1h\n"
-                "header_timeout = 60s\nkeepalive_timeout = 1h\nws_ping_interval = 1h\n"
-                % (NOFILE - 1000, echo, web))
-    proc = Proc("netdemo", ctx.pin_server + [ctx.netdemo, "-c", cfg],
-                os.path.join(ctx.tmp, "netdemo-%s.log" % tag))
-    for p in (echo, web):
-        wait_port(p, proc)
-    return Peer("netdemo", proc, {"echo": echo, "http": web, "http_close": web})
+    return start_netdemo(ctx, tag, echo_extra="idle_timeout = 1h\n",
+                         http_extra="idle_timeout = 1h\nkeepalive_timeout = 1h\n"
+                                    "ws_ping_interval = 1h\n")
 
 
 def kernel_mem():
