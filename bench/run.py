@@ -132,6 +132,19 @@ def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def steady_fd_count(pid):
+    """The process's fd count once it has stopped moving (the same four
+    samples 0.1 s apart, 5 s at most): probes and warm-up connections close
+    on the server's side a little after the client's."""
+    counts = [fd_count(pid)]
+    for _ in range(50):
+        time.sleep(0.1)
+        counts.append(fd_count(pid))
+        if len(counts) >= 4 and len(set(counts[-4:])) == 1:
+            break
+    return counts[-1]
+
+
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
 
 
@@ -460,15 +473,7 @@ def run_idle(ctx, name, proto):
             http_get(port)
         else:
             echo_roundtrip(port)
-        # the port probes and the warm-up connection close on the server's
-        # side a little later: the baseline is the fd count once it is steady
-        counts = [fd_count(peer.pid)]
-        for _ in range(50):
-            time.sleep(0.1)
-            counts.append(fd_count(peer.pid))
-            if len(counts) >= 4 and len(set(counts[-4:])) == 1:
-                break
-        fd0 = counts[-1]
+        fd0 = steady_fd_count(peer.pid)
         rss0 = rss_kb(peer.pid)
         lg = Proc("loadgen-idle", ctx.pin_load + [os.path.join(ctx.bin, "loadgen"), "idle",
                                                   "-p", str(port), "-c", str(ctx.idle_conns), "-t", "180"],
@@ -586,13 +591,7 @@ def mem_case(ctx, name, key, port_key, path):
     try:
         port = peer.ports[port_key]
         http_get(port) if port_key == "http" else echo_roundtrip(port)
-        counts = [fd_count(peer.pid)]
-        for _ in range(50):
-            time.sleep(0.1)
-            counts.append(fd_count(peer.pid))
-            if len(counts) >= 4 and len(set(counts[-4:])) == 1:
-                break
-        fd0 = counts[-1]
+        fd0 = steady_fd_count(peer.pid)
         slab0 = slab_caches()
         steps = [{"conns": 0, "rss_kb": rss_kb(peer.pid), **kernel_mem(),
                   "proc_fd_slab_b": proc_fd_slab(slab0)}]
