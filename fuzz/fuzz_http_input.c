@@ -652,10 +652,11 @@ nd_conn_set_deadline(struct nd_conn *c, uint64_t ms)
  * never name one, and a backend that cannot be made is what the module
  * already answers 503 for. */
 struct chat_backend *
-nd_chat_redis_new(struct nd_service *svc, const struct nd_redis_url *u)
+nd_chat_redis_new(struct nd_service *svc, const struct nd_redis_url *u, uint64_t *ctr)
 {
     (void)svc;
     (void)u;
+    (void)ctr;
     return NULL;
 }
 

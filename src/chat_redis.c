@@ -5,7 +5,13 @@
  * order of PUBLISH and so of delivery everywhere. A room made here
  * subscribes first and fetches seq, epoch and history once the
  * subscription is confirmed: what is published in between arrives live,
- * is held back, and is dropped if the history had it already. */
+ * is held back, and is dropped if the history had it already.
+ *
+ * Presence: netdemo:{NAME}:presence is a hash of instance -> "COUNT:UNTIL"
+ * (ms on Redis's clock). Every instance with members in the room writes
+ * its count at once when it changes (within CHAT_PRESENCE_MS) and again
+ * every BEAT_MS, and is told the sum of the entries still alive; one that
+ * dies without a word drops out of the sum ENTRY_MS after its last beat. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +30,25 @@
 #include "service.h"
 
 #define EARLY_MAX (1024 * 1024)     /* bytes of live events held during a fetch */
+#define BEAT_MS 300                 /* an instance's count is written again this often */
+#define ENTRY_MS 1000               /* and counts this long after it was written */
+#define TICK_MS 100                 /* the presence timer, while a room needs it */
+/* A message is published only if Redis runs its script this long before
+ * the client gives up on the reply (ND_REDIS_TIMEOUT_MS): a sender told
+ * "failed" can trust that it was not published. */
+#define LATE_MARGIN_MS 250
 
 /* KEYS: seq, epoch, history, channel; ARGV: the event's members, an epoch
- * for a room that has none. Returns {seq, epoch}. */
+ * for a room that has none, the time (ms on Redis's clock) after which it
+ * must not be published, 0 for none. Returns {seq, epoch}, or an error
+ * when it came too late: its sender has been told it failed. */
 static const char publish_lua[] =
+    "if ARGV[3] ~= '0' then\n"
+    "  local t = redis.call('TIME')\n"
+    "  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[3]) then\n"
+    "    return redis.error_reply('LATE the sender gave up on it')\n"
+    "  end\n"
+    "end\n"
     "redis.call('SET', KEYS[2], ARGV[2], 'NX')\n"
     "local e = redis.call('GET', KEYS[2])\n"
     "local s = redis.call('INCR', KEYS[1])\n"
@@ -44,6 +65,29 @@ static const char fetch_lua[] =
     "return {redis.call('GET', KEYS[2]), tonumber(redis.call('GET', KEYS[1]) or '0'),\n"
     "        redis.call('LRANGE', KEYS[3], 0, 99)}\n";
 
+/* KEYS: presence; ARGV: instance, count, ms it stays. Returns the sum of
+ * the live counts. */
+static const char presence_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "if tonumber(ARGV[2]) > 0 then\n"
+    "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (now + tonumber(ARGV[3])))\n"
+    "else\n"
+    "  redis.call('HDEL', KEYS[1], ARGV[1])\n"
+    "end\n"
+    "local all = redis.call('HGETALL', KEYS[1])\n"
+    "local sum = 0\n"
+    "for i = 1, #all, 2 do\n"
+    "  local n, untl = string.match(all[i + 1], '^(%d+):(%d+)$')\n"
+    "  if n == nil or tonumber(untl) < now then\n"
+    "    redis.call('HDEL', KEYS[1], all[i])\n"
+    "  else\n"
+    "    sum = sum + tonumber(n)\n"
+    "  end\n"
+    "end\n"
+    "if sum > 0 then redis.call('PEXPIRE', KEYS[1], 10 * tonumber(ARGV[3])) end\n"
+    "return sum\n";
+
 struct chat_redis;
 
 /* One room's part here. It outlives its room while a fetch is out. */
@@ -56,7 +100,19 @@ struct room_state {
     int refetch;                    /* fetch again after this one */
     int subscribed;                 /* confirmed: a fetch now misses nothing */
     struct nd_buf *early;           /* live events during the fetch: size_t len, bytes */
-    char keys[4][96];               /* seq, epoch, history, channel */
+    /* Presence */
+    int dirty;                      /* the count here changed: write it */
+    int grew;                       /* a member came: tell the sum even if the same */
+    int registered;                 /* an entry of ours may be in the hash */
+    int beating;                    /* a presence script is out */
+    int beat_grew;                  /* ... for a count that grew */
+    uint64_t next_beat;             /* ms */
+    long long told;                 /* the sum the members last heard; -1: none */
+    size_t last_n;
+    /* The backend's state as the members heard it */
+    int told_down;                  /* "down" said; "up" once fetched again */
+    int stale;                      /* missed events: fetch when back */
+    char keys[5][96];               /* seq, epoch, history, channel, presence */
 };
 
 struct chat_redis {
@@ -67,12 +123,22 @@ struct chat_redis {
     struct nd_service *side;
     struct nd_redis *cmd, *sub;
     struct room_state *rooms;
-    int was_up;
+    struct nd_alarm *tick;          /* presence */
+    uint64_t *ctr;                  /* down now, reconnects, refused */
+    char id[17];                    /* this instance in presence hashes */
+    int cmd_up, sub_up;             /* -1: not known yet */
+    /* Redis's clock (ms since 1970) minus ours (nd_now_us() / 1000), from
+     * a TIME at each connect; until the first: no deadline on publishes. */
+    int64_t offset_ms;
+    int have_offset;
+    uint64_t time_asked;
+    int down;                       /* as logged and told: -1 not known yet */
 };
 
 /* A publish awaiting its reply. */
 struct pub {
     struct chat_ticket *t;          /* first: nd_chat_ticket_cancel() clears it */
+    struct chat_redis *cr;
 };
 
 static const struct nd_module side_module = { .name = "chat-redis" };
@@ -178,8 +244,10 @@ fetched(void *arg, const struct nd_resp_node *reply, const char *failed)
          * a reconnect); until then the room has no history here. */
         nd_log(LOG_WARNING, "chat room %s: no state from Redis: %s", st->keys[3],
                failed ? failed : "unexpected reply");
+        st->stale = 1;
         return;
     }
+    st->stale = 0;
     seq = (uint64_t)s->num;
     if (!r->synced || epoch != r->epoch) {
         nd_chat_reset(r, epoch, 0);
@@ -222,6 +290,15 @@ fetched(void *arg, const struct nd_resp_node *reply, const char *failed)
     st->early = NULL;
     if (!r->synced)
         nd_chat_synced(r);
+    if (st->told_down) {
+        /* Back, and in step: the epoch tells a page whether to start over. */
+        char ev[96];
+        int len = snprintf(ev, sizeof(ev), "{\"type\":\"backend\",\"state\":\"up\","
+                           "\"epoch\":\"%016llx\"}", (unsigned long long)r->epoch);
+
+        st->told_down = 0;
+        nd_chat_tell(r, ev, (size_t)len);
+    }
     if (st->refetch) {
         st->refetch = 0;
         fetch(st);
@@ -293,6 +370,41 @@ heard(void *arg, const struct nd_redis_msg *m)
         nd_chat_receive(st->room, seq, epoch, m->data, m->len);
 }
 
+/* Either connection lost or back. Down: every room may miss events (it
+ * fetches again once back) and its members hear it; up: rooms fetch what
+ * they missed once resubscribed (see heard()), and say "up" when they
+ * have it. Logged on a change only. */
+static void
+backend_state(struct chat_redis *cr)
+{
+    int down = cr->cmd_up == 0 || cr->sub_up == 0;
+    struct room_state *st;
+
+    if (down == cr->down || (!down && (cr->cmd_up < 0 || cr->sub_up < 0)))
+        return;     /* no change, or one is yet to say */
+    nd_log(down ? LOG_WARNING : LOG_NOTICE, "%s: chat backend Redis %s",
+           nd_service_name(cr->side), down ? "down" : "up");
+    if (!down && cr->down == 1)
+        cr->ctr[1]++;
+    cr->ctr[0] = (uint64_t)down;
+    cr->down = down;
+    for (st = cr->rooms; st; st = st->next) {
+        if (st->room == NULL)
+            continue;
+        if (down) {
+            st->stale = 1;
+            if (!st->told_down && st->room->n > 0) {
+                static const char ev[] = "{\"type\":\"backend\",\"state\":\"down\"}";
+
+                st->told_down = 1;
+                nd_chat_tell(st->room, ev, sizeof(ev) - 1);
+            }
+        } else if (st->subscribed && (st->stale || !st->room->synced)) {
+            fetch(st);
+        }
+    }
+}
+
 /* The subscriber lost its connection: every room waits for its
  * resubscription's confirmation before it fetches again. */
 static void
@@ -304,24 +416,127 @@ sub_state(void *arg, int up)
     if (!up)
         for (st = cr->rooms; st; st = st->next)
             st->subscribed = 0;
+    cr->sub_up = up;
+    backend_state(cr);
+}
+
+/* Redis's TIME, asked at time_asked: its clock against ours, taken at the
+ * middle of the round trip. */
+static void
+timed(void *arg, const struct nd_resp_node *reply, const char *failed)
+{
+    struct chat_redis *cr = arg;
+    const struct nd_resp_node *sec, *usec;
+    uint64_t now = nd_now_us() / 1000;
+
+    if (failed != NULL || reply[0].type != ND_RESP_ARRAY || reply[0].len != 2 ||
+        (sec = nd_resp_child(reply, 0, 0)) == NULL || (usec = nd_resp_child(reply, 0, 1)) == NULL ||
+        sec->type != ND_RESP_BULK || usec->type != ND_RESP_BULK)
+        return;
+    cr->offset_ms = (int64_t)(strtoull(sec->str, NULL, 10) * 1000 +
+                              strtoull(usec->str, NULL, 10) / 1000) -
+                    (int64_t)(cr->time_asked + (now - cr->time_asked) / 2);
+    cr->have_offset = 1;
 }
 
 static void
 cmd_state(void *arg, int up)
 {
     struct chat_redis *cr = arg;
+    static const char *const argv[1] = { "TIME" };
 
-    if (up != cr->was_up)
-        nd_log(up ? LOG_NOTICE : LOG_WARNING, "%s: chat backend Redis %s",
-               nd_service_name(cr->side), up ? "up" : "down");
-    cr->was_up = up;
+    cr->cmd_up = up;
     if (up) {
-        struct room_state *st;
-
-        for (st = cr->rooms; st; st = st->next)
-            if (st->room != NULL && st->subscribed && !st->room->synced)
-                fetch(st);  /* one that failed while Redis was away */
+        cr->time_asked = nd_now_us() / 1000;
+        nd_redis_command(cr->cmd, 1, argv, NULL, timed, cr);
     }
+    backend_state(cr);
+}
+
+/* ---- presence ---- */
+
+static void
+beaten(void *arg, const struct nd_resp_node *reply, const char *failed)
+{
+    struct room_state *st = arg;
+    struct chat_room *r = st->room;
+
+    st->out--;
+    st->beating = 0;
+    if (r == NULL) {
+        if (st->out == 0)
+            state_free(st);
+        return;
+    }
+    if (failed != NULL || reply[0].type != ND_RESP_INTEGER || reply[0].num < 0) {
+        st->dirty = 1;          /* written again on the next tick */
+        st->grew |= st->beat_grew;
+        return;
+    }
+    if (reply[0].num != st->told || st->beat_grew) {
+        char ev[64];
+        int n = snprintf(ev, sizeof(ev), "{\"type\":\"presence\",\"members\":%lld}",
+                         reply[0].num);
+
+        st->told = reply[0].num;
+        nd_chat_tell(r, ev, (size_t)n);
+    }
+}
+
+/* Writes the room's count here (0: takes our entry out). */
+static void
+beat(struct room_state *st, uint64_t now)
+{
+    char n[24], ttl[24];
+    const char *argv[7] = { "EVAL", presence_lua, "1", st->keys[4], st->cr->id, n, ttl };
+    size_t count = st->room ? st->room->n : 0;
+
+    snprintf(n, sizeof(n), "%zu", count);
+    snprintf(ttl, sizeof(ttl), "%d", ENTRY_MS);
+    if (nd_redis_command(st->cr->cmd, 7, argv, NULL, beaten, st) < 0)
+        return;                 /* too busy: the next tick tries again */
+    st->out++;
+    st->beating = 1;
+    st->dirty = 0;
+    st->beat_grew = st->grew;
+    st->grew = 0;
+    st->registered = count > 0;
+    st->next_beat = now + BEAT_MS;
+}
+
+static void
+tick(void *arg)
+{
+    struct chat_redis *cr = arg;
+    uint64_t now = nd_now_us() / 1000;
+    struct room_state *st;
+    int again = 0;
+
+    for (st = cr->rooms; st; st = st->next) {
+        if (st->room == NULL)
+            continue;
+        if (!st->beating && (st->dirty || (st->registered && now >= st->next_beat)))
+            beat(st, now);
+        again |= st->dirty || st->registered;
+    }
+    if (again)
+        nd_alarm_set(cr->tick, TICK_MS);
+}
+
+static void
+room_presence(struct chat_backend *b, struct chat_room *r)
+{
+    struct chat_redis *cr = (struct chat_redis *)b;
+    struct room_state *st = r->bstate;
+
+    if (st == NULL)
+        return;
+    if (r->n > st->last_n)
+        st->grew = 1;
+    st->last_n = r->n;
+    st->dirty = 1;
+    if (!nd_alarm_armed(cr->tick))
+        nd_alarm_set(cr->tick, 1);     /* a quiet room hears at once */
 }
 
 /* ---- the backend ---- */
@@ -332,12 +547,13 @@ room_open(struct chat_backend *b, struct chat_room *r)
     struct chat_redis *cr = (struct chat_redis *)b;
     struct room_state *st = calloc(1, sizeof(*st));
     const char *name = r->key + strlen(r->key) + 1;
-    static const char *const suffix[4] = { "seq", "epoch", "history", "events" };
+    static const char *const suffix[5] = { "seq", "epoch", "history", "events", "presence" };
     int i;
 
     if (st == NULL)
         return -1;
-    for (i = 0; i < 4; i++)
+    st->told = -1;
+    for (i = 0; i < 5; i++)
         snprintf(st->keys[i], sizeof(st->keys[i]), "netdemo:{%s}:%s", name, suffix[i]);
     st->cr = cr;
     st->room = r;
@@ -348,6 +564,12 @@ room_open(struct chat_backend *b, struct chat_room *r)
         state_free(st);
         r->bstate = NULL;
         return -1;
+    }
+    if (r->n > 0) {
+        /* Members that came along (a move): they hear "up" with the epoch
+         * once the room is in step. */
+        st->told_down = 1;
+        room_presence(b, r);
     }
     return 0;
 }
@@ -362,6 +584,8 @@ room_close(struct chat_backend *b, struct chat_room *r)
         return;
     r->bstate = NULL;
     st->room = NULL;
+    if (st->registered && !st->beating)
+        beat(st, 0);            /* our count out of the sum, now */
     nd_redis_unsubscribe(cr->sub, ND_REDIS_CHANNEL, st->keys[3], strlen(st->keys[3]));
     if (st->out == 0)
         state_free(st);
@@ -372,10 +596,13 @@ published(void *arg, const struct nd_resp_node *reply, const char *failed)
 {
     struct pub *p = arg;
     struct chat_ticket *t = p->t;
+    struct chat_redis *cr = p->cr;
     const struct nd_resp_node *s, *e;
     uint64_t epoch = 0;
 
     free(p);
+    if (failed != NULL || reply[0].type != ND_RESP_ARRAY)
+        cr->ctr[2]++;
     if (t == NULL)
         return;
     t->pending = NULL;
@@ -396,13 +623,15 @@ room_publish(struct chat_backend *b, struct chat_room *r, const char *json, size
     struct chat_redis *cr = (struct chat_redis *)b;
     struct room_state *st = r->bstate;
     struct pub *p;
-    char epoch[17];
-    const char *argv[9];
-    size_t lens[9];
+    char epoch[17], late[24] = "0";
+    const char *argv[10];
+    size_t lens[10];
     int i;
 
-    if (st == NULL || (p = malloc(sizeof(*p))) == NULL)
+    if (st == NULL || (p = malloc(sizeof(*p))) == NULL) {
+        cr->ctr[2]++;
         return -1;
+    }
     epoch_text(epoch);
     argv[0] = "EVAL";
     argv[1] = publish_lua;
@@ -411,23 +640,32 @@ room_publish(struct chat_backend *b, struct chat_room *r, const char *json, size
         argv[3 + i] = st->keys[i];
     argv[7] = json;
     argv[8] = epoch;
-    for (i = 0; i < 9; i++)
+    if (cr->have_offset)
+        snprintf(late, sizeof(late), "%lld", (long long)((int64_t)(nd_now_us() / 1000) +
+                 cr->offset_ms + ND_REDIS_TIMEOUT_MS - LATE_MARGIN_MS));
+    argv[9] = late;
+    for (i = 0; i < 10; i++)
         lens[i] = strlen(argv[i]);
     lens[7] = n;
     p->t = t;
-    if (nd_redis_command(cr->cmd, 9, argv, lens, published, p) < 0) {
+    p->cr = cr;
+    if (nd_redis_command(cr->cmd, 10, argv, lens, published, p) < 0) {
         free(p);
+        cr->ctr[2]++;
         return -1;
     }
     t->pending = p;
     return 0;
 }
 
-static const struct chat_backend_ops redis_ops = { room_open, room_close, room_publish };
+static const struct chat_backend_ops redis_ops = {
+    room_open, room_close, room_publish, room_presence,
+};
 
 struct chat_backend *
-nd_chat_redis_new(struct nd_service *svc, const struct nd_redis_url *u)
+nd_chat_redis_new(struct nd_service *svc, const struct nd_redis_url *u, uint64_t *ctr)
 {
+    static uint64_t nowhere[3];
     struct chat_redis *cr = calloc(1, sizeof(*cr));
     struct nd_redis_opts o = { 0 };
     struct nd_addr a;
@@ -445,7 +683,14 @@ nd_chat_redis_new(struct nd_service *svc, const struct nd_redis_url *u)
         free(cr);
         return NULL;
     }
-    cr->was_up = 1;     /* the first failure is worth a line */
+    cr->cmd_up = cr->sub_up = cr->down = -1;
+    cr->ctr = ctr ? ctr : nowhere;
+    epoch_text(cr->id);
+    if ((cr->tick = nd_service_alarm_new(cr->side, tick, cr)) == NULL) {
+        nd_service_unref(cr->side);
+        free(cr);
+        return NULL;
+    }
     o.user = u->user[0] ? u->user : NULL;
     o.password = u->password[0] ? u->password : NULL;
     o.db = u->db;
@@ -460,6 +705,7 @@ nd_chat_redis_new(struct nd_service *svc, const struct nd_redis_url *u)
     if (cr->cmd == NULL || cr->sub == NULL) {
         nd_redis_free(cr->cmd);
         nd_redis_free(cr->sub);
+        nd_alarm_free(cr->tick);
         nd_service_unref(cr->side);
         free(cr);
         return NULL;
@@ -480,6 +726,8 @@ nd_chat_redis_free(struct chat_backend *b)
     nd_redis_free(cr->sub);
     while (cr->rooms)
         state_free(cr->rooms);
+    nd_alarm_free(cr->tick);
+    cr->ctr[0] = 0;     /* nothing down any more: it is gone */
     nd_service_unref(cr->side);
     free(cr);
 }

@@ -271,6 +271,8 @@ nd_chat_join(struct chat_room *r, struct chat_member *m)
         r->n++;
         if (r->backend == NULL)
             presence_note(r, &r->joined, &r->njoined, m->name);
+        else if (r->backend->ops->presence)
+            r->backend->ops->presence(r->backend, r);
     }
 }
 
@@ -294,6 +296,8 @@ nd_chat_leave(struct chat_member *m)
         r->n--;
         if (r->backend == NULL)
             presence_note(r, &r->left, &r->nleft, m->name);
+        else if (r->backend->ops->presence)
+            r->backend->ops->presence(r->backend, r);
         nd_chat_room_release(r);
     }
 }
@@ -496,6 +500,56 @@ nd_chat_backend_gone(struct chat_backend *b)
             r->synced = 0;
         }
     }
+}
+
+void
+nd_chat_move(const char *service, struct chat_backend *b)
+{
+    struct chat_room *r, *next;
+
+    for (r = rooms; r; r = next) {
+        next = r->next;
+        if (strcmp(r->key, service) != 0 || r->backend == b)
+            continue;
+        if (r->backend)
+            r->backend->ops->close(r->backend, r);
+        r->backend = b;
+        r->bstate = NULL;
+        history_clear(r);
+        r->seq = 0;
+        r->synced = 0;
+        if (b == NULL) {
+            char ev[96];
+            int n;
+
+            r->epoch = new_epoch();
+            n = snprintf(ev, sizeof(ev), "{\"type\":\"backend\",\"state\":\"local\","
+                         "\"epoch\":\"%016llx\"}", (unsigned long long)r->epoch);
+            nd_chat_tell(r, ev, (size_t)n);
+        } else if (b->ops->open(b, r) < 0) {
+            r->backend = NULL;      /* this process's own, then */
+            r->epoch = new_epoch();
+        }
+    }
+}
+
+void
+nd_chat_tell(struct chat_room *r, const char *json, size_t n)
+{
+    struct chat_msg *msg = msg_copy(0, json, n);
+    struct chat_member *m, *next;
+
+    if (msg == NULL)
+        return;
+    for (m = r->members; m; m = next) {
+        next = m->next;
+        if (m->present && !m->dropped && m->ops->deliver(m, &msg->ev) < 0) {
+            m->dropped = 1;
+            m->ops->end(m);
+        }
+    }
+    free(msg);
+    drop_slow(r);
 }
 
 int

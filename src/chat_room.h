@@ -63,8 +63,8 @@ struct chat_ticket {
 /* How a room is shared beyond this process (NULL: it is not). The backend
  * numbers and spreads the events and hands them back to every instance's
  * room with nd_chat_receive(); a room's own nd_chat_publish() is then not
- * used (and presence is not announced: members of other instances are not
- * known yet). */
+ * used. Presence is the backend's too: it counts the members of every
+ * instance and tells them with nd_chat_tell(). */
 struct chat_backend_ops {
     /* A room is made for b: sets r->bstate, starts fetching its state
      * (nd_chat_reset, nd_chat_keep..., nd_chat_synced). 0 or -1. */
@@ -75,6 +75,9 @@ struct chat_backend_ops {
      * unless this returns -1 (not sent: Redis is down or too busy). */
     int (*publish)(struct chat_backend *b, struct chat_room *r, const char *json, size_t n,
                    struct chat_ticket *t);
+    /* r->n changed (a present member came or went). Never publishes from
+     * here: it may be called while the room walks its members. */
+    void (*presence)(struct chat_backend *b, struct chat_room *r);
 };
 
 struct chat_backend {
@@ -122,6 +125,16 @@ struct chat_room *nd_chat_room_get_shared(struct nd_conn *c, const char *service
 
 /* Lets every room of b go back to being this process's own. */
 void nd_chat_backend_gone(struct chat_backend *b);
+
+/* Moves every room of service to backend b (NULL: this process's own):
+ * each starts over in the epoch b has for it (a new one for its own). The
+ * members stay; they hear of it with a {"type":"backend"} event. */
+void nd_chat_move(const char *service, struct chat_backend *b);
+
+/* For backends: an event without a number (presence across instances, the
+ * backend's state), the whole JSON object, for the present members only:
+ * not kept in the history, not an answer to a poll. */
+void nd_chat_tell(struct chat_room *r, const char *json, size_t n);
 
 /* For backends: the room's numbering starts again (epoch, last seq), its
  * history empty; nd_chat_keep() then adds an event (the whole JSON, its

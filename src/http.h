@@ -13,6 +13,7 @@
 
 struct nd_buf;
 struct nd_conn;
+struct nd_service;
 struct http_access;
 struct nd_redis_url;
 
@@ -38,7 +39,7 @@ struct http_conf {
     char *backend_text;         /* chat_backend as written */
     struct nd_redis_url *backend;   /* chat_backend parsed; NULL: local */
     char *backend_password;     /* chat_backend_password */
-    struct chat_backend *shared;    /* made on first use with a redis backend */
+    struct chat_backend *shared;    /* a redis backend's, made when in force */
     struct http_limits lim;
     char *page;                 /* the welcome page, made on first use */
     size_t page_len;
@@ -101,6 +102,10 @@ struct http_conn {
 /* The module counter slot of the WebSocket connections open now (a gauge;
  * slots 0 to 5 count answers, see mod_http.c). */
 #define HTTP_CTR_WS_MEMBERS 6
+/* The shared rooms' backend: down now (a gauge), reconnects, refusals. */
+#define HTTP_CTR_CHAT_DOWN 7
+#define HTTP_CTR_CHAT_RECONNECTS 8
+#define HTTP_CTR_CHAT_REFUSED 9
 
 /* Answers that need the whole body first (PH_WHOLE). */
 enum { WHOLE_ECHO = 0, WHOLE_CHAT_SEND = 1 };
@@ -196,9 +201,17 @@ void nd_http_ws_close(struct nd_conn *c, struct http_conn *h);
 int nd_http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
                     const struct http_request *req, const char *path, const char *query);
 
-/* The shared rooms' backend of cf (made on first use), or NULL: for a
- * local chat_backend, or (*bad set) when it cannot be made. */
+/* The shared rooms' backend in force for c's service (made on first use),
+ * or NULL: for a local chat_backend, or (*bad set) when it cannot be made.
+ * cf: c's settings, used when none are in force (no in_force call yet). */
 struct chat_backend *nd_http_chat_backend(struct nd_conn *c, struct http_conf *cf, int *bad);
+
+/* cf is in force for svc: its backend takes over the rooms (or stays, for
+ * the same Redis), and the one it replaces goes. */
+void nd_http_chat_in_force(struct nd_service *svc, struct http_conf *cf);
+
+/* cf goes: its backend, if it owns one, with it. */
+void nd_http_chat_conf_gone(struct http_conf *cf);
 
 /* POST /chat/send with its body. */
 int nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "chat_redis.h"
+#include "redis_url.h"
 #include "chat_room.h"
 #include "http.h"
 #include "nd/addr.h"
@@ -20,14 +21,105 @@
  * this only bounds a wait that went wrong. */
 #define SEND_WAIT_MS 5000
 
+/* ---- the backend in force ----
+ * One per http service across reloads: every connection of the service,
+ * those still on older settings too, publishes through the one in force,
+ * so that a room never goes back to a backend a reload replaced. The
+ * settings in force own it (conf_free frees it with them). */
+struct backend_slot {
+    struct backend_slot *next;
+    struct nd_service *svc;     /* the service whose settings are in force */
+    struct http_conf *owner;    /* its settings */
+    char name[];
+};
+
+static struct backend_slot *slots;
+
+static struct backend_slot *
+slot_find(const char *name)
+{
+    struct backend_slot *s;
+
+    for (s = slots; s; s = s->next)
+        if (strcmp(s->name, name) == 0)
+            return s;
+    return NULL;
+}
+
+static int
+same_redis(const struct nd_redis_url *a, const struct nd_redis_url *b)
+{
+    return a && b && strcmp(a->addr, b->addr) == 0 && strcmp(a->user, b->user) == 0 &&
+           strcmp(a->password, b->password) == 0 && a->db == b->db;
+}
+
+void
+nd_http_chat_in_force(struct nd_service *svc, struct http_conf *cf)
+{
+    const char *name = nd_service_name(svc);
+    struct backend_slot *s = slot_find(name);
+    struct http_conf *old;
+
+    if (s == NULL) {
+        if ((s = calloc(1, sizeof(*s) + strlen(name) + 1)) == NULL)
+            return;     /* each settings' own backend then, made on first use */
+        strcpy(s->name, name);
+        s->next = slots;
+        slots = s;
+    }
+    old = s->owner;
+    s->owner = cf;
+    s->svc = svc;
+    if (old != NULL && old->shared != NULL && same_redis(old->backend, cf->backend)) {
+        /* The same Redis: the rooms stay as they are, connected. */
+        cf->shared = old->shared;
+        old->shared = NULL;
+        return;
+    }
+    if (cf->backend != NULL && cf->shared == NULL)
+        cf->shared = nd_chat_redis_new(svc, cf->backend,
+                                       nd_service_module_counters(svc) + HTTP_CTR_CHAT_DOWN);
+    /* The rooms move to the new backend (this process's own when NULL),
+     * each with the epoch it has there; the old one goes. */
+    nd_chat_move(name, cf->shared);
+    if (old != NULL && old->shared != NULL) {
+        nd_chat_redis_free(old->shared);
+        old->shared = NULL;
+    }
+}
+
+void
+nd_http_chat_conf_gone(struct http_conf *cf)
+{
+    struct backend_slot **pp, *s;
+
+    for (pp = &slots; (s = *pp) != NULL; pp = &s->next) {
+        if (s->owner == cf) {
+            *pp = s->next;
+            free(s);
+            break;
+        }
+    }
+    nd_chat_redis_free(cf->shared);
+    cf->shared = NULL;
+}
+
 struct chat_backend *
 nd_http_chat_backend(struct nd_conn *c, struct http_conf *cf, int *bad)
 {
+    struct nd_service *svc = nd_conn_service(c);
+    struct backend_slot *s = slot_find(nd_service_name(svc));
+
+    if (s != NULL) {
+        cf = s->owner;
+        svc = s->svc;
+    }
     *bad = 0;
     if (cf->backend == NULL)
         return NULL;
     if (cf->shared == NULL)
-        cf->shared = nd_chat_redis_new(nd_conn_service(c), cf->backend);
+        cf->shared = nd_chat_redis_new(svc, cf->backend,
+                                       nd_service_module_counters(svc) + HTTP_CTR_CHAT_DOWN);
     *bad = cf->shared == NULL;
     return cf->shared;
 }
@@ -271,7 +363,8 @@ nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 "</style>\n" \
 "</head>\n" \
 "<body>\n" \
-"<header>netdemo chat, room <span id=\"room\"></span><span id=\"state\">connecting</span></header>\n" \
+"<header>netdemo chat, room <span id=\"room\"></span> <span id=\"count\"></span>" \
+"<span id=\"state\">connecting</span></header>\n" \
 "<ul id=\"log\"></ul>\n" \
 "<form id=\"form\"><input id=\"name\" placeholder=\"name\" maxlength=\"32\">" \
 "<input id=\"text\" placeholder=\"message\" autocomplete=\"off\" maxlength=\"4000\">" \
@@ -296,6 +389,12 @@ nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 "}\n" \
 "function show(e) {\n" \
 "  sync(e.epoch);\n" \
+"  if (e.seq === undefined) {\n" \
+"    // not numbered: the count across instances, the shared backend's state\n" \
+"    if (e.type === 'presence') $('count').textContent = e.members + ' here';\n" \
+"    else if (e.type === 'backend') note('chat backend ' + e.state);\n" \
+"    return;\n" \
+"  }\n" \
 "  if (e.seq <= seen) return;\n" \
 "  seen = e.seq;\n" \
 "  if (e.type === 'presence') {\n" \
@@ -304,6 +403,7 @@ nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 "      (n > names.length ? ' and ' + (n - names.length) + ' more' : '') + verb : '';\n" \
 "    const parts = [who(e.joined, e.joins, ' joined'), who(e.left, e.leaves, ' left')];\n" \
 "    note(parts.filter(Boolean).join(', ') + ' (' + e.members + ' here)');\n" \
+"    $('count').textContent = e.members + ' here';\n" \
 "    return;\n" \
 "  }\n" \
 "  if (e.type !== 'message') return;\n" \

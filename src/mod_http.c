@@ -82,10 +82,13 @@ static const struct nd_conf_key http_keys[] = {
 
 
 /* The slots http_response.c's count() fills: 0 every answer, k the kxx;
- * then the WebSocket connections open now (http_ws.c), a gauge. */
+ * then the WebSocket connections open now (http_ws.c), a gauge; then the
+ * shared rooms' backend (chat_redis.c): 1 while it is down (a gauge), the
+ * times it came back, the messages it refused. */
 static const char *const http_counters[] = {
     "requests", "requests_1xx", "requests_2xx", "requests_3xx", "requests_4xx",
-    "requests_5xx", "ws_members", NULL,
+    "requests_5xx", "ws_members", "chat_backend_down", "chat_backend_reconnects",
+    "chat_backend_refused", NULL,
 };
 _Static_assert(ND_ARRAY_LEN(http_counters) - 1 <= ND_MOD_COUNTERS,
                "more counters than slots");
@@ -158,13 +161,19 @@ http_conf_check(void *conf, char *err, size_t errlen)
 }
 
 static void
+http_in_force(struct nd_service *svc)
+{
+    nd_http_chat_in_force(svc, nd_service_conf(svc));
+}
+
+static void
 http_conf_free(void *conf)
 {
     struct http_conf *cf = conf;
 
     if (cf->root_fd >= 0)
         close(cf->root_fd);
-    nd_chat_redis_free(cf->shared);
+    nd_http_chat_conf_gone(cf);
     free(cf->backend);
     free(cf->backend_text);
     free(cf->backend_password);
@@ -892,10 +901,11 @@ const struct nd_module nd_mod_http = {
     .input = http_input,
     .drained = http_drained,
     .status = http_status,
+    .in_force = http_in_force,
     .eof = http_eof,
     .timeout = http_timeout,
     .stop = http_stop,
     .close = http_close,
     .counters = http_counters,
-    .gauges = 1u << HTTP_CTR_WS_MEMBERS,
+    .gauges = 1u << HTTP_CTR_WS_MEMBERS | 1u << HTTP_CTR_CHAT_DOWN,
 };

@@ -295,6 +295,9 @@ nd_server_commit(struct nd_server *s, struct nd_apply *a)
         s->listeners = l;
         l = next;
     }
+    for (i = 0; i < a->nsvcs; i++)
+        if (a->svcs[i] && a->svcs[i]->module->in_force)
+            a->svcs[i]->module->in_force(a->svcs[i]);
     for (i = 0; i < s->nservices; i++)
         nd_service_unref(s->services[i]);
     free(s->services);

@@ -138,6 +138,13 @@ struct nd_module {
      * to say. May be NULL. */
     const char *(*status)(const void *conf);
 
+    /* The service's settings are in force: called once the daemon starts
+     * and after every reload (a reload makes every service anew), with the
+     * service that has them, before the services they replace go. What
+     * lives across reloads (a client of another server, say) moves here
+     * from the old settings to the new. May be NULL. */
+    void (*in_force)(struct nd_service *svc);
+
     /* The names of the module's counters, NULL-terminated, at most
      * ND_MOD_COUNTERS: counters[i] names slot i of
      * nd_service_module_counters(). Reports (/stats) show them by name.
@@ -301,7 +308,7 @@ void nd_service_counters(const struct nd_service *svc, struct nd_counters *out);
 /* ND_MOD_COUNTERS slots a module may use for its own counts, named by its
  * `counters`; like the core's, they belong to the service name and survive
  * reloads. */
-#define ND_MOD_COUNTERS 8
+#define ND_MOD_COUNTERS 12
 uint64_t *nd_service_module_counters(struct nd_service *svc);
 
 /* The module a service runs. */

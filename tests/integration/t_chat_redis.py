@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 
 import nd
 from nd import check
@@ -25,8 +26,8 @@ TEXT = 0x1
 
 
 class Redis:
-    def __init__(self):
-        self.port = nd.free_port()
+    def __init__(self, port=None):
+        self.port = port or nd.free_port()
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", "/tmp", "--loglevel", "warning"],
@@ -67,7 +68,62 @@ def send(port, room, name, text):
 
 
 def events(s, n):
-    return [json.loads(recv_frame(s)[1]) for _ in range(n)]
+    """The next n numbered events (presence counts and the backend's state
+    come without a number, and are skipped)."""
+    out = []
+    while len(out) < n:
+        e = json.loads(recv_frame(s)[1])
+        if "seq" in e:
+            out.append(e)
+    return out
+
+
+def until(s, pred, what, timeout=10):
+    """Reads events until pred(event); returns (that event, the numbered
+    ones before it)."""
+    s.settimeout(timeout * nd.SLOW)
+    seen = []
+    try:
+        while True:
+            e = json.loads(recv_frame(s)[1])
+            if pred(e):
+                return e, seen
+            if "seq" in e:
+                seen.append(e)
+    except socket.timeout:
+        raise nd.Failure("no %s within %ss; numbered events meanwhile: %r" % (what, timeout, seen))
+    finally:
+        s.settimeout(10 * nd.SLOW)
+
+
+def stats(port):
+    status, _, body = request(port, "GET", "/stats")
+    check(status == 200, "stats: %d" % status)
+    return json.loads(body)
+
+
+def redis_cmd(port, *args):
+    """One command on a connection of its own; the raw reply."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        req = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a.encode() if isinstance(a, str) else a
+            req += b"$%d\r\n%s\r\n" % (len(a), a)
+        s.sendall(req)
+        return s.recv(4096)
+    finally:
+        s.close()
+
+
+def with_redis(body):
+    if shutil.which("redis-server") is None:
+        raise nd.Failure("redis-server is not installed (tests/deps.sh installs it)")
+    r = Redis()
+    try:
+        body(r)
+    finally:
+        r.stop()
 
 
 def test_chat_shared_through_redis():
@@ -158,6 +214,162 @@ def shared(r):
     check(da.stop() == 0, "exit: %s" % da.log()[-2000:])
 
 
+def presence_of(e):
+    return e.get("type") == "presence" and "seq" not in e
+
+
+def test_chat_presence_across_instances():
+    """The count of a shared room's members across instances: right on
+    every instance within 2 s of a join or a leave, and of an instance that
+    dies without a word (SIGKILL: its entry in Redis expires)."""
+    with_redis(presence)
+
+
+def presence(r):
+    a, _ = instance(r.port)
+    b, db = instance(r.port)
+    ma = ws(a, "/ws/chat?room=p&name=a1")
+    e, _ = until(ma, presence_of, "presence on A")
+    check(e["members"] == 1, e)
+    mb = [ws(b, "/ws/chat?room=p&name=b%d" % i) for i in range(3)]
+    t0 = time.monotonic()
+    until(ma, lambda e: presence_of(e) and e["members"] == 4, "A to count B's three")
+    joined = time.monotonic() - t0
+    e, _ = until(mb[0], lambda e: presence_of(e) and e["members"] == 4, "B to count all four")
+    mb[2].close()
+    t0 = time.monotonic()
+    until(ma, lambda e: presence_of(e) and e["members"] == 3, "A to count a leave on B")
+    left = time.monotonic() - t0
+    st = stats(a)["services"][0]
+    check(st["chat"]["members"] == 1, "A's own members: %r" % st["chat"])
+    # B dies without a word: its two drop out of A's count when their entry
+    # expires (1 s after B's last write, which is at most 300 ms old).
+    db.proc.kill()
+    db.proc.wait()
+    t0 = time.monotonic()
+    until(ma, lambda e: presence_of(e) and e["members"] == 1, "A to drop a dead instance's members")
+    died = time.monotonic() - t0
+    limit = 2.0 * nd.SLOW
+    check(joined < limit and left < limit and died < limit,
+          "presence too late: join %.2fs, leave %.2fs, death %.2fs" % (joined, left, died))
+    print("    presence: join seen in %.0f ms, leave %.0f ms, instance death %.0f ms"
+          % (joined * 1000, left * 1000, died * 1000))
+    ma.close()
+    for m in mb:
+        m.close()
+
+
+def test_chat_backend_down_and_back():
+    """Redis stopped (SIGSTOP) for 3 s: members hear "down" then "up",
+    sends meanwhile are refused with a clear error, nothing Redis accepted is
+    lost or doubled; /stats shows the state and the reconnect. Then the
+    subscriber's connection alone killed while another instance publishes:
+    what it missed comes from the history, in order, once. Then Redis killed
+    and started empty on its port: a new epoch, numbers from 1."""
+    with_redis(down_and_back)
+
+
+def down_and_back(r):
+    a, da = instance(r.port)
+    b, _ = instance(r.port)
+    m = ws(a, "/ws/chat?room=d&name=m")
+    for k in range(5):
+        check(send(b, "d", "op", "before %d" % k)[0] == 200, "send before")
+    before = events(m, 5)
+    check([e["seq"] for e in before] == [1, 2, 3, 4, 5], before)
+    epoch = before[0]["epoch"]
+    check(stats(a)["counters"]["chat_backend_down"] == 0, stats(a)["counters"])
+    r.proc.send_signal(signal.SIGSTOP)
+    t0 = time.monotonic()
+    status, headers, body = send(a, "d", "op", "while stopped")
+    check(status == 503 and headers.get("retry-after") == "1" and b"chat backend unavailable" in body,
+          "send with Redis stopped: %d %r %r" % (status, headers, body))
+    until(m, lambda e: e.get("type") == "backend" and e["state"] == "down", "a down event")
+    check(stats(a)["counters"]["chat_backend_down"] == 1, "not down in /stats")
+    m.sendall(frame(TEXT, b"from a member while stopped"))
+    e, got = until(m, lambda e: e.get("type") == "error", "an error event for the sender")
+    check(got == [], "published with Redis stopped: %r" % got)
+    # The 3 s of the scenario: Redis stays stopped for them.
+    time.sleep(max(0.0, 3.0 - (time.monotonic() - t0)))
+    r.proc.send_signal(signal.SIGCONT)
+    e, got = until(m, lambda e: e.get("type") == "backend" and e["state"] == "up",
+                   "an up event", timeout=15)
+    check(e["epoch"] == epoch and got == [], "up: %r after %r" % (e, got))
+    c = stats(a)["counters"]
+    check(c["chat_backend_down"] == 0 and c["chat_backend_reconnects"] >= 1 and
+          c["chat_backend_refused"] >= 2, "after: %r" % c)
+    check(send(a, "d", "op", "after")[0] == 200, "send after")
+    e = events(m, 1)[0]
+    check((e["seq"], e["text"], e["epoch"]) == (6, "after", epoch), e)
+    # The subscriber alone loses its connection while B publishes: A
+    # resubscribes, and delivers what it missed from the history.
+    killed = redis_cmd(r.port, "CLIENT", "KILL", "TYPE", "pubsub")
+    check(re.match(rb":[1-9]", killed), "CLIENT KILL TYPE pubsub: %r" % killed)
+    for k in range(20):
+        check(send(b, "d", "op", "missed %d" % k)[0] == 200, "send while A resubscribes")
+    got = events(m, 20)
+    check([e["seq"] for e in got] == list(range(7, 27)) and
+          [e["text"] for e in got] == ["missed %d" % k for k in range(20)],
+          "after the subscriber's reconnect: %r" % [(e["seq"], e["text"]) for e in got])
+    # Redis killed and started empty: a new epoch; the room starts over.
+    r.stop()
+    until(m, lambda e: e.get("type") == "backend" and e["state"] == "down", "down (killed)")
+    r.__init__(r.port)
+    e, got = until(m, lambda e: e.get("type") == "backend" and e["state"] == "up",
+                   "up (empty Redis)", timeout=15)
+    check(e["epoch"] != epoch and got == [], "up after restart: %r %r" % (e, got))
+    status, _, body = send(b, "d", "op", "anew")
+    check(status == 200 and json.loads(body)["seq"] == 1, "send anew: %d %r" % (status, body))
+    e = events(m, 1)[0]
+    check((e["seq"], e["text"], e["epoch"]) == (1, "anew", json.loads(body)["epoch"]), e)
+    # No duplicate anywhere: nothing else numbered is waiting.
+    check(send(a, "d", "op", "last")[0] == 200, "last")
+    check(events(m, 1)[0]["text"] == "last", "a stray event before the last")
+    m.close()
+    check(da.stop() == 0, "exit: %s" % da.log()[-2000:])
+    # Three outages: stopped, the subscriber killed, Redis killed.
+    check(len(re.findall(r"chat backend Redis down", da.log())) == 3,
+          "down logged once per outage:\n%s" % da.log())
+
+
+def test_chat_backend_changed_by_reload():
+    """A reload from Redis to local and back: members stay connected, the
+    room moves with a new epoch each time and says so."""
+    with_redis(reload_moves)
+
+
+def reload_moves(r):
+    port = nd.free_port()
+    shared = http_config(port, "chat_backend = redis://127.0.0.1:%d\n" % r.port)
+    d = nd.Daemon(shared)
+    m = ws(port, "/ws/chat?room=mv&name=m")
+    status, _, body = send(port, "mv", "op", "in redis")
+    check(status == 200, body)
+    redis_epoch = json.loads(body)["epoch"]
+    check(events(m, 1)[0]["text"] == "in redis", "first")
+    d.reload(http_config(port, ""))
+    e, _ = until(m, lambda e: e.get("type") == "backend", "the move to local")
+    check(e["state"] == "local" and e["epoch"] != redis_epoch, e)
+    status, _, body = send(port, "mv", "op", "local")
+    check(status == 200, body)
+    e = events(m, 1)[0]
+    check((e["seq"], e["epoch"], e["text"]) == (1, e["epoch"], "local") and e["epoch"] != redis_epoch, e)
+    d.reload(shared)
+    # Back in Redis: the room's history there, in Redis's epoch.
+    e, got = until(m, lambda e: e.get("type") == "backend" and e["state"] == "up", "the move back")
+    check(e["epoch"] == redis_epoch and [x["text"] for x in got] == ["in redis"], (e, got))
+    status, _, body = send(port, "mv", "op", "redis again")
+    check(status == 200 and json.loads(body)["seq"] == 2, body)
+    check(events(m, 1)[0]["text"] == "redis again", "after the move back")
+    # The same Redis in a reload that changes something else: nothing moves.
+    d.reload(shared + "ws_ping_interval = 20s\n")
+    check(send(port, "mv", "op", "still")[0] == 200, "send")
+    e = json.loads(recv_frame(m)[1])
+    check(e.get("text") == "still" and e["seq"] == 3, "a reload that kept Redis moved the room: %r" % e)
+    m.close()
+    check(d.stop() == 0, d.log()[-2000:])
+
+
 def test_chat_backend_checked_by_t():
     """-t reads chat_backend and chat_backend_password (no Redis needed)."""
     cases = [
@@ -184,4 +396,6 @@ def test_chat_backend_checked_by_t():
         shutil.rmtree(d, ignore_errors=True)
 
 
-TESTS = [test_chat_backend_checked_by_t, test_chat_shared_through_redis]
+TESTS = [test_chat_backend_checked_by_t, test_chat_shared_through_redis,
+         test_chat_presence_across_instances, test_chat_backend_down_and_back,
+         test_chat_backend_changed_by_reload]
