@@ -196,5 +196,49 @@ def test_chat_page_shows_history_on_join():
         browser.close()
 
 
+def test_chat_page_redis_restarted_empty():
+    """A room shared through Redis; Redis is killed and started empty on
+    its port: the page says the backend went down and came back, marks the
+    room restarted (a new epoch) and shows the new numbering's messages.
+    It shows the members across instances in its header."""
+    import shutil
+    from t_chat_redis import Redis
+    if shutil.which("redis-server") is None:
+        raise nd.Failure("redis-server is not installed (tests/deps.sh installs it)")
+    r = Redis()
+    browser = None
+    try:
+        a, b = nd.free_port(), nd.free_port()
+        for p in (a, b):
+            nd.Daemon(http_config(p, "chat_backend = redis://127.0.0.1:%d\n" % r.port))
+        browser = Chromium()
+        tab = browser.tab("http://127.0.0.1:%d/chat?room=rr&name=alice" % a)
+        tab.wait_js(CONNECTED, 20, "the page to connect")
+        other = browser.tab("http://127.0.0.1:%d/chat?room=rr&name=bob" % b)
+        other.wait_js(CONNECTED, 20, "the second page to connect")
+        tab.wait_js("document.getElementById('count').textContent === '2 here'", 10,
+                    "the page to count both instances' members")
+        for k in range(5):
+            ack = send(b, "rr", "carol", "before %d" % k)
+        tab.wait_js(log_has("carol: before 4"), 10, "the messages before")
+        check(tab.js("seen") == ack["seq"] == 5, "seen %r, room %r" % (tab.js("seen"), ack))
+        r.stop()
+        tab.wait_js(log_has("chat backend down"), 10, "the page to hear Redis went")
+        r.__init__(r.port)
+        tab.wait_js(log_has("chat backend up"), 15, "the page to hear Redis is back")
+        ack = send(b, "rr", "dave", "after")
+        check(ack["seq"] == 1, ack)
+        tab.wait_js(log_has("dave: after"), 10, "the message in the new numbering")
+        check(tab.js("epoch") == ack["epoch"] and tab.js("seen") == 1,
+              "the page is at %r/%r, the room at %r" % (tab.js("seen"), tab.js("epoch"), ack))
+        text = tab.js("document.getElementById('log').innerText")
+        check(re.search(r"carol: before 4[\s\S]*chat backend down[\s\S]*room restarted"
+                        r"[\s\S]*dave: after", text), "the page shows %r" % text)
+    finally:
+        if browser:
+            browser.close()
+        r.stop()
+
+
 TESTS = [test_chat_in_two_browser_tabs, test_chat_page_survives_a_daemon_restart,
-         test_chat_page_shows_history_on_join]
+         test_chat_page_shows_history_on_join, test_chat_page_redis_restarted_empty]
