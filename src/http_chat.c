@@ -76,7 +76,7 @@ nd_http_chat_in_force(struct nd_service *svc, struct http_conf *cf)
         old->shared = NULL;
         return;
     }
-    if (cf->backend != NULL && cf->shared == NULL)
+    if (cf->backend != NULL && cf->chat && cf->shared == NULL)
         cf->shared = nd_chat_redis_new(svc, cf->backend,
                                        nd_service_module_counters(svc) + HTTP_CTR_CHAT_DOWN);
     /* The rooms move to the new backend (this process's own when NULL),
