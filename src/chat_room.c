@@ -183,7 +183,7 @@ nd_chat_room_get_shared(struct nd_conn *c, const char *service, const char *name
 void
 nd_chat_room_release(struct chat_room *r)
 {
-    if (room_idle(r) && r->first == NULL)
+    if (room_idle(r) && r->first == NULL && !r->held)
         room_free(r);
 }
 
@@ -541,6 +541,9 @@ nd_chat_tell(struct chat_room *r, const char *json, size_t n)
 
     if (msg == NULL)
         return;
+    /* A member ended here leaves at once; the room stays for the caller
+     * (a backend in the middle of its own work), released when next left. */
+    r->held = 1;
     for (m = r->members; m; m = next) {
         next = m->next;
         if (m->present && !m->dropped && m->ops->deliver(m, &msg->ev) < 0) {
@@ -550,6 +553,7 @@ nd_chat_tell(struct chat_room *r, const char *json, size_t n)
     }
     free(msg);
     drop_slow(r);
+    r->held = 0;
 }
 
 int

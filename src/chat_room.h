@@ -102,6 +102,7 @@ struct chat_room {
     size_t njoined, nleft;          /* since the last presence event */
     unsigned char presence_due;
     unsigned char synced;       /* shared: its history and numbers are in */
+    unsigned char held;         /* not freed when its last member leaves */
     struct chat_backend *backend;   /* NULL: this process's room */
     void *bstate;               /* the backend's */
     struct chat_room *next;
