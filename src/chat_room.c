@@ -425,25 +425,31 @@ nd_chat_keep(struct chat_room *r, uint64_t seq, const char *json, size_t n)
 
 /* Members that joined while the room was being fetched have had nothing
  * yet: now the history, in one go. A held poll answers with what is past
- * its number. */
+ * its number (perhaps nothing), in the epoch now known. */
 void
 nd_chat_synced(struct chat_room *r)
 {
     struct chat_member *m, *next;
 
+    /* A poll is answered even with no history: its answer names the
+     * epoch, known only now. */
+    static char nothing[1];
+    static struct chat_event none = { nothing, 0, 0 };
+
     r->synced = 1;
-    if (r->first == NULL)
-        return;
+    r->held = 1;        /* an answered poll leaves: the room stays for now */
     for (m = r->members; m; m = next) {
         next = m->next;
-        if (m->dropped)
+        if (m->dropped || (m->present && r->first == NULL))
             continue;
-        if ((m->present ? nd_chat_replay(r, m) : m->ops->deliver(m, &r->last->ev)) < 0) {
+        if ((m->present ? nd_chat_replay(r, m)
+                        : m->ops->deliver(m, r->first ? &r->last->ev : &none)) < 0) {
             m->dropped = 1;
             m->ops->end(m);
         }
     }
     drop_slow(r);
+    r->held = 0;
 }
 
 void

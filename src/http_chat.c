@@ -225,6 +225,12 @@ nd_http_chat_poll_timeout(struct nd_conn *c, struct http_conn *h)
     if (h->poll_answered || r == NULL)
         return 1;
     h->poll_answered = 1;
+    if (r->backend != NULL && !r->synced) {
+        /* Still no numbers from Redis: an epoch made up here would send
+         * the client back to the start for nothing. */
+        nd_chat_leave(&h->poll);
+        return unavailable(c, h) < 0 ? -1 : 1;
+    }
     if (answer_poll(c, h, r) < 0)
         return -1;
     nd_chat_leave(&h->poll);
@@ -504,8 +510,15 @@ nd_http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
     h->poll_since = stale ? 0 : since;
     /* The room stays even when empty: the answer names its epoch, which
      * must still be the room's at the client's next poll. */
-    if (stale || r->seq > since || h->head_only || timeout == 0)
+    if (r->backend != NULL && !r->synced) {
+        /* Its numbers and epoch are not known yet: even a poll that will
+         * not wait waits for them (the Redis reply limit), as its answer
+         * names the epoch. */
+        if (timeout == 0)
+            timeout = 1000;
+    } else if (stale || r->seq > since || h->head_only || timeout == 0) {
         return answer_poll(c, h, r) < 0 ? -1 : PROBE_DONE;
+    }
     /* Nothing new yet: a member of the room until the next event or the
      * timeout. */
     h->stream = S_POLL;

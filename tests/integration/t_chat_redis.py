@@ -370,6 +370,36 @@ def reload_moves(r):
     check(d.stop() == 0, d.log()[-2000:])
 
 
+def test_chat_poll_on_a_fresh_shared_room():
+    """A poll that will not wait (timeout=0) on a room this instance has
+    not fetched yet still answers in the room's epoch from Redis, not in
+    one made up here; with Redis away it is a 503, not a made-up epoch."""
+    with_redis(fresh_poll)
+
+
+def fresh_poll(r):
+    a, _ = instance(r.port)
+    b, _ = instance(r.port)
+    status, _, body = send(a, "fresh", "op", "one")
+    check(status == 200, body)
+    ack = json.loads(body)
+    status, headers, body = request(b, "GET", "/chat/poll?room=fresh&since=0&timeout=0")
+    check(status == 200 and headers.get("chat-epoch") == ack["epoch"] and
+          [e["text"] for e in json.loads(body)] == ["one"], "poll: %d %r %r" % (status, headers, body))
+    status, headers, body = request(b, "GET", "/chat/poll?room=fresh2&since=0&timeout=0")
+    check(status == 200 and json.loads(body) == [], "empty room: %d %r" % (status, body))
+    status, _, body = send(a, "fresh2", "op", "two")
+    check(status == 200 and json.loads(body)["epoch"] == headers.get("chat-epoch"),
+          "the poll named %r, the room is in %r" % (headers.get("chat-epoch"), body))
+    r.proc.send_signal(signal.SIGSTOP)
+    try:
+        status, headers, body = request(b, "GET", "/chat/poll?room=fresh3&since=0&timeout=0")
+        check(status == 503 and headers.get("retry-after") == "1", "poll with Redis stopped: %d %r"
+              % (status, headers))
+    finally:
+        r.proc.send_signal(signal.SIGCONT)
+
+
 def test_chat_backend_checked_by_t():
     """-t reads chat_backend and chat_backend_password (no Redis needed)."""
     cases = [
@@ -398,4 +428,4 @@ def test_chat_backend_checked_by_t():
 
 TESTS = [test_chat_backend_checked_by_t, test_chat_shared_through_redis,
          test_chat_presence_across_instances, test_chat_backend_down_and_back,
-         test_chat_backend_changed_by_reload]
+         test_chat_backend_changed_by_reload, test_chat_poll_on_a_fresh_shared_room]
