@@ -121,6 +121,30 @@ set_string(const struct nd_conf_key *k, void *conf, const char *value, char *err
 }
 
 int
+nd_conf_url_password(const char *s, size_t *off, size_t *len)
+{
+    const char *p = strstr(s, "://"), *end, *at, *colon;
+
+    if (p == NULL || p == s)
+        return 0;
+    p += 3;
+    end = p + strcspn(p, "/");
+    at = memchr(p, '@', (size_t)(end - p));
+    if (at == NULL)
+        return 0;
+    /* the last '@' of the authority ends the user part: a password may
+     * hold one unescaped */
+    while ((colon = memchr(at + 1, '@', (size_t)(end - at - 1))) != NULL)
+        at = colon;
+    colon = memchr(p, ':', (size_t)(at - p));
+    if (colon == NULL || colon + 1 == at)
+        return 0;
+    *off = (size_t)(colon + 1 - s);
+    *len = (size_t)(at - colon - 1);
+    return 1;
+}
+
+int
 nd_conf_set(const struct nd_conf_key *keys, size_t n, void *conf, const char *key,
             const char *value, char *err, size_t errlen)
 {
@@ -138,6 +162,7 @@ nd_conf_set(const struct nd_conf_key *keys, size_t n, void *conf, const char *ke
 
     switch (k->type) {
     case ND_CONF_STRING:
+    case ND_CONF_SECRET:
         return set_string(k, conf, value, err, errlen);
     case ND_CONF_ENUM:
         return set_enum(k, conf, value, err, errlen);

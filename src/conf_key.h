@@ -19,4 +19,12 @@ void nd_conf_format(enum nd_conf_type t, uint64_t v, char *buf, size_t len);
  * starting with a space; "" otherwise. */
 const char *nd_conf_comment_hint(const char *value);
 
+/* What the configuration dump (-T) and messages print instead of a
+ * password. */
+#define ND_CONF_MASK "********"
+
+/* When s is a URL with a password (SCHEME://USER:PASSWORD@HOST..., USER may
+ * be empty), 1 with s[*off, *off + *len) the password; 0 otherwise. */
+int nd_conf_url_password(const char *s, size_t *off, size_t *len);
+
 #endif

@@ -841,7 +841,10 @@ nd_config_select(struct nd_config *cfg, char *const *names, size_t n,
 
 /* One "key = value" line of keys[0..n) from conf, or a comment for a value
  * the file cannot give (an unset string, a number outside its range, such
- * as a service's max_connections 0: only the daemon-wide limit). */
+ * as a service's max_connections 0: only the daemon-wide limit). A dump
+ * ends up in bug reports: a SECRET is masked, and so is a password in a
+ * URL (USER:PASSWORD@); the dump still reads back, with ******** for
+ * each. */
 static void
 dump_keys(FILE *f, const struct nd_conf_key *keys, size_t n, const void *conf)
 {
@@ -853,14 +856,22 @@ dump_keys(FILE *f, const struct nd_conf_key *keys, size_t n, const void *conf)
         char val[64];
         const char *v = val;
         uint64_t u;
-        size_t nwords = 0;
+        size_t nwords = 0, off, len;
         int e;
 
         switch (k->type) {
         case ND_CONF_STRING:
+        case ND_CONF_SECRET:
             v = *(char *const *)(const void *)p;
             if (v == NULL) {
                 fprintf(f, "; %s is not set\n", k->name);
+                continue;
+            }
+            if (k->type == ND_CONF_SECRET)
+                v = ND_CONF_MASK;
+            else if (nd_conf_url_password(v, &off, &len)) {
+                fprintf(f, "%s = %.*s%s%s\n", k->name, (int)off, v, ND_CONF_MASK,
+                        v + off + len);
                 continue;
             }
             break;

@@ -77,7 +77,7 @@ static const struct nd_conf_key http_keys[] = {
     { "ws_max_queue",      ND_CONF_SIZE,     O(ws_max_queue),      1024, 64 * 1024 * 1024, NULL },
     { "ws_ping_interval",  ND_CONF_DURATION, O(ws_ping_interval),  100, 3600 * 1000, NULL },
     { "chat_backend",      ND_CONF_STRING,   O(backend_text),      0, 0, NULL },
-    { "chat_backend_password", ND_CONF_STRING, O(backend_password), 0, 0, NULL },
+    { "chat_backend_password", ND_CONF_SECRET, O(backend_password), 0, 0, NULL },
 };
 
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf_key.h"
 #include "redis_url.h"
 
 static int
@@ -66,10 +67,17 @@ number(const char *p, size_t n, unsigned long max, unsigned long *out)
     return 0;
 }
 
+/* The message names the value, but never its password: it goes to the
+ * terminal and to the journal. */
 static int
 fail(char *err, size_t errlen, const char *s, const char *why)
 {
-    snprintf(err, errlen, "'%s': %s", s, why);
+    size_t off, len;
+
+    if (nd_conf_url_password(s, &off, &len))
+        snprintf(err, errlen, "'%.*s%s%s': %s", (int)off, s, ND_CONF_MASK, s + off + len, why);
+    else
+        snprintf(err, errlen, "'%s': %s", s, why);
     return -1;
 }
 

@@ -45,7 +45,9 @@ enum nd_verdict {
  *     };
  *
  * conf_new fills the defaults; a key the file does not set keeps its
- * default. conf_free frees the STRING values (and the struct). */
+ * default. conf_free frees the STRING and SECRET values (and the struct).
+ * The configuration dump (-T) masks a SECRET's value, and in any STRING the
+ * password of a URL's USER:PASSWORD@ (redis://app:********@10.0.0.5/0). */
 enum nd_conf_type {
     ND_CONF_NUMBER,     /* uint64_t: a plain decimal number */
     ND_CONF_SIZE,       /* uint64_t: bytes, "512", "64k", "1m", "1g" */
@@ -53,6 +55,7 @@ enum nd_conf_type {
     ND_CONF_BOOL,       /* int 0 or 1: on/off, yes/no, true/false, 1/0 */
     ND_CONF_STRING,     /* char *: strdup'd, the previous value freed; not empty */
     ND_CONF_ENUM,       /* int: the index of the value in words */
+    ND_CONF_SECRET,     /* char *: a STRING that -T shows as ******** (a password) */
 };
 
 struct nd_conf_key {
@@ -62,7 +65,8 @@ struct nd_conf_key {
     /* NUMBER, SIZE, DURATION (in ms): the value must be in [min, max].
      * ENUM: only words[min] to words[max] are accepted (so the index can
      * be a meaningful number, as a syslog priority is). max 0 means no
-     * upper bound (to the last word for ENUM). Unused by BOOL and STRING. */
+     * upper bound (to the last word for ENUM). Unused by BOOL, STRING and
+     * SECRET. */
     uint64_t min, max;
     const char *const *words;   /* ENUM: the names, NULL-terminated */
 };

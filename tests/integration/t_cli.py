@@ -467,6 +467,41 @@ def test_dump_config_is_a_fixed_point():
 TESTS += [test_dump_config_is_a_fixed_point]
 
 
+def test_dump_and_errors_mask_chat_backend_passwords():
+    """A dump lands in bug reports: -T shows chat_backend_password and a
+    password inside a redis:// URL as ********, and still reads back; a
+    refused URL is named in the error without its password."""
+    with tempfile.TemporaryDirectory(prefix="nd-it-") as tmp:
+        conf = os.path.join(tmp, "netdemo.ini")
+        write(conf, "[a]\nmodule = http\nlisten = tcp://127.0.0.1:8\nchat = on\n"
+                    "chat_backend = redis://app:s3cr%40t-url@127.0.0.1:6390/2\n\n"
+                    "[b]\nmodule = http\nlisten = tcp://127.0.0.1:9\nchat = on\n"
+                    "chat_backend = redis://[::1]\nchat_backend_password = hunter2-key\n\n"
+                    "[c]\nmodule = http\nlisten = tcp://127.0.0.1:10\nchat = on\n"
+                    "chat_backend = redis://:only-a-password@127.0.0.1\n")
+        text, sec = _dump_is_a_fixed_point(conf, tmp)
+        for secret in ("s3cr", "hunter2", "only-a-password"):
+            check(secret not in text, "-T shows the password %r:\n%s" % (secret, text))
+        check(sec["a"]["chat_backend"] == "redis://app:********@127.0.0.1:6390/2",
+              "[a]: %r" % sec["a"])
+        check(sec["b"]["chat_backend"] == "redis://[::1]" and
+              sec["b"]["chat_backend_password"] == "********", "[b]: %r" % sec["b"])
+        check(sec["c"]["chat_backend"] == "redis://:********@127.0.0.1", "[c]: %r" % sec["c"])
+        check("; chat_backend_password is not set" in text, "no word on an unset one:\n" + text)
+
+        write(conf, "[a]\nmodule = http\nlisten = tcp://127.0.0.1:8\nchat = on\n"
+                    "chat_backend = redis://app:s3cr3t@127.0.0.1:0\n")
+        for option in ("-t", "-T"):
+            rc, out, err = nd.run_cli(["-c", conf, option])
+            want = ("%s:5: chat_backend: 'redis://app:********@127.0.0.1:0': the port is not "
+                    "a number from 1 to 65535" % conf)
+            check(rc == EX_CONFIG and out == "" and "s3cr3t" not in err and want in err,
+                  "%s: exit %d, stdout %r, stderr %r" % (option, rc, out, err))
+
+
+TESTS += [test_dump_and_errors_mask_chat_backend_passwords]
+
+
 
 # ---- errors that teach (issue 14, point 11) ----
 

@@ -269,4 +269,60 @@ def test_reuseport_rolling_restart():
     print("    reuseport: " + out[-1], flush=True)
 
 
-TESTS = [test_haproxy_drain_and_kill, test_reuseport_rolling_restart]
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "examples", "haproxy.cfg")
+
+
+def _seconds(v):
+    for unit, n in (("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)):
+        if v.endswith(unit) and v[:-len(unit)].isdigit():
+            return int(v[:-len(unit)]) * n
+    return int(v) * 0.001       # haproxy's bare timeouts are in ms
+
+
+def test_haproxy_example_checks_and_routes_the_chat():
+    """examples/haproxy.cfg is a file haproxy -c takes, and it sends the
+    WebSocket (/ws/) and long-poll (/chat/poll) routes to a backend made for
+    long connections: a tunnel timeout for upgraded ones, and client and
+    server timeouts longer than the 25 s a poll asks for by default."""
+    if shutil.which("haproxy") is None:
+        print("    SKIP test_haproxy_example_checks_and_routes_the_chat: haproxy is not "
+              "installed (tests/deps.sh installs it)", flush=True)
+        return
+    r = subprocess.run(["haproxy", "-c", "-f", EXAMPLE], capture_output=True, text=True,
+                       timeout=30 * nd.SLOW)
+    check(r.returncode == 0, "haproxy -c -f %s: exit %d\n%s%s"
+          % (EXAMPLE, r.returncode, r.stdout, r.stderr))
+
+    sections, cur = {}, None
+    with open(EXAMPLE) as f:
+        for line in f:
+            line = line.split("#", 1)[0].rstrip()
+            if not line:
+                continue
+            if not line[0].isspace():
+                cur = sections.setdefault(line.strip(), [])
+            elif cur is not None:
+                cur.append(line.split())
+    front = sections.get("frontend http_in", [])
+    acls = {w[1]: w[2:] for w in front if w[0] == "acl"}
+    routed = {}
+    for w in front:
+        if w[0] == "use_backend" and "if" in w:
+            for name in w[w.index("if") + 1:]:
+                routed.setdefault(tuple(acls.get(name, ())), w[1])
+    ws, poll = routed.get(("path_beg", "/ws/")), routed.get(("path", "/chat/poll"))
+    check(ws is not None and ws == poll, "/ws/ to %r, /chat/poll to %r" % (ws, poll))
+
+    def timeouts(section):
+        return {w[1]: _seconds(w[2]) for w in sections.get(section, [])
+                if w[0] == "timeout" and len(w) == 3}
+    t = dict(timeouts("defaults"), **timeouts("backend " + ws))
+    check(t.get("tunnel", 0) >= 600, "backend %s: timeout tunnel %r" % (ws, t.get("tunnel")))
+    check(t.get("server", 0) > 25 and t.get("client", 0) > 25,
+          "backend %s: timeout server %r, client %r: not above a poll's 25 s"
+          % (ws, t.get("server"), t.get("client")))
+
+
+TESTS = [test_haproxy_drain_and_kill, test_reuseport_rolling_restart,
+         test_haproxy_example_checks_and_routes_the_chat]

@@ -277,3 +277,36 @@ Test(conf_key, comment_after_a_value)
     cr_assert_str_eq(nd_conf_comment_hint("/srv/www ; docs"), HINT);
     cr_assert_str_eq(nd_conf_comment_hint("/srv/www;docs"), "");
 }
+
+/* The password of a URL, which -T and the messages mask. */
+static void
+url_password(const char *s, const char *want)
+{
+    size_t off = 0, len = 0;
+    int found = nd_conf_url_password(s, &off, &len);
+
+    if (want == NULL) {
+        cr_assert_eq(found, 0, "%s: a password found", s);
+        return;
+    }
+    cr_assert_eq(found, 1, "%s: no password found", s);
+    cr_assert_eq(len, strlen(want), "%s: %zu bytes, wanted '%s'", s, len, want);
+    cr_assert(strncmp(s + off, want, len) == 0, "%s: '%.*s', wanted '%s'", s, (int)len,
+              s + off, want);
+}
+
+Test(conf_key, url_password)
+{
+    url_password("redis://app:s3cret@10.0.0.5:6379/2", "s3cret");
+    url_password("redis://:pw@[::1]", "pw");
+    url_password("redis://u:p%40ss@h", "p%40ss");
+    url_password("redis://u:p@ss@h/0", "p@ss");         /* the last '@' ends it */
+    url_password("redis://u:p?#x@h", "p?#x");           /* as redis_url.c reads it */
+    url_password("redis://10.0.0.5:6379/0", NULL);      /* a port, not a password */
+    url_password("redis://user@h", NULL);
+    url_password("redis://u:@h", NULL);
+    url_password("redis://h/a:b@c", NULL);              /* past the authority */
+    url_password("redis+unix:/run/redis.sock", NULL);
+    url_password("/srv/www", NULL);
+    url_password("://u:p@h", NULL);
+}

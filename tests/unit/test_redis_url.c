@@ -1,8 +1,10 @@
 /* test_redis_url.c: the chat_backend value: local, redis:// with user,
  * password and database, redis+unix:, and what is refused. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "conf_key.h"
 #include "redis_url.h"
 
 static struct nd_redis_url u;
@@ -54,11 +56,26 @@ Test(redis_url, refused)
         "redis://[::1", "redis://[::1]x:1", "redis://[]:1", "redis+unix:", "redis+unix:relative",
         "redis+unix:/",
     };
-    size_t i;
+    size_t i, off, len;
+    char named[128];
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
         cr_assert_eq(nd_redis_url_parse(bad[i], &u, err, sizeof(err)), -1, "accepted '%s'", bad[i]);
-        cr_assert_neq(strstr(err, bad[i]), NULL, "'%s': %s", bad[i], err);
+        /* the message names the value, its password masked */
+        if (nd_conf_url_password(bad[i], &off, &len))
+            snprintf(named, sizeof(named), "'%.*s%s%s'", (int)off, bad[i], ND_CONF_MASK,
+                     bad[i] + off + len);
+        else
+            snprintf(named, sizeof(named), "'%s'", bad[i]);
+        cr_assert_neq(strstr(err, named), NULL, "'%s': %s", bad[i], err);
     }
+}
+
+Test(redis_url, refused_without_its_password)
+{
+    cr_assert_eq(nd_redis_url_parse("redis://app:topsecret@127.0.0.1:0", &u, err, sizeof(err)),
+                 -1);
+    cr_assert_str_eq(err, "'redis://app:********@127.0.0.1:0': the port is not a number "
+                     "from 1 to 65535");
 }
