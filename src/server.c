@@ -68,12 +68,17 @@ may_accept(struct nd_listener *l)
     return svc->max_conns == 0 || svc->stats->conns_cur < svc->max_conns;
 }
 
+/* From a deferred listener the request is most likely here already: it is
+ * read and answered before the connection is watched at all. */
 static void
 accept_conn(struct nd_listener *l, int fd)
 {
     struct nd_server *s = l->owner;
 
-    nd_conn_open(s->loop, &s->conns, l->svc, fd);
+    if (l->defer_secs > 0)
+        nd_conn_open_ready(s->loop, &s->conns, l->svc, fd);
+    else
+        nd_conn_open(s->loop, &s->conns, l->svc, fd);
 }
 
 /* A connection opened or closed: a stop may be over, a listener waiting for
