@@ -151,7 +151,8 @@ TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
 # ---------------------------------------------------------------- peers
 
 class Peer:
-    """One server under test: its process, its ports (echo, http, http_close)."""
+    """One server under test: its process, its ports (echo, http, http_close,
+    http_deferred: HTTP on a listener with deferred accept)."""
 
     def __init__(self, name, proc, ports):
         self.name, self.proc, self.ports = name, proc, ports
@@ -167,15 +168,19 @@ class Peer:
 def start_netdemo(ctx, tag, access_log=None, echo_extra="", http_extra=""):
     """access_log: a file for stdout, and [http] gets access_log = on.
     echo_extra, http_extra: more lines for [echo] and [http]."""
-    echo, web = free_ports(2)
+    echo, web, deferred = free_ports(3)
     cfg = os.path.join(ctx.tmp, "netdemo-%s.ini" % tag)
     with open(cfg, "w") as f:
         f.write("; written by bench/run.py\n"
                 "[netdemo]\nlog_level = warning\nmax_connections = %d\nshutdown_timeout = 1s\n\n"
                 "[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:%d\n%s\n"
+                "; nginx's `listen ... deferred` sets TCP_DEFER_ACCEPT to 1 s\n"
+                "[http_deferred]\nmodule = http\nlisten = tcp://127.0.0.1:%d\n"
+                "defer_accept = 1s\nheader_timeout = 60s\n\n"
                 "[http]\nmodule = http\nlisten = tcp://127.0.0.1:%d\n"
                 "; as long as nginx's client_header_timeout, so idle clients stay\n"
-                "header_timeout = 60s\n%s%s" % (NOFILE - 1000, echo, echo_extra, web, http_extra,
+                "header_timeout = 60s\n%s%s" % (NOFILE - 1000, echo, echo_extra, deferred, web,
+                                                 http_extra,
                                                  "access_log = on\n" if access_log else ""))
     kw = {}
     if access_log:
@@ -184,13 +189,14 @@ def start_netdemo(ctx, tag, access_log=None, echo_extra="", http_extra=""):
                 os.path.join(ctx.tmp, "netdemo-%s.log" % tag), **kw)
     if access_log:
         kw["stdout"].close()    # the child has its own descriptor
-    for p in (echo, web):
+    for p in (echo, web, deferred):
         wait_port(p, proc)
-    return Peer("netdemo", proc, {"echo": echo, "http": web, "http_close": web})
+    return Peer("netdemo", proc, {"echo": echo, "http": web, "http_close": web,
+                                  "http_deferred": deferred})
 
 
 def start_nginx(ctx, tag):
-    (web,) = free_ports(1)
+    web, deferred = free_ports(2)
     d = os.path.join(ctx.tmp, "nginx-%s" % tag)
     os.makedirs(os.path.join(d, "www"), exist_ok=True)
     shutil.copyfile(ctx.page_path, os.path.join(d, "www", "index.html"))
@@ -222,13 +228,19 @@ http {
         root %(d)s/www;
         location = / { try_files /index.html =404; }
     }
+    server {
+        listen 127.0.0.1:%(dport)d backlog=4096 deferred;
+        root %(d)s/www;
+        location = / { try_files /index.html =404; }
+    }
 }
-""" % {"nofile": NOFILE, "d": d, "type": PAGE_TYPE, "port": web})
+""" % {"nofile": NOFILE, "d": d, "type": PAGE_TYPE, "port": web, "dport": deferred})
     proc = Proc("nginx", ctx.pin_server + [ctx.nginx, "-p", d, "-e", os.path.join(d, "error.log"),
                                            "-c", conf],
                 os.path.join(d, "stderr.log"))
     wait_port(web, proc)
-    return Peer("nginx", proc, {"http": web, "http_close": web})
+    wait_port(deferred, proc)
+    return Peer("nginx", proc, {"http": web, "http_close": web, "http_deferred": deferred})
 
 
 def start_tornado(ctx, tag):
@@ -281,7 +293,7 @@ def echo_roundtrip(port):
 
 
 def check_page(peer, page):
-    for key in ("http", "http_close"):
+    for key in [k for k in ("http", "http_close", "http_deferred") if k in peer.ports]:
         status, ctype, body = http_get(peer.ports[key])
         if status != 200 or body != page or ctype != PAGE_TYPE:
             raise BenchError("%s (%s port): GET / gave %s %r and %d bytes that %s netdemo's page"
@@ -291,8 +303,8 @@ def check_page(peer, page):
 
 # ---------------------------------------------------------------- workloads
 
-def run_wrk(ctx, peer, conns, close):
-    port = peer.ports["http_close" if close else "http"]
+def run_wrk(ctx, peer, conns, close, port_key=None):
+    port = peer.ports[port_key or ("http_close" if close else "http")]
     argv = ctx.pin_load + ["wrk", "-t1", "-c%d" % conns, "-d%ds" % ctx.seconds, "--timeout", "5s"]
     if close:
         argv += ["-H", "Connection: close"]
@@ -359,8 +371,8 @@ def run_access_log(ctx, peers, conns):
 # ab (apache2-utils) speaks HTTP/1.0 and, without -k, asks for no
 # keep-alive: each request on its own connection, as health checks and
 # probes do. -t bounds the run; -n only keeps ab from stopping early.
-def run_ab(ctx, peer, conns):
-    port = peer.ports["http_close"]
+def run_ab(ctx, peer, conns, port_key="http_close"):
+    port = peer.ports[port_key]
     argv = ctx.pin_load + ["ab", "-q", "-r", "-c", str(conns), "-t", str(ctx.seconds),
                            "-n", "10000000", "-s", "5", "http://127.0.0.1:%d/" % port]
     t0 = cpu_ticks(peer.pid)
@@ -731,6 +743,12 @@ WORKLOADS = [
      ["netdemo", "nginx", "tornado", "ceiling"], ("wrk", 50, True)),
     ("http10_close_50", "HTTP/1.0 without keep-alive (ab), 50 conns",
      ["netdemo", "nginx", "ceiling"], ("ab", 50)),
+    # The same two on listeners with deferred accept: netdemo's defer_accept,
+    # nginx's `listen ... deferred` (both TCP_DEFER_ACCEPT, 1 s).
+    ("http_close_50_deferred", "HTTP new connection per request, 50 conns, deferred accept",
+     ["netdemo", "nginx"], ("wrk", 50, True, "http_deferred")),
+    ("http10_close_50_deferred", "HTTP/1.0 without keep-alive (ab), 50 conns, deferred accept",
+     ["netdemo", "nginx"], ("ab", 50, "http_deferred")),
     ("echo_50", "Echo ping-pong 64 B, 50 conns", ["netdemo", "tornado", "ceiling"],
      ("pingpong", 50)),
     ("echo_1000", "Echo ping-pong 64 B, 1000 conns", ["netdemo", "tornado", "ceiling"],
@@ -845,9 +863,9 @@ ABS_TARGETS = {("joins_1000", "join_cpu_s"): ("<", 0.5, "s")}
 def run_one(ctx, peers, wl, name):
     how = wl[3]
     if how[0] == "wrk":
-        return run_wrk(ctx, peers[name], how[1], how[2])
+        return run_wrk(ctx, peers[name], how[1], how[2], *how[3:])
     if how[0] == "ab":
-        return run_ab(ctx, peers[name], how[1])
+        return run_ab(ctx, peers[name], how[1], *how[2:])
     if how[0] == "pingpong":
         return run_loadgen(ctx, peers[name], "pingpong", how[1])
     if how[0] == "bulk":
@@ -879,6 +897,12 @@ ROWS = [
     ("http_close_50", "cpu_us_per_req", "server CPU us/conn", "low", [("nginx", "<=", 0.8)]),
     ("http10_close_50", "req_s", "conn/s", "high", [("nginx", None, None)]),
     ("http10_close_50", "cpu_us_per_req", "server CPU us/conn", "low", [("nginx", "<=", 0.8)]),
+    ("http_close_50_deferred", "req_s", "conn/s", "high", [("nginx", None, None)]),
+    ("http_close_50_deferred", "cpu_us_per_req", "server CPU us/conn", "low",
+     [("nginx", "<=", 0.8)]),
+    ("http10_close_50_deferred", "req_s", "conn/s", "high", [("nginx", None, None)]),
+    ("http10_close_50_deferred", "cpu_us_per_req", "server CPU us/conn", "low",
+     [("nginx", "<=", 0.8)]),
     ("echo_50", "msg_s", "msg/s", "high", [("ceiling", ">=", 0.95), ("tornado", ">=", 3.0)]),
     ("echo_50", "p50_us", "p50 us", "low", []),
     ("echo_50", "p99_us", "p99 us", "low", []),
@@ -1011,6 +1035,10 @@ CHART_PANELS = [
     ("idle_echo", "kb_per_conn", "Idle echo: RSS KB/conn (lower is better)"),
     ("http_close_50", "cpu_us_per_req", "Conn per request (wrk): server CPU us/conn (lower is better)"),
     ("http10_close_50", "cpu_us_per_req", "HTTP/1.0 conn per request (ab): CPU us/conn (lower is better)"),
+    ("http_close_50_deferred", "cpu_us_per_req",
+     "Conn per request (wrk), deferred accept: server CPU us/conn (lower is better)"),
+    ("http10_close_50_deferred", "cpu_us_per_req",
+     "HTTP/1.0 conn per request (ab), deferred accept: CPU us/conn (lower is better)"),
     ("ws_broadcast_1000", "deliveries_per_cpu_s", "WebSocket broadcast, 1000 members: deliveries per server CPU-s"),
     ("joins_1000", "join_cpu_s", "1000 members joining a room: server CPU s (lower is better)"),
 ]

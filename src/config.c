@@ -272,6 +272,7 @@ static const struct nd_conf_key service_keys[] = {
     { "max_connections", ND_CONF_NUMBER,   S(max_connections), 1, 1000000, NULL },
     { "buffer_size",     ND_CONF_SIZE,     S(buffer_size),     1024, 64 * 1024 * 1024, NULL },
     { "reuseport",       ND_CONF_BOOL,     S(reuseport),       0, 0, NULL },
+    { "defer_accept",    ND_CONF_DURATION, S(defer_accept),    0, 3600 * 1000, NULL },
     { "socket_mode",     ND_CONF_STRING,   S(socket_mode),     0, 0, NULL },
     { "socket_group",    ND_CONF_STRING,   S(socket_group),    0, 0, NULL },
     { "access_log",      ND_CONF_BOOL,     S(access_log),      0, 0, NULL },
@@ -467,6 +468,26 @@ check_socket_file(struct nd_config *cfg, struct nd_service_conf *svc,
     }
 }
 
+/* defer_accept is TCP_DEFER_ACCEPT, which only TCP has: on a service with
+ * no tcp:// listener it would do nothing, so it is an error there (a
+ * service's unix: and udp:// listeners beside a tcp:// one just go without
+ * it). */
+static void
+check_defer_accept(struct nd_config *cfg, struct nd_service_conf *svc,
+                   const struct raw_section *s, struct nd_errors *errs)
+{
+    const struct raw_pair *p = find_pair(s, "defer_accept");
+    size_t i;
+
+    if (p == NULL || svc->defer_accept == 0 || svc->nlisten == 0)
+        return;
+    for (i = 0; i < svc->nlisten; i++)
+        if (svc->listen[i].addr.transport == ND_TCP)
+            return;
+    nd_errors_add(errs, "%s:%d: defer_accept: [%s] has no tcp:// listener (the key sets "
+                  "TCP_DEFER_ACCEPT, which only TCP has)", cfg->path, p->line, s->name);
+}
+
 /* "echo, http, discard, ..." in the registry's order. */
 static void
 module_names(const struct nd_module *const *modules, char *buf, size_t len)
@@ -631,6 +652,7 @@ read_service(struct nd_config *cfg, struct nd_service_conf *svc,
         read_listen(cfg, svc, listen, errs);
 
     check_socket_file(cfg, svc, s, errs);
+    check_defer_accept(cfg, svc, s, errs);
 
     if (svc->module != NULL && svc->module->conf_check != NULL &&
         svc->module->conf_check(svc->mconf, err, sizeof(err)) < 0)

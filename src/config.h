@@ -31,6 +31,8 @@ struct nd_service_conf {
     uint64_t max_connections;       /* 0 = only the daemon-wide limit */
     uint64_t buffer_size;           /* output high-water mark, bytes */
     int reuseport;                  /* SO_REUSEPORT on its listeners */
+    uint64_t defer_accept;          /* ms; TCP_DEFER_ACCEPT on its tcp://
+                                     * listeners; 0 = off */
     /* unix:PATH listeners' file: its mode (socket_mode, octal) and group
      * (socket_group, a name or a number), as written, and resolved: -1 for
      * "leave it as the umask and our own group made it". */

@@ -90,13 +90,14 @@ conn_free(struct nd_defer *d)
 }
 
 /* What an accepted and an outbound connection share: the fields, the
- * watcher and the idle timer. 0, or -errno with nothing left to undo but
+ * watcher (registered with the loop unless watch is 0: the caller does it
+ * later) and the idle timer. 0, or -errno with nothing left to undo but
  * the fd. */
 static int
 conn_init(struct nd_conn *c, struct nd_loop *loop, struct nd_conn_set *set,
-          struct nd_service *svc, int fd)
+          struct nd_service *svc, int fd, int watch)
 {
-    int rc;
+    int rc = 0;
 
     nd_watcher_init(&c->w, fd, conn_io);
     nd_timer_init(&c->idle, conn_idle);
@@ -106,7 +107,8 @@ conn_init(struct nd_conn *c, struct nd_loop *loop, struct nd_conn_set *set,
     c->state = ND_CONN_OPEN;
     c->last_active = nd_loop_now(loop);
     c->started_us = nd_now_us();
-    rc = nd_loop_add(loop, &c->w);
+    if (watch)
+        rc = nd_loop_add(loop, &c->w);
     if (rc < 0 || (c->idle_ms && nd_timer_start(loop, &c->idle, c->idle_ms) < 0)) {
         nd_log(LOG_WARNING, "%s: cannot watch a new connection: %s", svc->name,
                rc < 0 ? strerror(-rc) : "out of memory");
@@ -123,8 +125,9 @@ conn_init(struct nd_conn *c, struct nd_loop *loop, struct nd_conn_set *set,
     return 0;
 }
 
-int
-nd_conn_open(struct nd_loop *loop, struct nd_conn_set *set, struct nd_service *svc, int fd)
+static int
+open_accepted(struct nd_loop *loop, struct nd_conn_set *set, struct nd_service *svc, int fd,
+              int ready)
 {
     struct nd_conn *c = calloc(1, sizeof(*c));
     int rc;
@@ -137,21 +140,55 @@ nd_conn_open(struct nd_loop *loop, struct nd_conn_set *set, struct nd_service *s
     c->mod = svc->module;
     c->in_max = svc->in_max;
     c->idle_ms = (uint32_t)svc->idle_timeout;
-    if ((rc = conn_init(c, loop, set, svc, fd)) < 0) {
+    if ((rc = conn_init(c, loop, set, svc, fd, !ready)) < 0) {
         close(fd);
         free(c);
         return rc;
     }
     svc->stats->conns_cur++;
     svc->stats->conns_total++;
+    if (ready) {
+        /* A fresh socket's send buffer is empty, and its request is most
+         * likely here: both flags are set as an event would set them, and
+         * the syscalls clear them if that is not so. */
+        c->w.readable = 1;
+        c->w.writable = 1;
+    }
     /* open() may answer at once: ND_FINISH sends that, then closes. */
     if (c->mod->open) {
         enter(c);
         if (leave(c, c->mod->open(c)) && c->state == ND_CONN_CLOSED)
             return -1;
     }
-    /* The fd may already be readable: epoll reports it on the next wait. */
+    if (!ready)
+        return 0;   /* the fd may already be readable: epoll says so next */
+    conn_io(loop, &c->w);
+    if (c->state == ND_CONN_CLOSED)
+        return -1;
+    /* Still open (the read said EAGAIN, the request is partial, the answer
+     * waits for room or the peer's FIN): watched from now on. Readiness that
+     * came after the flags were cleared is reported by the add itself, as
+     * epoll_ctl checks the fd's state then, so no edge is lost. */
+    if ((rc = nd_loop_add(loop, &c->w)) < 0) {
+        nd_log(LOG_WARNING, "%s: cannot watch a new connection: %s", svc->name,
+               strerror(-rc));
+        nd_conn_close(c);
+        return rc;
+    }
     return 0;
+}
+
+int
+nd_conn_open(struct nd_loop *loop, struct nd_conn_set *set, struct nd_service *svc, int fd)
+{
+    return open_accepted(loop, set, svc, fd, 0);
+}
+
+int
+nd_conn_open_ready(struct nd_loop *loop, struct nd_conn_set *set, struct nd_service *svc,
+                   int fd)
+{
+    return open_accepted(loop, set, svc, fd, 1);
 }
 
 /* Outbound connections belong to no server's set: a graceful stop neither
@@ -192,7 +229,7 @@ nd_conn_connect(struct nd_service *svc, const struct nd_addr *a, const struct nd
     c->outbound = 1;
     c->connecting = 1;
     c->in_max = ops->input_max ? ops->input_max(data) : ND_BUF_CHUNK;
-    if ((rc = conn_init(c, svc->loop, &outbound, svc, fd)) < 0) {
+    if ((rc = conn_init(c, svc->loop, &outbound, svc, fd, 1)) < 0) {
         close(fd);
         free(c);
         errno = -rc;

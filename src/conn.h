@@ -79,6 +79,16 @@ struct nd_conn {
 int nd_conn_open(struct nd_loop *loop, struct nd_conn_set *set, struct nd_service *svc,
                  int fd);
 
+/* As nd_conn_open, for an fd whose first bytes are most likely waiting
+ * already (accepted from a TCP_DEFER_ACCEPT listener): it is read and
+ * served at once, and registered with the loop only if it is still open
+ * after that pass, so one answered and closed in it costs no epoll_ctl and
+ * no wakeup. If the read finds nothing (the deferral ran out before the
+ * client spoke) it is simply registered, as nd_conn_open would have. 0, or
+ * -1 when the connection is already closed, or -errno. */
+int nd_conn_open_ready(struct nd_loop *loop, struct nd_conn_set *set, struct nd_service *svc,
+                       int fd);
+
 /* Ends a connection at once, dropping unsent output. */
 void nd_conn_close(struct nd_conn *c);
 

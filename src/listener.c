@@ -143,6 +143,19 @@ nd_listener_set_file(const struct nd_listener *l, int mode, long gid, char *err,
     return 0;
 }
 
+int
+nd_listener_set_defer(struct nd_listener *l, int secs, char *err, size_t errlen)
+{
+    if (l->addr.transport != ND_TCP || secs == l->defer_secs)
+        return 0;
+    if (setsockopt(l->w.fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) < 0) {
+        snprintf(err, errlen, "%s: defer_accept: %s", l->addr.text, strerror(errno));
+        return -1;
+    }
+    l->defer_secs = secs;
+    return 0;
+}
+
 void
 nd_listener_where(const struct nd_listener *l, char *out, size_t len)
 {

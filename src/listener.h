@@ -30,6 +30,10 @@ struct nd_listener {
     int inherited;              /* from socket activation: never closed */
     int nodelay_each;           /* TCP_NODELAY failed on the listener: set
                                  * it on each accepted socket instead */
+    int defer_secs;             /* TCP_DEFER_ACCEPT as we set it; 0 = off:
+                                 * when on, an accepted socket has most
+                                 * likely been sent its first bytes */
+    int undo_defer;             /* its value before a reload being applied */
     struct nd_listener *next;
     struct nd_defer defer;      /* freed after the current iteration */
 };
@@ -44,6 +48,13 @@ struct nd_listener *nd_listener_open(const struct nd_addr *a, int reuseport,
  * (-1: leave each as it is). 0, or -1 with the reason in err. */
 int nd_listener_set_file(const struct nd_listener *l, int mode, long gid, char *err,
                          size_t errlen);
+
+/* For a tcp:// listener: TCP_DEFER_ACCEPT, secs seconds (0 = off), so
+ * that the kernel hands over a connection only once its client has sent
+ * something (or the time is up). Only a change is applied: a socket from
+ * systemd keeps its own DeferAcceptSec= while the key is off. Other
+ * transports: nothing to do. 0, or -1 with the reason in err. */
+int nd_listener_set_defer(struct nd_listener *l, int secs, char *err, size_t errlen);
 
 /* For the log: " (...)" saying where a unix:PATH listener's file really is
  * when other processes see it elsewhere (a unit's private /tmp; a relative

@@ -68,12 +68,17 @@ may_accept(struct nd_listener *l)
     return svc->max_conns == 0 || svc->stats->conns_cur < svc->max_conns;
 }
 
+/* From a deferred listener the request is most likely here already: it is
+ * read and answered before the connection is watched at all. */
 static void
 accept_conn(struct nd_listener *l, int fd)
 {
     struct nd_server *s = l->owner;
 
-    nd_conn_open(s->loop, &s->conns, l->svc, fd);
+    if (l->defer_secs > 0)
+        nd_conn_open_ready(s->loop, &s->conns, l->svc, fd);
+    else
+        nd_conn_open(s->loop, &s->conns, l->svc, fd);
 }
 
 /* A connection opened or closed: a stop may be over, a listener waiting for
@@ -115,12 +120,16 @@ adopt_inherited(struct nd_server *s, const struct nd_addr *a)
     return NULL;
 }
 
-/* Closes a listener; an inherited socket goes back to the pool. */
+/* Closes a listener; an inherited socket goes back to the pool, as it
+ * came (without our TCP_DEFER_ACCEPT). */
 static void
 drop_listener(struct nd_server *s, struct nd_listener *l)
 {
+    char err[256];
     size_t i;
 
+    if (l->inherited && nd_listener_set_defer(l, 0, err, sizeof(err)) < 0)
+        nd_log(LOG_WARNING, "%s", err);
     if (l->inherited)
         for (i = 0; i < s->ninherited; i++)
             if (s->inherited[i].fd == l->w.fd)
@@ -144,6 +153,13 @@ take_listener(struct nd_listener **list, const struct nd_addr *a)
 }
 
 /* ---- applying a configuration ---- */
+
+/* defer_accept in TCP_DEFER_ACCEPT's whole seconds, rounded up: 0 = off. */
+static int
+defer_secs(const struct nd_service_conf *sc)
+{
+    return (int)((sc->defer_accept + 999) / 1000);
+}
 
 /* err, "ADDRESS: why", becomes "FILE:LINE: [NAME] listen ADDRESS: why":
  * the service and its listen line, as the configuration's own errors. */
@@ -191,9 +207,12 @@ nd_server_prepare(struct nd_server *s, struct nd_config *cfg, struct nd_apply *a
         for (j = 0; j < sc->nlisten; j++) {
             l = take_listener(&a->old, &sc->listen[j].addr);
             if (l != NULL) {
-                /* Kept, but socket_mode or socket_group may have changed. */
-                if (!l->inherited &&
-                    nd_listener_set_file(l, sc->sock_mode, sc->sock_gid, err, errlen) < 0) {
+                /* Kept, but socket_mode, socket_group or defer_accept may
+                 * have changed. */
+                l->undo_defer = l->defer_secs;
+                if ((!l->inherited &&
+                     nd_listener_set_file(l, sc->sock_mode, sc->sock_gid, err, errlen) < 0) ||
+                    nd_listener_set_defer(l, defer_secs(sc), err, errlen) < 0) {
                     l->next = a->old;
                     a->old = l;
                     at_line(err, errlen, cfg->path, sc->listen[j].line, sc->name);
@@ -212,6 +231,10 @@ nd_server_prepare(struct nd_server *s, struct nd_config *cfg, struct nd_apply *a
                     nd_listener_close(l);
                     l = NULL;
                 }
+            }
+            if (l != NULL && nd_listener_set_defer(l, defer_secs(sc), err, errlen) < 0) {
+                drop_listener(s, l);
+                l = NULL;
             }
             if (l == NULL) {
                 at_line(err, errlen, cfg->path, sc->listen[j].line, sc->name);
@@ -251,9 +274,14 @@ nd_server_undo(struct nd_server *s, struct nd_apply *a)
         a->fresh = l->next;
         drop_listener(s, l);
     }
-    /* Kept listeners go back to the running list with their old owners. */
+    /* Kept listeners go back to the running list with their old owners
+     * and their old TCP_DEFER_ACCEPT. */
     while ((l = a->kept) != NULL) {
+        char err[256];
+
         a->kept = l->next;
+        if (nd_listener_set_defer(l, l->undo_defer, err, sizeof(err)) < 0)
+            nd_log(LOG_WARNING, "%s", err);
         l->next = a->old;
         a->old = l;
     }

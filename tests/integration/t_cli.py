@@ -429,7 +429,7 @@ def test_dump_config_is_a_fixed_point():
         check(sec["echo"] == {"module": "echo", "listen": "tcp://127.0.0.1:7007, "
                               "tcp://[::1]:7007, udp://127.0.0.1:7007",
                               "idle_timeout": "5m", "buffer_size": "64k", "reuseport": "off",
-                              "access_log": "off"},
+                              "defer_accept": "0", "access_log": "off"},
               "[echo]: %r" % sec["echo"])
         check("; max_connections is not set" in text, "no word on max_connections:\n" + text)
         check(sec["http"]["keepalive_timeout"] == "75s" and sec["http"]["probes"] == "on"
@@ -444,6 +444,7 @@ def test_dump_config_is_a_fixed_point():
                     "reuseport = yes\naccess_log = yes\n\n"
                     "[web]\nmodule = http\nlisten = tcp://127.0.0.1:8\nroot = %s\n"
                     "max_body = 2048k\nheader_timeout = 120s\ndrain = true\n"
+                    "defer_accept = 2500ms\n"
                     % (os.path.join(tmp, "e.sock"), tmp))
         for flag in ("-T", "--dump-config"):
             text, sec = _dump_is_a_fixed_point(conf, tmp, flag)
@@ -452,10 +453,11 @@ def test_dump_config_is_a_fixed_point():
             want = {"module": "echo", "listen": "unix:%s, udp://[::1]:7, unix:@nd-dump"
                     % os.path.join(tmp, "e.sock"), "idle_timeout": "0",
                     "buffer_size": "100000", "max_connections": "7", "reuseport": "on",
-                    "access_log": "on"}
+                    "defer_accept": "0", "access_log": "on"}
             check(sec["echo"] == want, "[echo]: %r\nwanted %r" % (sec["echo"], want))
             check(sec["web"]["root"] == tmp and sec["web"]["max_body"] == "2m" and
-                  sec["web"]["header_timeout"] == "2m" and sec["web"]["drain"] == "on",
+                  sec["web"]["header_timeout"] == "2m" and sec["web"]["drain"] == "on" and
+                  sec["web"]["defer_accept"] == "2500ms",
                   "[web]: %r" % sec["web"])
         # It checks first: a bad file is reported as -t does, nothing on stdout.
         write(conf, "[echo]\nmodule = echo\nlisten = tcp://127.0.0.1:7\nbogus = 1\n")

@@ -1,7 +1,11 @@
 """Limits: idle timeout, connection limits, running out of fds."""
+import json
 import os
+import re
+import shutil
 import select
 import socket
+import tempfile
 import time
 
 import nd
@@ -182,3 +186,103 @@ def test_fd_limit_serves_the_rest_as_fds_return():
 
 
 TESTS += [test_daemon_limit_freed_by_another_service, test_fd_limit_serves_the_rest_as_fds_return]
+
+
+# ---- defer_accept: TCP_DEFER_ACCEPT ----
+
+def _two_http(deferred, plain, secs="2s"):
+    return ("[netdemo]\nlog_level = info\n\n"
+            "[deferred]\nmodule = http\nlisten = tcp://127.0.0.1:%d\n%s\n"
+            "[plain]\nmodule = http\nlisten = tcp://127.0.0.1:%d\n"
+            % (deferred, "defer_accept = %s\n" % secs if secs else "", plain))
+
+
+def _current(port):
+    """The service's connections open now, by its /stats (asked on a
+    connection of its own, which counts itself)."""
+    s = nd.connect(port)
+    s.sendall(b"GET /stats HTTP/1.0\r\n\r\n")
+    out = nd.recv_all(s)
+    s.close()
+    check(re.match(rb"HTTP/1\.[01] 200", out), "/stats: %r" % out[:200])
+    return json.loads(out.partition(b"\r\n\r\n")[2])["connections"]["current"]
+
+
+def _answered(s):
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    s.settimeout(5 * nd.SLOW)
+    out = nd.recv_all(s)
+    check(re.match(rb"HTTP/1\.[01] 200", out), "no answer: %r" % out[:200])
+
+
+def test_defer_accept_holds_back_silent_clients():
+    deferred, plain = nd.free_port(), nd.free_port()
+    nd.Daemon(_two_http(deferred, plain))
+    # Without the key a client that has not spoken is a connection at once.
+    quiet = nd.connect(plain)
+    nd.wait_until(lambda: _current(plain) == 2, 5 * nd.SLOW, "the silent client counted")
+    # With it the kernel keeps it until it speaks. It connected before the
+    # /stats client, so had the kernel handed it over, it would have been
+    # accepted first.
+    silent = nd.connect(deferred)
+    check(_current(deferred) == 1, "a silent client is a connection of netdemo already")
+    _answered(silent)
+    check(_current(deferred) == 1, "the answered client is still counted")
+    # One that stays silent past the deferral (2s: the kernel's second
+    # SYN-ACK, at about 3s) is handed over with nothing to read, waits in
+    # the loop like any other, and is answered once it speaks.
+    late = nd.connect(deferred)
+    t0 = time.monotonic()
+    nd.wait_until(lambda: _current(deferred) == 2, 10 * nd.SLOW,
+                  "the silent client accepted once the deferral ended")
+    check(time.monotonic() - t0 >= 1.5, "accepted after %.2fs, before the deferral ended"
+          % (time.monotonic() - t0))
+    time.sleep(0.1)
+    _answered(late)
+    quiet.close()
+
+
+def test_defer_accept_follows_a_reload():
+    deferred, plain = nd.free_port(), nd.free_port()
+    d = nd.Daemon(_two_http(deferred, plain, secs=None))
+    a = nd.connect(deferred)
+    nd.wait_until(lambda: _current(deferred) == 2, 5 * nd.SLOW, "the silent client counted")
+    # Turned on for the kept listener.
+    log = d.reload(_two_http(deferred, plain, secs="1500ms"))
+    check("listening on" not in log, "the listener was replaced:\n%s" % log)
+    b = nd.connect(deferred)
+    check(_current(deferred) == 2, "a silent client counted after defer_accept was set")
+    _answered(b)
+    # And off again.
+    d.reload(_two_http(deferred, plain, secs="0"))
+    c = nd.connect(deferred)
+    nd.wait_until(lambda: _current(deferred) == 3, 5 * nd.SLOW,
+                  "the silent client counted once defer_accept is off")
+    for s in (a, c):
+        _answered(s)
+
+
+def test_defer_accept_needs_a_tcp_listener():
+    tmp = tempfile.mkdtemp(prefix="nd-it-")
+    conf = os.path.join(tmp, "netdemo.ini")
+    try:
+        with open(conf, "w") as f:
+            f.write("[u]\nmodule = echo\nlisten = unix:%s/e.sock, udp://127.0.0.1:7\n"
+                    "defer_accept = 2s\n\n"
+                    "[mixed]\nmodule = echo\nlisten = tcp://127.0.0.1:9, unix:%s/m.sock\n"
+                    "defer_accept = 2s\n\n"
+                    "[off]\nmodule = echo\nlisten = unix:%s/o.sock\ndefer_accept = 0\n"
+                    % (tmp, tmp, tmp))
+        rc, out, err = nd.run_cli(["-c", conf, "-t"])
+        check(rc != 0, "-t accepted defer_accept without a tcp:// listener:\n%s%s"
+              % (out, err))
+        check(re.search(r"netdemo\.ini:4: defer_accept: \[u\] has no tcp:// listener", err),
+              "no error at line 4:\n%s" % err)
+        check("1 error" in err, "only [u] is wrong (a tcp:// listener beside a unix: one, "
+              "or 0 without one, is fine):\n%s" % err)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+TESTS += [test_defer_accept_holds_back_silent_clients, test_defer_accept_follows_a_reload,
+          test_defer_accept_needs_a_tcp_listener]

@@ -530,6 +530,141 @@ Test(conn, open_may_abort)
     done();
 }
 
+/* ---- connections from a deferred listener (nd_conn_open_ready) ---- */
+
+/* A second connection beside the rig's, its peer end in *peer, opened with
+ * nd_conn_open_ready after the peer sent `pre` (and its FIN, if fin). */
+static int
+open_ready(const char *pre, int fin, int *peer)
+{
+    int sv[2];
+
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    if (pre[0] != '\0')
+        cr_assert_eq(send(sv[1], pre, strlen(pre), 0), (ssize_t)strlen(pre));
+    if (fin)
+        cr_assert_eq(shutdown(sv[1], SHUT_WR), 0);
+    *peer = sv[1];
+    return nd_conn_open_ready(&rig.loop, &rig.conns, rig.svc, sv[0]);
+}
+
+/* Turns the loop until the peer has n bytes, which must be want. */
+static void
+ready_expect(int peer, const char *want)
+{
+    char b[64];
+    size_t n = strlen(want), got = 0;
+    unsigned turns = 0;
+
+    while (got < n) {
+        ssize_t k = recv(peer, b + got, n - got, 0);
+
+        if (k > 0)
+            got += (size_t)k;
+        else
+            cr_assert(k < 0 && errno == EAGAIN, "recv: %zd (%s)", k, strerror(errno));
+        if (got < n) {
+            turn();
+            cr_assert_lt(++turns, MAX_STALLS, "only %zu of %zu bytes", got, n);
+        }
+    }
+    cr_assert_eq(memcmp(b, want, n), 0);
+}
+
+Test(conn, ready_answers_in_the_first_pass_then_is_watched)
+{
+    char b[8];
+    int peer;
+
+    rig_open(1);
+    cr_assert_eq(open_ready("ping", 0, &peer), 0);
+    cr_assert_eq(rig.conns.n, 2);
+    /* Answered before the loop turned once. */
+    cr_assert_eq(recv(peer, b, sizeof(b), 0), 4);
+    cr_assert_eq(memcmp(b, "ping", 4), 0);
+    /* Then watched like any other: the next bytes are served by the loop. */
+    cr_assert_eq(send(peer, "more", 4, 0), 4);
+    ready_expect(peer, "more");
+    close(peer);
+    while (rig.conns.n != 1)
+        turn();
+    done();
+}
+
+Test(conn, ready_finding_nothing_is_watched)
+{
+    int peer;
+
+    rig_open(1);
+    /* The deferral ran out and the client has not spoken: EAGAIN, and the
+     * connection waits in the loop for its first bytes. */
+    cr_assert_eq(open_ready("", 0, &peer), 0);
+    cr_assert_eq(rig.conns.n, 2);
+    turn();
+    cr_assert_eq(send(peer, "late", 4, 0), 4);
+    ready_expect(peer, "late");
+    /* Partial input, then more: as today. */
+    cr_assert_eq(send(peer, "pa", 2, 0), 2);
+    ready_expect(peer, "pa");
+    cr_assert_eq(send(peer, "rt", 2, 0), 2);
+    ready_expect(peer, "rt");
+    close(peer);
+    while (rig.conns.n != 1)
+        turn();
+    done();
+}
+
+Test(conn, ready_request_and_fin)
+{
+    char b[8];
+    unsigned turns = 0;
+    int peer;
+
+    rig_open(1);
+    /* The short read that took the bytes cannot tell that a FIN is behind
+     * them (no event said so): answered now, and the FIN is read once the
+     * loop reports it, as for any connection. */
+    cr_assert_eq(open_ready("bye", 1, &peer), 0);
+    cr_assert_eq(recv(peer, b, sizeof(b), 0), 3);
+    cr_assert_eq(memcmp(b, "bye", 3), 0);
+    while (rig.conns.n != 1) {
+        turn();
+        cr_assert_lt(++turns, MAX_STALLS, "still open after its FIN");
+    }
+    cr_assert_eq(rig.svc->stats->conns_cur, 1);
+    cr_assert_eq(recv(peer, b, sizeof(b), 0), 0, "no end-of-file");
+    close(peer);
+    done();
+}
+
+Test(conn, ready_reset_peer_is_closed)
+{
+    struct linger lg = { 1, 0 };
+    int lfd, cfd, afd;
+    struct sockaddr_in sin = { .sin_family = AF_INET };
+    socklen_t len = sizeof(sin);
+
+    /* A reset waiting on a fresh TCP socket: the first read says so, and
+     * the connection is closed without ever being watched. */
+    rig_open(1);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(lfd, 0);
+    cr_assert_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    cr_assert_eq(listen(lfd, 1), 0);
+    cr_assert_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+    cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_eq(connect(cfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    afd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    cr_assert_geq(afd, 0);
+    cr_assert_eq(setsockopt(cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    close(cfd);     /* RST */
+    cr_assert_eq(nd_conn_open_ready(&rig.loop, &rig.conns, rig.svc, afd), -1);
+    cr_assert_eq(rig.conns.n, 1);
+    close(lfd);
+    done();
+}
+
 /* ---- outbound connections (nd_conn_connect) ---- */
 
 static struct {
