@@ -11,16 +11,21 @@ Where the members are: each instance also has a private http service
 ([admin], its own port on 127.0.0.1, chat off) whose /stats counts the chat
 service's present members for that process; behind one reuseport address the
 public port cannot say which sibling answers. A held poll is not a member
-there, so polls are counted per instance from the chat service's access
-log.
+there, so polls (and POST sends) are counted per instance from the chat
+service's access log.
 
 Everything runs from one Python process on non-blocking sockets and one
 selector. Publishing keeps at most WINDOW events ahead of the slowest member
 (a disconnected one included), so no member, poller or reconnecting
-WebSocket, can fall out of the 100 events of history; around the kill it
-slows to one event per KILL_PACE seconds. Events without a "seq" (presence
-counts, backend notes) are ignored; only type "message" is counted. Needs
-redis-server and haproxy (tests/deps.sh installs both)."""
+WebSocket, can fall out of the 100 events of history; from the kill until
+every member is back and in step it slows to one event per KILL_PACE
+seconds, and goes on. The publishers have nothing in flight at the kill
+(each waits for its message back, or its answer), so nothing is lost with
+the box; a message written after the kill into a connection to the dead box
+(haproxy had not closed it yet) reached nobody and is sent again. Events
+without a "seq" (presence counts, backend notes) are ignored; only type
+"message" is counted. Needs redis-server and haproxy (tests/deps.sh
+installs both)."""
 import base64
 import json
 import os
