@@ -3,9 +3,9 @@ instances behind haproxy, two of them reuseport siblings on 127.0.0.1:P and
 a third "box" on 127.0.0.2:Q. 300 members join through haproxy (WebSocket
 and long poll), five publishers send 200 messages each, interleaved; every
 member must end with the same 1,000 message events, numbered 1 to 1,000 in
-one order. Midway the box is killed with SIGKILL: its WebSocket members
-reconnect through haproxy to a survivor, get the room's history, drop what
-they had, and miss nothing.
+one order. Midway the box is killed with SIGKILL (in a second run, one of
+the reuseport pair): its WebSocket members reconnect through haproxy to a
+survivor, get the room's history, drop what they had, and miss nothing.
 
 Where the members are: each instance also has a private http service
 ([admin], its own port on 127.0.0.1, chat off) whose /stats counts the chat
@@ -614,7 +614,8 @@ def port_free_on(hosts):
     raise nd.Failure("no port free on %s" % hosts)
 
 
-def test_chat_redis_haproxy_300_members_and_a_kill():
+def scale_and_kill(victim):
+    """The whole run, SIGKILLing instance `victim` ("A", "B" or "C")."""
     for tool in ("redis-server", "haproxy"):
         if shutil.which(tool) is None:
             raise nd.Failure("%s is not installed (tests/deps.sh installs it)" % tool)
@@ -665,12 +666,15 @@ def test_chat_redis_haproxy_300_members_and_a_kill():
         run.run_until(lambda: run.sent >= KILL_AT, 60, "%d events sent" % KILL_AT)
         run.hold = True
         run.run_until(lambda: not any(pb.busy for pb in run.pubs), 10, "publishers idle")
-        on_c = c.members()
-        check(on_c == spread["C"], "members on C moved: %d, then %d" % (spread["C"], on_c))
-        reqs_c = c.requests()
+        dead = {i.label: i for i in insts}[victim]
+        live = [i for i in insts if i is not dead]
+        on_c = dead.members()
+        check(on_c == spread[victim], "members on %s moved: %d, then %d"
+              % (victim, spread[victim], on_c))
+        reqs_c = dead.requests()
         run.kill_seq = run.sent
-        c.d.proc.kill()
-        c.d.proc.wait()
+        dead.d.proc.kill()
+        dead.d.proc.wait()
         run.killed_at = time.monotonic()
         run.pace_until_back = True
         run.hold = False
@@ -686,11 +690,16 @@ def test_chat_redis_haproxy_300_members_and_a_kill():
                       run.slowest() >= TOTAL, 90, "all %d events to every member" % TOTAL)
         pub_s = time.monotonic() - t_pub
         check(len(lost) == on_c, "%d WebSocket members lost their connection, %d were on the "
-              "killed box" % (len(lost), on_c))
-        after = {i.label: i.members() for i in (a, b)}
-        check(sum(after.values()) == N_WS, "after the kill A and B hold %r members, not %d"
+              "killed instance" % (len(lost), on_c))
+        after = {i.label: i.members() for i in live}
+        check(sum(after.values()) == N_WS, "after the kill the others hold %r members, not %d"
               % (after, N_WS))
-        nd.wait_until(lambda: hp.states().get("box") == "DOWN", 5, "haproxy to mark the box DOWN")
+        if victim == "C":
+            nd.wait_until(lambda: hp.states().get("box") == "DOWN", 5,
+                          "haproxy to mark the box DOWN")
+        else:
+            check(hp.states().get("pair") == "UP", "haproxy has the reuseport pair %s, its "
+                  "survivor serving" % hp.states().get("pair"))
 
         # Every member: the same 1,000 messages, 1 to 1,000, in one order.
         ref = ws_members[N_WS_PUB].msgs
@@ -720,18 +729,18 @@ def test_chat_redis_haproxy_300_members_and_a_kill():
         stale = sum(m.stale for m in pollers)
         for m in run.members:
             m.close()
-        for i in (a, b):
+        for i in live:
             check(i.d.stop() == 0, "%s did not stop cleanly:\n%s" % (i.label, i.d.log()[-2000:]))
-        reqs = {i.label: i.requests() for i in (a, b)}  # their access logs are all out now
-        reqs["C"] = reqs_c
+        reqs = {i.label: i.requests() for i in live}    # their access logs are all out now
+        reqs[victim] = reqs_c
         print("    chat through redis: WebSocket members by instance %s (after the kill %s), "
               "polls and sends answered by instance %s; %d events to %d members (%d by WebSocket, %d "
-              "polling) in %.1fs after %.2fs of joins; SIGKILL of C at event %d: %d members "
+              "polling) in %.1fs after %.2fs of joins; SIGKILL of %s at event %d: %d members "
               "back in %.3fs (all in step %.3fs), %d events sent meanwhile, %d replayed events "
               "dropped, %d polls and %d sends retried, %d poll answers with nothing new "
               "(whole history: since past the answering instance's last); %.1fs in all"
               % (spread, after, reqs, TOTAL, N_WS + N_POLL, N_WS, N_POLL, pub_s, join_s,
-                 run.kill_seq, len(lost), back, caught_up, sent_during, replayed, poll_fails,
+                 victim, run.kill_seq, len(lost), back, caught_up, sent_during, replayed, poll_fails,
                  retries, stale, time.monotonic() - t0), flush=True)
     except nd.Failure as e:
         raise nd.Failure("%s\n%s" % (e, "\n".join(
@@ -747,4 +756,17 @@ def test_chat_redis_haproxy_300_members_and_a_kill():
         redis.stop()
 
 
-TESTS = [test_chat_redis_haproxy_300_members_and_a_kill]
+def test_chat_redis_haproxy_300_members_and_a_kill():
+    """The box on 127.0.0.2 dies: haproxy sends its members to the pair."""
+    scale_and_kill("C")
+
+
+def test_chat_redis_haproxy_reuseport_sibling_killed():
+    """One of the reuseport pair dies: its members come back through the
+    same haproxy server, the kernel handing them to the survivor (or
+    through the box)."""
+    scale_and_kill("A")
+
+
+TESTS = [test_chat_redis_haproxy_300_members_and_a_kill,
+         test_chat_redis_haproxy_reuseport_sibling_killed]
