@@ -660,7 +660,7 @@ def scale_and_kill(victim):
         check(all(spread.values()), "an instance got no member: %r" % spread)
 
         # Publish; at KILL_AT, once no publisher has anything in flight,
-        # SIGKILL the box.
+        # SIGKILL the victim (by the PID started here).
         t_pub = time.monotonic()
         run.hold = False
         run.run_until(lambda: run.sent >= KILL_AT, 60, "%d events sent" % KILL_AT)
@@ -668,10 +668,10 @@ def scale_and_kill(victim):
         run.run_until(lambda: not any(pb.busy for pb in run.pubs), 10, "publishers idle")
         dead = {i.label: i for i in insts}[victim]
         live = [i for i in insts if i is not dead]
-        on_c = dead.members()
-        check(on_c == spread[victim], "members on %s moved: %d, then %d"
-              % (victim, spread[victim], on_c))
-        reqs_c = dead.requests()
+        on_dead = dead.members()
+        check(on_dead == spread[victim], "members on %s moved: %d, then %d"
+              % (victim, spread[victim], on_dead))
+        reqs_dead = dead.requests()
         run.kill_seq = run.sent
         dead.d.proc.kill()
         dead.d.proc.wait()
@@ -679,8 +679,8 @@ def scale_and_kill(victim):
         run.pace_until_back = True
         run.hold = False
         run.run_until(lambda: all(m.up for m in ws_members) and
-                      sum(1 for m in ws_members if m.lost_at is not None) >= on_c,
-                      30, "the killed box's members back")
+                      sum(1 for m in ws_members if m.lost_at is not None) >= on_dead,
+                      30, "the killed instance's members back")
         lost = [m for m in ws_members if m.lost_at is not None]
         back = max(t for m in lost for t in m.back_after)
         sent_during = run.sent - run.kill_seq
@@ -689,8 +689,8 @@ def scale_and_kill(victim):
         run.run_until(lambda: run.sent >= TOTAL and not any(pb.busy for pb in run.pubs) and
                       run.slowest() >= TOTAL, 90, "all %d events to every member" % TOTAL)
         pub_s = time.monotonic() - t_pub
-        check(len(lost) == on_c, "%d WebSocket members lost their connection, %d were on the "
-              "killed instance" % (len(lost), on_c))
+        check(len(lost) == on_dead, "%d WebSocket members lost their connection, %d were on the "
+              "killed instance" % (len(lost), on_dead))
         after = {i.label: i.members() for i in live}
         check(sum(after.values()) == N_WS, "after the kill the others hold %r members, not %d"
               % (after, N_WS))
@@ -732,20 +732,21 @@ def scale_and_kill(victim):
         for i in live:
             check(i.d.stop() == 0, "%s did not stop cleanly:\n%s" % (i.label, i.d.log()[-2000:]))
         reqs = {i.label: i.requests() for i in live}    # their access logs are all out now
-        reqs[victim] = reqs_c
+        reqs[victim] = reqs_dead
         print("    chat through redis: WebSocket members by instance %s (after the kill %s), "
-              "polls and sends answered by instance %s; %d events to %d members (%d by WebSocket, %d "
-              "polling) in %.1fs after %.2fs of joins; SIGKILL of %s at event %d: %d members "
-              "back in %.3fs (all in step %.3fs), %d events sent meanwhile, %d replayed events "
-              "dropped, %d polls and %d sends retried, %d poll answers with nothing new "
-              "(whole history: since past the answering instance's last); %.1fs in all"
+              "polls and sends answered by instance %s; %d events to %d members (%d by "
+              "WebSocket, %d polling) in %.1fs after %.2fs of joins; SIGKILL of %s at event "
+              "%d: %d members back in %.3fs (all in step %.3fs), %d events sent meanwhile, "
+              "%d replayed events dropped, %d polls and %d sends retried, %d poll answers "
+              "with nothing new (whole history: since past the answering instance's last); "
+              "%.1fs in all"
               % (spread, after, reqs, TOTAL, N_WS + N_POLL, N_WS, N_POLL, pub_s, join_s,
-                 victim, run.kill_seq, len(lost), back, caught_up, sent_during, replayed, poll_fails,
-                 retries, stale, time.monotonic() - t0), flush=True)
+                 victim, run.kill_seq, len(lost), back, caught_up, sent_during, replayed,
+                 poll_fails, retries, stale, time.monotonic() - t0), flush=True)
     except nd.Failure as e:
         raise nd.Failure("%s\n%s" % (e, "\n".join(
-            "--- %s (pid %d, exit %s) log:\n%s" % (i.label, i.d.pid, i.d.proc.poll(), i.d.log()[-1500:])
-            for i in insts)))
+            "--- %s (pid %d, exit %s) log:\n%s"
+            % (i.label, i.d.pid, i.d.proc.poll(), i.d.log()[-1500:]) for i in insts)))
     finally:
         if run is not None:
             for m in run.members + [pb for pb in run.pubs if isinstance(pb, Conn)]:
