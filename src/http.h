@@ -93,6 +93,7 @@ struct http_conn {
     unsigned char more;         /* the request cycle waits for more bytes */
     unsigned char poll_answered;    /* S_POLL: the answer is written */
     uint64_t poll_since;        /* S_POLL: the last sequence number seen */
+    uint64_t poll_epoch;        /* S_POLL: the epoch it is in, as the client said; 0: none */
     struct chat_member poll;    /* S_POLL: in the room waited on */
     struct nd_conn *conn;       /* S_POLL: for the room to answer it */
     struct chat_ticket send;    /* S_POLL: a shared room's /chat/send awaits Redis */

@@ -178,8 +178,11 @@ answer_poll(struct nd_conn *c, struct http_conn *h, const struct chat_room *r)
 /* ---- a held poll, as a member of its room ---- */
 
 /* An event came: the answer is what happened since the poll's number (this
- * event included). The poll leaves the room, and mod_http's drained() goes
- * on to the next request once the answer is out. */
+ * event included), or since 0 if the room turned out to be in another epoch
+ * than the client's. An event at or before its number (an instance of a
+ * shared room that was behind the client) is not an answer. The poll
+ * leaves the room, and mod_http's drained() goes on to the next request
+ * once the answer is out. */
 static int
 poll_deliver(struct chat_member *m, struct chat_event *ev)
 {
@@ -187,9 +190,12 @@ poll_deliver(struct chat_member *m, struct chat_event *ev)
     struct chat_room *r = m->room;
     int rc;
 
-    ND_UNUSED(ev);
     if (r == NULL)
         return 0;       /* being replayed to: a poll never is */
+    if (h->poll_epoch != 0 && h->poll_epoch != r->epoch)
+        h->poll_since = 0;      /* made anew while it waited (its first fetch) */
+    else if (r->seq <= h->poll_since && ev->len != 0)
+        return 0;               /* a shared room's instance catching up: wait on */
     rc = answer_poll(h->conn, h, r);
     h->poll_answered = 1;
     nd_chat_leave(m);
@@ -242,6 +248,15 @@ nd_http_chat_poll_forget(struct http_conn *h)
 {
     nd_chat_ticket_cancel(&h->send);
     nd_chat_leave(&h->poll);
+}
+
+/* A number past a shared room's last, in the epoch the client names, says
+ * that this instance has not heard the latest events yet (another one
+ * published them), not that the room was made anew: the poll waits. */
+static int
+behind(const struct chat_room *r, uint64_t epoch)
+{
+    return r->backend != NULL && epoch != 0 && epoch == r->epoch;
 }
 
 /* An epoch as the client sends it back: exactly 16 hex digits. */
@@ -506,8 +521,9 @@ nd_http_chat_route(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
      * client starts over, so it gets the whole history at once, even if
      * empty, and the epoch it is in. since=0 asks for everything anyway. */
     stale = (r->backend == NULL || r->synced) && since > 0 &&
-            ((epoch != 0 && epoch != r->epoch) || since > r->seq);
+            ((epoch != 0 && epoch != r->epoch) || (since > r->seq && !behind(r, epoch)));
     h->poll_since = stale ? 0 : since;
+    h->poll_epoch = epoch;
     /* The room stays even when empty: the answer names its epoch, which
      * must still be the room's at the client's next poll. */
     if (r->backend != NULL && !r->synced) {
