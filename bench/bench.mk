@@ -1,5 +1,6 @@
 # bench/bench.mk: `make bench`, netdemo against nginx, Tornado and the C
-# ceiling, and WebSocket broadcast against node's ws (see bench/README.md). Included by the top-level Makefile.
+# ceiling, and WebSocket broadcast against node's ws and across two
+# instances through Redis (see bench/README.md). Included by the top-level Makefile.
 # `make bench BENCH_SECONDS=1 BENCH_ROUNDS=1` is a quick smoke run.
 
 PYTHON        ?= python3

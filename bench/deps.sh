@@ -13,6 +13,7 @@ command -v gnuplot >/dev/null 2>&1 || need="$need gnuplot-nox"
 command -v taskset >/dev/null 2>&1 || need="$need util-linux"
 command -v node >/dev/null 2>&1 || need="$need nodejs"
 command -v npm >/dev/null 2>&1 || need="$need npm"
+command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
 
 # The broadcast bench's peer: the npm package ws, in a directory of the
 # bench's own (NODE_PATH points there), installed once.
@@ -66,5 +67,16 @@ if [ -n "$after" ] && [ "$after" != "$before" ] &&
         kill "$after"
     fi
 fi
+# The cross-instance broadcast runs its own redis-server on a free port;
+# the package's daemon, if its install started one, is stopped: by its
+# unit where systemd runs it (Restart=always would bring it back), else by
+# its pid file.
+case "$need" in *redis-server*)
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        systemctl stop redis-server 2>/dev/null
+    elif [ -f /run/redis/redis-server.pid ]; then
+        kill "$(cat /run/redis/redis-server.pid)" 2>/dev/null
+    fi ;;
+esac
 ws_modules
 exit 0

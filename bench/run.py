@@ -804,35 +804,149 @@ def start_netdemo_ws(ctx, tag):
 WS_STARTERS = {"netdemo": start_netdemo_ws, "ws": start_ws_node, "tornado": start_tornado_ws}
 
 
+def wsbcast_client(ctx, name, ports, path, pids, members, window, at_once, broadcast, json_events,
+                   no_presence=False):
+    """Runs bench/wsbcast on the load CPU: members on ports[0] (and, with a
+    second port, the odd ones on ports[1]), the server's CPU the sum of
+    pids'. Returns its key=value line as a dict, verified."""
+    exe = os.path.join(ctx.bin, "wsbcast")
+    if not os.access(exe, os.X_OK):
+        raise BenchError("missing %s (make bench-bin builds it)" % exe)
+    argv = ctx.pin_load + [exe, "-p", str(ports[0]), "-u", path,
+                           "-c", str(members), "-w", str(window), "-J", str(at_once),
+                           "-d", "%g" % (ctx.seconds if broadcast else 0)]
+    if len(ports) > 1:
+        argv += ["-q", str(ports[1])]
+    for pid in pids:
+        argv += ["-s", str(pid)]
+    if json_events:
+        argv.append("-j")
+    if no_presence:
+        argv.append("-N")
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=ctx.seconds + 180)
+    lines = [l for l in out.stdout.splitlines() if l.startswith("wsbcast")]
+    kv = parse_kv(lines[-1]) if lines else {}
+    if kv.get("verified") != "yes":
+        raise BenchError("wsbcast against %s failed (%d): %s%s"
+                         % (name, out.returncode, out.stdout, out.stderr))
+    return kv
+
+
+def bcast_result(kv):
+    cpu = float(kv["server_cpu_s"])
+    return {"deliveries": int(kv["deliveries"]), "deliveries_s": float(kv["deliveries_per_s"]),
+            "server_cpu_s": cpu, "client_cpu_s": float(kv["client_cpu_s"]),
+            "deliveries_per_cpu_s": int(kv["deliveries"]) / cpu if cpu > 0 else None,
+            "p50_ms": float(kv["lat_p50_us"]) / 1000, "p99_ms": float(kv["lat_p99_us"]) / 1000}
+
+
 def run_wsbcast(ctx, name, how):
     """how: ("wsbcast", members, measure_broadcast, joins_at_once, window).
     The server's CPU time of each phase comes from wsbcast (-s PID)."""
     _, members, broadcast, at_once, window = how
-    exe = os.path.join(ctx.bin, "wsbcast")
-    if not os.access(exe, os.X_OK):
-        raise BenchError("missing %s (make bench-bin builds it)" % exe)
     peer = WS_STARTERS[name](ctx, "bcast")
     try:
-        argv = ctx.pin_load + [exe, "-p", str(peer.ports["ws"]), "-u", peer.ports["ws_path"],
-                               "-c", str(members), "-w", str(window), "-J", str(at_once),
-                               "-d", "%g" % (ctx.seconds if broadcast else 0), "-s", str(peer.pid)]
-        if peer.ports.get("json"):
-            argv.append("-j")
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=ctx.seconds + 180)
-        lines = [l for l in out.stdout.splitlines() if l.startswith("wsbcast")]
-        kv = parse_kv(lines[-1]) if lines else {}
-        if kv.get("verified") != "yes":
-            raise BenchError("wsbcast against %s failed (%d): %s%s"
-                             % (name, out.returncode, out.stdout, out.stderr))
+        kv = wsbcast_client(ctx, name, [peer.ports["ws"]], peer.ports["ws_path"], [peer.pid],
+                            members, window, at_once, broadcast, peer.ports.get("json"))
         res = {"join_cpu_s": float(kv["join_server_cpu_s"]), "join_s": float(kv["join_s"])}
         if broadcast:
-            cpu = float(kv["server_cpu_s"])
-            res.update(deliveries=int(kv["deliveries"]), deliveries_s=float(kv["deliveries_per_s"]),
-                       server_cpu_s=cpu, client_cpu_s=float(kv["client_cpu_s"]),
-                       deliveries_per_cpu_s=int(kv["deliveries"]) / cpu if cpu > 0 else None)
+            res.update(bcast_result(kv))
         return res
     finally:
         peer.stop()
+
+
+# ---------------------------------------------------------------- broadcast across instances
+
+# The room shared through Redis (chat_backend = redis://): a redis-server
+# of the bench's own and two netdemo instances, all on the server CPU; the
+# members are spread over both instances (wsbcast -q: the odd ones on the
+# second), the publisher, member 0, on the first. Server CPU is both
+# netdemos' and redis-server's. In the same round, for comparison, the
+# same client against one netdemo with chat_backend = local.
+
+def redis_answers(port):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=1)
+    except OSError:
+        return False
+    try:
+        s.sendall(b"PING\r\n")
+        return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def start_redis(ctx, tag):
+    """Debian's redis-server on a free loopback port, no persistence, its
+    files and log in the temp directory."""
+    exe = shutil.which("redis-server")
+    if not exe:
+        raise BenchError("the Redis broadcast needs redis-server (bench/deps.sh installs it)")
+    (port,) = free_ports(1)
+    d = os.path.join(ctx.tmp, "redis-%s" % tag)
+    os.makedirs(d, exist_ok=True)
+    proc = Proc("redis-server", ctx.pin_server + [exe, "--port", str(port), "--bind", "127.0.0.1",
+                                                  "--save", "", "--appendonly", "no", "--dir", d,
+                                                  "--daemonize", "no", "--loglevel", "warning"],
+                os.path.join(ctx.tmp, "redis-%s.log" % tag))
+    deadline = time.monotonic() + 15
+    while not redis_answers(port):
+        if not proc.alive():
+            raise BenchError("redis-server exited at start (status %s):\n%s"
+                             % (proc.p.returncode, proc.tail()))
+        if time.monotonic() > deadline:
+            proc.stop()
+            raise BenchError("redis-server: no PONG on port %d after 15 s" % port)
+        time.sleep(0.05)
+    return Peer("redis", proc, {"redis": port})
+
+
+def run_wsbcast_redis(ctx, how):
+    """how: ("wsredis", members, window). One run of the local backend and
+    one through Redis, fresh servers each, who goes first alternating by
+    round; the Redis figures over the local ones are this round's ratios."""
+    _, members, window = how
+    path = "/ws/chat?room=bench&name=m"
+    turn = getattr(ctx, "wsredis_turn", 0)
+    ctx.wsredis_turn = turn + 1
+    res = {}
+    for tag in (("local", "redis") if turn % 2 == 0 else ("redis", "local")):
+        procs = []
+        try:
+            if tag == "local":
+                procs.append(start_netdemo(ctx, "bcast-local", http_extra="chat_backend = local\n"))
+            else:
+                redis = start_redis(ctx, "bcast")
+                procs.append(redis)
+                url = "chat_backend = redis://127.0.0.1:%d\n" % redis.ports["redis"]
+                for k in ("a", "b"):
+                    procs.append(start_netdemo(ctx, "bcast-redis-" + k, http_extra=url))
+            netdemos = [p for p in procs if p.name == "netdemo"]
+            kv = wsbcast_client(ctx, "netdemo (%s)" % tag, [p.ports["http"] for p in netdemos], path,
+                                [p.pid for p in procs], members, window, 256, True, True,
+                                no_presence=(tag == "redis"))
+            for p in procs:
+                if not p.proc.alive():
+                    raise BenchError("%s died during the %s broadcast:\n%s"
+                                     % (p.name, tag, p.proc.tail()))
+        finally:
+            for p in reversed(procs):
+                p.stop()
+        for k, v in bcast_result(kv).items():
+            res["%s_%s" % (tag, k)] = v
+        if tag == "redis":
+            # -s order: redis-server, then the two netdemos
+            each = [float(x) for x in kv["server_cpu_s_each"].split(",")]
+            res["redis_redis_cpu_s"] = each[0]
+            res["redis_netdemo_cpu_s"] = sum(each[1:])
+        time.sleep(0.2)     # let closed connections go before the next run
+    for k in ("deliveries_per_cpu_s", "deliveries_s", "p50_ms", "p99_ms"):
+        a, b = res.get("redis_" + k), res.get("local_" + k)
+        res[k + "_ratio"] = a / b if a and b else None
+    return res
 
 
 BCAST_WORKLOADS = [
@@ -843,6 +957,9 @@ BCAST_WORKLOADS = [
      ["netdemo", "ws", "tornado"], ("wsbcast", 1000, True, 256, 1)),
     ("joins_1000", "1000 members joining a room, one at a time", ["netdemo", "ws", "tornado"],
      ("wsbcast", 1000, False, 1, 1)),
+    ("ws_broadcast_redis_1000", "WebSocket broadcast, 1000 members over 2 instances through Redis "
+     "vs 1 instance (local), 100 B, window %d" % BCAST_WINDOW, ["netdemo"],
+     ("wsredis", 1000, BCAST_WINDOW)),
 ]
 BCAST_ROWS = [
     ("ws_broadcast_1000", "deliveries_per_cpu_s", "deliveries per server CPU-s", "high",
@@ -855,7 +972,30 @@ BCAST_ROWS = [
     ("ws_broadcast_1000_w1", "client_cpu_s", "client CPU s (load side)", "low", []),
     ("ws_broadcast_1000_w1", "server_cpu_s", "server CPU s", "low", []),
     ("joins_1000", "join_cpu_s", "server CPU s", "low", [("ws", None, None)]),
+    ("ws_broadcast_redis_1000", "local_deliveries_per_cpu_s", "local: deliveries per server CPU-s",
+     "high", []),
+    ("ws_broadcast_redis_1000", "redis_deliveries_per_cpu_s",
+     "Redis: deliveries per server CPU-s (2 netdemos + redis-server)", "high", []),
+    ("ws_broadcast_redis_1000", "local_deliveries_s", "local: deliveries/s", "high", []),
+    ("ws_broadcast_redis_1000", "redis_deliveries_s", "Redis: deliveries/s", "high", []),
+    ("ws_broadcast_redis_1000", "local_p50_ms", "local: p50 delivery latency ms", "low", []),
+    ("ws_broadcast_redis_1000", "redis_p50_ms", "Redis: p50 delivery latency ms", "low", []),
+    ("ws_broadcast_redis_1000", "local_p99_ms", "local: p99 delivery latency ms", "low", []),
+    ("ws_broadcast_redis_1000", "redis_p99_ms", "Redis: p99 delivery latency ms", "low", []),
+    ("ws_broadcast_redis_1000", "local_server_cpu_s", "local: server CPU s", "low", []),
+    ("ws_broadcast_redis_1000", "redis_server_cpu_s", "Redis: server CPU s", "low", []),
+    ("ws_broadcast_redis_1000", "redis_redis_cpu_s", "Redis: of which redis-server", "low", []),
+    ("ws_broadcast_redis_1000", "redis_client_cpu_s", "Redis: client CPU s (load side)", "low", []),
 ]
+# Figures compared with another figure of the same runs: (workload, metric)
+# -> (the metric holding each round's ratio, what it is relative to). The
+# table shows the median of the rounds' own ratios.
+SAME_RUN_RATIOS = {
+    ("ws_broadcast_redis_1000", "redis_deliveries_per_cpu_s"): ("deliveries_per_cpu_s_ratio", "local"),
+    ("ws_broadcast_redis_1000", "redis_deliveries_s"): ("deliveries_s_ratio", "local"),
+    ("ws_broadcast_redis_1000", "redis_p50_ms"): ("p50_ms_ratio", "local"),
+    ("ws_broadcast_redis_1000", "redis_p99_ms"): ("p99_ms_ratio", "local"),
+}
 # Targets on netdemo's own figure: (workload, metric) -> (op, value, unit)
 ABS_TARGETS = {("joins_1000", "join_cpu_s"): ("<", 0.5, "s")}
 
@@ -874,6 +1014,8 @@ def run_one(ctx, peers, wl, name):
         return run_mem_scale(ctx, name)
     if how[0] == "wsbcast":
         return run_wsbcast(ctx, name, how)
+    if how[0] == "wsredis":
+        return run_wsbcast_redis(ctx, how)
     if how[0] == "alog":
         return run_access_log(ctx, peers, how[1])
     return run_idle(ctx, name, how[1])
@@ -997,6 +1139,13 @@ def build_table(med, titles, runs):
             if op:
                 cell += " (%s %g: %s)" % (op, target, "met" if verdict else "MISSED")
             cells.append(cell)
+        if (wl, metric) in SAME_RUN_RATIOS:
+            rkey, vs = SAME_RUN_RATIOS[(wl, metric)]
+            r = med[wl].get("netdemo", {}).get(rkey)
+            if r is not None:
+                ratios.append({"workload": wl, "metric": metric, "vs": vs, "ratio": r,
+                               "paired": True, "target": None, "met": None})
+                cells.append("%.2fx %s (paired)" % (r, vs))
         if metric == "cpu_ratio" and nd is not None:
             ratios.append({"workload": wl, "metric": metric, "vs": "access_log = off",
                            "ratio": nd, "target": None, "met": None})
@@ -1041,9 +1190,17 @@ CHART_PANELS = [
      "HTTP/1.0 conn per request (ab), deferred accept: CPU us/conn (lower is better)"),
     ("ws_broadcast_1000", "deliveries_per_cpu_s", "WebSocket broadcast, 1000 members: deliveries per server CPU-s"),
     ("joins_1000", "join_cpu_s", "1000 members joining a room: server CPU s (lower is better)"),
+    # netdemo's figures side by side: (bar label, metric) each
+    ("ws_broadcast_redis_1000", [("local", "local_deliveries_per_cpu_s"),
+                                 ("Redis, 2 inst.", "redis_deliveries_per_cpu_s")],
+     "Broadcast, 1000 members, local vs Redis: deliveries per server CPU-s"),
+    ("ws_broadcast_redis_1000", [("local p50", "local_p50_ms"), ("Redis p50", "redis_p50_ms"),
+                                 ("local p99", "local_p99_ms"), ("Redis p99", "redis_p99_ms")],
+     "Broadcast, local vs Redis: delivery latency ms (lower is better)"),
 ]
 COLOURS = {"netdemo": 0x1f77b4, "nginx": 0x2ca02c, "tornado": 0xff7f0e, "ceiling": 0x7f7f7f,
            "ws": 0x9467bd}
+REDIS_COLOUR = 0x17becf     # netdemo's bars through Redis
 
 
 def make_chart(med, outdir, stamp):
@@ -1054,8 +1211,15 @@ def make_chart(med, outdir, stamp):
     dat = os.path.join(outdir, "chart.dat")
     blocks, panels = [], []
     for wl, metric, title in CHART_PANELS:
-        rows = ['"%s" %r %d "%s"' % (PEER_TITLE[p], med[wl][p][metric], COLOURS[p], fmt(med[wl][p][metric]))
-                for p in PEERS if med.get(wl, {}).get(p, {}).get(metric) is not None]
+        if isinstance(metric, list):
+            nd = med.get(wl, {}).get("netdemo", {})
+            rows = ['"%s" %r %d "%s"' % (label, nd[m], REDIS_COLOUR if m.startswith("redis_")
+                                         else COLOURS["netdemo"], fmt(nd[m]))
+                    for label, m in metric if nd.get(m) is not None]
+        else:
+            rows = ['"%s" %r %d "%s"' % (PEER_TITLE[p], med[wl][p][metric], COLOURS[p],
+                                         fmt(med[wl][p][metric]))
+                    for p in PEERS if med.get(wl, {}).get(p, {}).get(metric) is not None]
         if rows:
             blocks.append("\n".join(rows))
             panels.append(title)
@@ -1167,6 +1331,8 @@ def main():
     missing = [t for t in ("wrk", "taskset", "nginx") if not shutil.which(t)]
     if any(w[3][0] == "ab" for w in workloads) and not shutil.which("ab"):
         missing.append("ab")
+    if any(w[3][0] == "wsredis" for w in workloads) and not shutil.which("redis-server"):
+        missing.append("redis-server")
     if not os.path.exists(TORNADO_PY):
         missing.append(TORNADO_PY)
     for exe in (args.netdemo, os.path.join(args.bin, "ceiling"), os.path.join(args.bin, "loadgen")):
@@ -1216,7 +1382,8 @@ def main():
         with open(ctx.page_path, "wb") as f:
             f.write(page)
         # idle, memory and broadcast runs start fresh servers of their own
-        needed = {p for w in workloads if w[3][0] not in ("idle", "mem", "wsbcast") for p in w[2]}
+        needed = {p for w in workloads if w[3][0] not in ("idle", "mem", "wsbcast", "wsredis")
+                  for p in w[2]}
         for name in ("nginx", "tornado", "ceiling"):
             if name in needed:
                 peers[name] = STARTERS[name](ctx, "main")
