@@ -14,7 +14,7 @@ sys.path.insert(0, HERE)
 
 import nd  # noqa: E402
 
-MODULES = ["t_cli", "t_echo", "t_access_log", "t_inetd", "t_limits", "t_signals", "t_http", "t_probe", "t_ws", "t_chat", "t_chat_redis", "t_chat_redis_scale", "t_metrics", "t_browser", "t_scale"]
+MODULES = ["t_cli", "t_echo", "t_access_log", "t_inetd", "t_limits", "t_signals", "t_http", "t_probe", "t_ws", "t_chat", "t_chat_redis", "t_chat_redis_slow", "t_chat_redis_scale", "t_metrics", "t_browser", "t_scale"]
 
 
 def main():

@@ -26,11 +26,12 @@ TEXT = 0x1
 
 
 class Redis:
-    def __init__(self, port=None):
+    def __init__(self, port=None, extra=()):
+        """extra: more redis-server options, e.g. ("--enable-debug-command", "local")."""
         self.port = port or nd.free_port()
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", "/tmp", "--loglevel", "warning"],
+             "--appendonly", "no", "--dir", "/tmp", "--loglevel", "warning"] + list(extra),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         nd.wait_until(self.answers, 10, "redis-server to answer PING")
 
