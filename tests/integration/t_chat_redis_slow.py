@@ -41,17 +41,33 @@ up to 1 MB of live events a room holds while it fetches (one room here),
 plus what each WebSocket member may leave unread (ws_max_queue, 256k here,
 MEMBERS members; the load reads all the time). Buffers grow by doubling,
 so each of those terms may take up to twice its size; 4 MB more is left
-for the allocator (arenas, fragmentation). That is about 12 MB; a queue
+for the allocator (arenas, fragmentation). That is about 11 MB; a queue
 that did not refuse at its bound would hold every attempt made during a
-1.5 s sleep (tens of thousands, CMD_BYTES each: tens of MB). The ASan
+1.5 s sleep (about ten thousand at this load, CMD_BYTES each: some 15 MB,
+and more with every further sleep). The ASan
 build's allocator keeps freed memory in quarantine (16 MB, nd.daemon_env)
 and pads every block, so its bound is twice the plain one plus the
 quarantine. Small leaks are not for RSS to find: every daemon here is
 stopped with SIGTERM and must exit 0, so the ASan build's LeakSanitizer
 runs at its exit.
 
-The load runs in a child process (one selector loop, no threads), so that
-the parent, which times /health, does not wait for Python's GIL behind it.
+The load runs in a child process (one selector loop, no threads, nice
+19), so that the parent, which times /health, does not wait for Python's
+GIL behind it, and the daemon gets the CPU before the load does. MEMBERS
+members each write BATCH frames every WS_TICK (6400 attempts a second:
+the queue is full a sixth of a second into a sleep, and while Redis is
+healthy the load can read back what it publishes, MEMBERS times over);
+POSTERS keep-alive connections each send the next POST as soon as the
+last is answered (after POST_THINK when that answer waited: see Poster.parse).
+The load is paced on purpose: an unpaced flood of frames keeps the loop
+busy all the time (measured: some 200,000 refused attempts a second, the
+daemon at 97% of a core, each loop turn about 9 ms, READ_BUDGET reads of
+64 kB from each flooding member), and /health then measures how much CPU
+the flood takes, not whether a slow Redis holds the loop up.
+
+Beside each /health, the same request goes to an idle netdemo of its own
+(no Redis, no load): its figures, printed with the daemon's, tell a busy
+machine from a busy loop when the p99 check fails.
 """
 import json
 import os
@@ -67,7 +83,6 @@ import traceback
 
 import nd
 from nd import check
-from t_chat import request
 from t_chat_redis import Redis, instance, send
 from t_http import http_config
 from t_ws import handshake
@@ -77,11 +92,11 @@ MEMBERS = 4                 # WebSocket members, each publishing and reading
 POSTERS = 8                 # keep-alive connections sending POST /chat/send
 TEXT_LEN = 1000             # bytes of each message's text
 WS_MAX_QUEUE = 256 * 1024   # the members' unread output bound
-BATCH = 16                  # WebSocket frames a member writes each WS_TICK
-WS_TICK = 0.01             # seconds between two batches
-POST_THINK = 0.05           # a poster's pause after an answer that waited
+BATCH = 11                  # WebSocket frames a member writes each WS_TICK
+WS_TICK = 0.007             # seconds between two batches
+POST_THINK = 0.2           # a poster's pause after an answer that waited
 PROBES = 300                # GET /health timed
-PROBE_GAP = 0.012           # seconds between two probes (paces the probes over the phase)
+PROBE_GAP = 0.012           # seconds between two probes (spreads them over the phase)
 P99_MAX_MS = 10.0
 CMD_BYTES = 1600            # one publish's command, TEXT_LEN text (see the docstring)
 SLEEPS = (1.5, 0.6, 1.5, 0.6)
@@ -210,13 +225,15 @@ class Poster:
         t0, tag = self.inflight
         self.inflight = None
         now = time.monotonic()
-        # After an answer that waited (its command had a place in the
-        # queue), a pause of a few WS_TICKs: the members fill the place
-        # first, so the next POSTs meet a full queue and are refused at
-        # once, again and again, until a place frees (and a poster, which
-        # asks again at once, takes it before the next batch). Without the
-        # pause a poster takes back the very place its own answer freed,
-        # every time, and is never refused at once.
+        # After an answer that waited (its command held a place in the
+        # queue, up to the 1 s limit), a pause of POST_THINK. Places come
+        # free a second after they were taken, so in the same short window
+        # each second as the poster's own did (the queue filled up in a
+        # fraction of a second, and refills the same way): a poster that
+        # asks again at once lands in that window every time, takes a
+        # place and waits again, and is never refused at once. Asking
+        # POST_THINK later, outside the window, it meets a full queue and
+        # is refused at once, again and again, until the window comes round.
         self.next_at = now + POST_THINK if now - t0 > 0.1 else now
         return int(lines[0].split()[1]), headers, body, time.monotonic() - t0, tag
 
@@ -552,15 +569,15 @@ class Sleeper(threading.Thread):
 
 
 def check_attempts(st):
-    """Thousands of attempts, most refused. A POST that got a place in the
-    queue holds its connection until Redis answers or the 1 s limit, so
-    the posters' own refusals at once are only those made while the queue
-    was full between two of their waits; the WebSocket members, which do
-    not wait, make most of the attempts."""
+    """Thousands of attempts, most of them refused; the POSTs among them
+    too, most refused at once (the queue was full)."""
     attempts = st["ok"] + st["refused"] + st["ws_sent"]
     refused = st["refused"] + st["ws_errors"]
+    posts = st["ok"] + st["refused"]
     check(attempts > 5000 and refused > attempts // 2,
           "%d attempts, %d refused: the queue never filled" % (attempts, refused))
+    check(posts > 1000 and fast_503(st) > posts // 2,
+          "%d POSTs, %d refused at once: they did not meet a full queue" % (posts, fast_503(st)))
 
 
 def alive(d):
@@ -761,7 +778,8 @@ def nowhere(rport, label):
         check(not st["closed"], "members dropped: %r" % st["closed"])
         check(st["ws_errors"] > 0 and sum(st["ws_events"]) == 0,
               "WS: %d error events, numbered events %r" % (st["ws_errors"], st["ws_events"]))
-        check(down == 1, "%s: \"chat backend Redis down\" %d times:\n%s" % (label, down, log[-3000:]))
+        check(down == 1, "%s: \"chat backend Redis down\" %d times:\n%s"
+              % (label, down, log[-3000:]))
         check("chat backend Redis up" not in log, "up with no Redis:\n%s" % log[-3000:])
         loud = [ln for ln in log.splitlines()
                 if re.match(r"netdemo: (warning|err|crit|alert|emerg|notice): ", ln)
