@@ -54,7 +54,7 @@ runs at its exit.
 The load runs in a child process (one selector loop, no threads, nice
 19), so that the parent, which times /health, does not wait for Python's
 GIL behind it, and the daemon gets the CPU before the load does. MEMBERS
-members each write BATCH frames every WS_TICK (6400 attempts a second:
+members each write BATCH frames every WS_TICK (about 6300 attempts a second:
 the queue is full a sixth of a second into a sleep, and while Redis is
 healthy the load can read back what it publishes, MEMBERS times over);
 POSTERS keep-alive connections each send the next POST as soon as the
