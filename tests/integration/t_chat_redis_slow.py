@@ -3,7 +3,10 @@ The loop stays responsive (GET /health on a keep-alive connection: every
 answer 200, p99 under 10 ms) and RSS stays bounded while WebSocket members
 and POST /chat/send hammer a shared room; once Redis answers again,
 publishing works and no message that was accepted (200 with a seq) is lost
-or repeated in what the members receive.
+or repeated in what the members receive. And, as the README has it, "503
+means not published": no POST answered 503 reaches a member, and every
+frame a member sent comes back exactly once, as its own numbered event or
+as an error event, never both.
 
 Slow Redis: DEBUG SLEEP, so redis-server is started with
 --enable-debug-command local (Redis 7 refuses DEBUG otherwise). It is
@@ -144,6 +147,8 @@ class Member:
         self.out = bytearray()
         self.events = []        # (seq, tag) of numbered events, as received
         self.errors = 0         # {"type":"error"} events
+        self.own = 0            # numbered events of its own messages
+        self.prefix = "m%d-" % i
         self.sent = 0
         self.closed = None      # the close frame's payload, or "EOF"
 
@@ -176,7 +181,10 @@ class Member:
             if op == 1:
                 m = SEQ_RX.match(p)
                 if m:
-                    self.events.append((int(m.group(1)), m.group(2).decode()))
+                    tag = m.group(2).decode()
+                    self.events.append((int(m.group(1)), tag))
+                    if tag.startswith(self.prefix):
+                        self.own += 1
                 elif p.startswith(b'{"seq":'):
                     self.events.append((json.loads(p)["seq"], None))
                 elif json.loads(p).get("type") == "error":
@@ -252,6 +260,7 @@ class Load:
         self.next_batch = 0.0
         self.stopping = False
         self.drain = None       # (seq, deadline)
+        self.refused_tags = []  # the POSTs answered 503
         self.st = {"ok": 0, "refused": 0, "refused_fast": 0, "other": [], "no_retry_after": 0,
                    "lat_max": 0.0, "accepted": {}}
 
@@ -261,6 +270,7 @@ class Load:
         st["ws_sent"] = sum(m.sent for m in self.members)
         st["ws_errors"] = sum(m.errors for m in self.members)
         st["ws_events"] = [len(m.events) for m in self.members]
+        st["ws_outcomes"] = [(m.sent, m.own, m.errors) for m in self.members]
         st["closed"] = [(m.i, m.closed) for m in self.members if m.closed is not None]
         return st
 
@@ -273,6 +283,7 @@ class Load:
             st["accepted"][json.loads(body)["seq"]] = tag
         elif status == 503:
             st["refused"] += 1
+            self.refused_tags.append(tag)
             if dt < 0.1:
                 st["refused_fast"] += 1
             if headers.get("retry-after") != "1":
@@ -287,7 +298,7 @@ class Load:
             self.ctl.send(("stats", self.stats()))
         elif msg[0] == "stop":
             self.flood = False
-            self.stopping = True
+            self.stopping = time.monotonic() + msg[1]
         elif msg[0] == "drain":
             self.drain = (msg[1], time.monotonic() + msg[2])
         elif msg[0] == "quit":
@@ -364,9 +375,16 @@ class Load:
                             r = c.parse()
                             if r:
                                 self.answer(c, r)
-            if self.stopping and not any(p.inflight for p in self.posters):
+            # Stopped once every POST has its answer and every frame sent
+            # its outcome: its own event or an error (each exactly one, as
+            # "503 means not published"), or at the deadline.
+            if self.stopping and not any(p.inflight for p in self.posters) and (
+                    all(not m.out and m.own + m.errors >= m.sent for m in self.members
+                        if m.closed is None) or time.monotonic() > self.stopping):
                 self.stopping = False
-                self.ctl.send(("stopped", self.stats()))
+                st = self.stats()
+                st["refused_tags"] = self.refused_tags
+                self.ctl.send(("stopped", st))
             if self.drain is not None:
                 seq, deadline = self.drain
                 done = all(m.events and m.events[-1][0] >= seq for m in self.members)
@@ -414,7 +432,7 @@ class LoadProcess:
 
     def stop(self):
         """No new sends; the stats once every POST in flight is answered."""
-        self.ctl.send(("stop",))
+        self.ctl.send(("stop", 5 * nd.SLOW))
         return self.expect("stopped", 15)[0]
 
     def drain(self, seq, timeout):
@@ -580,6 +598,13 @@ def check_attempts(st):
           "%d POSTs, %d refused at once: they did not meet a full queue" % (posts, fast_503(st)))
 
 
+def have_tags(events):
+    for got in events:
+        for _, t in got:
+            if t is not None:
+                yield t
+
+
 def alive(d):
     """Fails at once, with its log, when the daemon is gone (a sanitizer
     report ends it), instead of a wait timing out later."""
@@ -652,15 +677,19 @@ def slow(r):
         last = nd.wait_until(first_publish(port, "after"), 10, "a publish after the sleeps")
         done, events, st2 = load.drain(last, 15)
         log = d.log()
-        ups = log.count("chat backend Redis up")
+        # Both connections log "connected" at the start; after that the
+        # command connection once per "down" it came back from (the test
+        # ends with a publish that went through), the subscriber once per
+        # reconnect of its own.
+        downs = log.count("chat backend Redis down")
         sub_reconnects = len(re.findall(r"redis tcp://127\.0\.0\.1:%d: connected" % r.port,
-                                        log)) - 2 - ups
+                                        log)) - 2 - downs
         print("    slow Redis: %s; RSS %d -> %d kB (+%d, bound %d); POST accepted %d, refused %d "
               "(%d at once, latency max %.2f s); WS sent %d, error events %d; members got %d "
               "numbered events; command reconnects %d, subscriber reconnects %d"
               % (prober.text(), before, peak, peak - before, rss_bound_kb(), st["ok"],
                  st["refused"], fast_503(st), st["lat_max"], st["ws_sent"], st["ws_errors"],
-                 len(events[0]), ups, sub_reconnects), flush=True)
+                 len(events[0]), downs, sub_reconnects), flush=True)
         check(not st["other"], "answers other than 200 and 503: %r" % st["other"][:5])
         check(st["no_retry_after"] == 0, "%d 503s without Retry-After: 1" % st["no_retry_after"])
         check_attempts(st)
@@ -677,9 +706,9 @@ def slow(r):
                   % (i, sorted(set(q for q in seqs if seqs.count(q) > 1))[:10]))
             check(all(x < y for x, y in zip(seqs, seqs[1:])), "member %d: seqs out of order" % i)
             # Every number is a PUBLISH (the script takes it and publishes
-            # in one go), the ones whose sender heard "timeout" included;
-            # with the subscriber never reconnected each reaches every
-            # member: no gap at all, not only none among those accepted.
+            # in one go); with the subscriber never reconnected each
+            # reaches every member: no gap at all, not only none among
+            # those accepted.
             gaps = sorted(set(range(seqs[0], seqs[-1] + 1)) - set(seqs))
             check(sub_reconnects > 0 or not gaps, "member %d: %d events missing: %r"
                   % (i, len(gaps), gaps[:10]))
@@ -692,6 +721,15 @@ def slow(r):
             wrong = [(q, accepted[q], have[q]) for q in accepted
                      if q in have and have[q] != accepted[q]]
             check(not wrong, "member %d: seq with another message: %r" % (i, wrong[:5]))
+        # "503 means not published" (README): no refused POST reaches a
+        # member, and each frame a member sent came back once, as its own
+        # event or as an error, never both.
+        refused = set(st["refused_tags"])
+        back = sorted(set(t for t in have_tags(events) if t in refused))
+        check(not back, "%d POSTs answered 503 were published: %r" % (len(back), back[:10]))
+        check(all(sent == own + err for sent, own, err in st["ws_outcomes"]),
+              "frames sent, own events, errors per member: %r (each frame one outcome)"
+              % st["ws_outcomes"])
         check(peak - before <= rss_bound_kb(), "RSS grew %d kB (%d -> %d), bound %d kB"
               % (peak - before, before, peak, rss_bound_kb()))
         prober.check("slow Redis")
@@ -785,8 +823,10 @@ def nowhere(rport, label):
         check(st["lat_max"] < (REPLY_LIMIT + 0.5) * nd.SLOW,
               "a send waited %.2f s (the reply limit is %.0f s)" % (st["lat_max"], REPLY_LIMIT))
         check(not st["closed"], "members dropped: %r" % st["closed"])
-        check(st["ws_errors"] > 0 and sum(st["ws_events"]) == 0,
-              "WS: %d error events, numbered events %r" % (st["ws_errors"], st["ws_events"]))
+        check(sum(st["ws_events"]) == 0 and
+              all(sent == err for sent, _, err in st["ws_outcomes"]),
+              "WS: numbered events %r; frames sent, own events, errors per member %r"
+              % (st["ws_events"], st["ws_outcomes"]))
         check(down == 1, "%s: \"chat backend Redis down\" %d times:\n%s"
               % (label, down, log[-3000:]))
         check("chat backend Redis up" not in log, "up with no Redis:\n%s" % log[-3000:])
