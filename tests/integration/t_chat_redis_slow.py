@@ -63,10 +63,11 @@ healthy the load can read back what it publishes, MEMBERS times over);
 POSTERS keep-alive connections each send the next POST as soon as the
 last is answered (after POST_THINK when that answer waited: see Poster.parse).
 The load is paced on purpose: an unpaced flood of frames keeps the loop
-busy all the time (measured: some 200,000 refused attempts a second, the
-daemon at 97% of a core, each loop turn about 9 ms, READ_BUDGET reads of
-64 kB from each flooding member), and /health then measures how much CPU
-the flood takes, not whether a slow Redis holds the loop up.
+busy nearly all the time (measured on the 2-core machine: some 200,000
+refused attempts a second, the daemon at 75 to 97% of a core, /health p99
+7 to 12 ms, loop turns of several ms, READ_BUDGET reads of 64 kB from each
+flooding member), and /health then measures how much CPU the flood takes,
+not whether a slow Redis holds the loop up.
 
 Beside each /health, the same request goes to an idle netdemo of its own
 (no Redis, no load): its figures, printed with the daemon's, tell a busy
