@@ -628,7 +628,9 @@ room_publish(struct chat_backend *b, struct chat_room *r, const char *json, size
     size_t lens[10];
     int i;
 
-    if (st == NULL || (p = malloc(sizeof(*p))) == NULL) {
+    /* Known to be down: refused at once rather than after the reply
+     * limit (the command would wait for a connection that may not come). */
+    if (st == NULL || cr->cmd_up == 0 || (p = malloc(sizeof(*p))) == NULL) {
         cr->ctr[2]++;
         return -1;
     }
@@ -645,8 +647,7 @@ room_publish(struct chat_backend *b, struct chat_room *r, const char *json, size
                  cr->offset_ms + ND_REDIS_TIMEOUT_MS - LATE_MARGIN_MS));
     argv[9] = late;
     for (i = 0; i < 10; i++)
-        lens[i] = strlen(argv[i]);
-    lens[7] = n;
+        lens[i] = i == 7 ? n : strlen(argv[i]);    /* json has no NUL */
     p->t = t;
     p->cr = cr;
     if (nd_redis_command(cr->cmd, 10, argv, lens, published, p) < 0) {
