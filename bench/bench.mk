@@ -18,7 +18,7 @@ bench: bench-deps bench-bin
 
 bench-bin: $(BENCH_OUT)/ceiling $(BENCH_OUT)/loadgen $(BENCH_OUT)/wsbcast
 
-$(BENCH_OUT)/ceiling $(BENCH_OUT)/loadgen $(BENCH_OUT)/wsbcast: $(BENCH_OUT)/%: bench/%.c bench/bench.mk
+$(BENCH_OUT)/ceiling $(BENCH_OUT)/loadgen $(BENCH_OUT)/wsbcast: $(BENCH_OUT)/%: bench/%.c bench/hist.h bench/bench.mk
 	@mkdir -p $(BENCH_OUT)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -lm
 

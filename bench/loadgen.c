@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hist.h"
+
 #define MAX_EVENTS 256
 #define CONNECT_WINDOW 256      /* connects in progress at once */
 
@@ -168,51 +170,8 @@ raise_nofile(void)
     }
 }
 
-/* ---- latency histograms, one per server: 1 µs steps below 1024 µs, then
- * 512 steps per power of two (0.2% precision) up to 2^31 µs. Each worker
- * thread keeps its own; they are added up at the end. */
-#define SUB 512
-#define HIST_SIZE (1024 + 22 * SUB)
-
-static void
-hist_add(uint64_t *h, uint64_t us)
-{
-    size_t idx;
-
-    if (us < 1024) {
-        idx = (size_t)us;
-    } else {
-        int e = 63 - __builtin_clzll(us);           /* 10.. */
-        if (e > 31)
-            e = 31, us = (1ull << 32) - 1;
-        idx = 1024 + (size_t)(e - 10) * SUB + (size_t)((us >> (e - 9)) - SUB);
-    }
-    h[idx]++;
-}
-
-static double
-hist_value(size_t idx)
-{
-    if (idx < 1024)
-        return (double)idx;
-    size_t e = (idx - 1024) / SUB + 10, sub = (idx - 1024) % SUB + SUB;
-    return (double)(sub << (e - 9));
-}
-
-static double
-hist_pct(const uint64_t *h, uint64_t total, double p)
-{
-    uint64_t want = (uint64_t)ceil((double)total * p), seen = 0;
-
-    if (total == 0)
-        return 0;
-    for (size_t i = 0; i < HIST_SIZE; i++) {
-        seen += h[i];
-        if (seen >= want)
-            return hist_value(i);
-    }
-    return hist_value(HIST_SIZE - 1);
-}
+/* ---- latency histograms (hist.h), one per server: each worker thread
+ * keeps its own; they are added up at the end. */
 
 /* ---- pingpong. With a second server (-q), its connections and the
  * first's take turns of turn_s: a turn ends by sending no new message and

@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hist.h"
+
 #define MSG_LEN 100
 #define RBUF (256 * 1024)
 #define MAX_PIDS 8
@@ -69,52 +71,8 @@ static int nopen, nsaw;
 static uint64_t sync_seq;      /* the message that ends the join phase */
 static uint64_t measure_from = UINT64_MAX;  /* the first message whose latency counts */
 
-/* Delivery latency: 1 us steps below 1024 us, then 512 steps per power of
- * two (0.2% precision) up to 2^31 us, as in loadgen.c. */
-#define SUB 512
-#define HIST_SIZE (1024 + 22 * SUB)
+/* Delivery latency (hist.h). */
 static uint64_t hist[HIST_SIZE], nlat;
-
-static void
-hist_add(uint64_t us)
-{
-    size_t idx;
-
-    if (us < 1024) {
-        idx = (size_t)us;
-    } else {
-        int e = 63 - __builtin_clzll(us);           /* 10.. */
-        if (e > 31)
-            e = 31, us = (1ull << 32) - 1;
-        idx = 1024 + (size_t)(e - 10) * SUB + (size_t)((us >> (e - 9)) - SUB);
-    }
-    hist[idx]++;
-    nlat++;
-}
-
-static double
-hist_value(size_t idx)
-{
-    if (idx < 1024)
-        return (double)idx;
-    size_t e = (idx - 1024) / SUB + 10, sub = (idx - 1024) % SUB + SUB;
-    return (double)(sub << (e - 9));
-}
-
-static double
-hist_pct(double p)
-{
-    uint64_t want = (uint64_t)((double)nlat * p + 0.999999), seen = 0;
-
-    if (nlat == 0)
-        return 0;
-    for (size_t i = 0; i < HIST_SIZE; i++) {
-        seen += hist[i];
-        if (seen >= want)
-            return hist_value(i);
-    }
-    return hist_value(HIST_SIZE - 1);
-}
 
 static uint64_t
 now_ns(void)
@@ -372,8 +330,10 @@ on_message(int i, const unsigned char *p, size_t n, uint64_t now)
     if ((uint64_t)s != mem[i].next)
         fail("got message %llu, expected %llu", i, (uint64_t)s, mem[i].next);
     mem[i].next++;
-    if ((uint64_t)s >= measure_from)
-        hist_add(now > t_sent ? (now - t_sent) / 1000 : 0);
+    if ((uint64_t)s >= measure_from) {
+        hist_add(hist, now > t_sent ? (now - t_sent) / 1000 : 0);
+        nlat++;
+    }
     if (++got[(uint64_t)s % (uint64_t)window] == (uint64_t)nmem && (uint64_t)s == done) {
         /* messages complete in order, since every member receives in order */
         do
@@ -573,7 +533,7 @@ main(int argc, char **argv)
                "lat_p99_us=%.0f verified=yes\n", nmem, window, join_s, join_cpu,
                (unsigned long long)(done - d0), (unsigned long long)((done - d0) * (uint64_t)nmem),
                t1, (double)(done - d0) * nmem / t1, s1, c1, npids ? by_pid : "-",
-               (unsigned long long)nlat, hist_pct(0.50), hist_pct(0.99));
+               (unsigned long long)nlat, hist_pct(hist, nlat, 0.50), hist_pct(hist, nlat, 0.99));
     } else {
         printf("wsbcast members=%d join_s=%.3f join_server_cpu_s=%.3f verified=yes\n",
                nmem, join_s, join_cpu);

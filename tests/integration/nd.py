@@ -94,6 +94,27 @@ def recv_exact(s, n):
     return bytes(buf)
 
 
+def haproxy_states(sock, backend, servers):
+    """{server: 'UP', 'DOWN', ...} of a haproxy backend's servers for which
+    servers(name) is true, from its admin socket at path sock ({} while it
+    does not answer)."""
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(2)
+        s.connect(sock)
+        s.sendall(b"show stat\n")
+        out = recv_all(s).decode()
+        s.close()
+    except OSError:
+        return {}
+    res = {}
+    for line in out.splitlines():
+        f = line.split(",")
+        if len(f) > 17 and f[0] == backend and servers(f[1]):
+            res[f[1]] = f[17].split()[0]
+    return res
+
+
 def recv_all(s):
     """Everything until EOF."""
     buf = bytearray()

@@ -109,21 +109,7 @@ class Haproxy:
 
     def states(self):
         """{server: 'UP' or 'DOWN' ...} of be_chat, from the admin socket."""
-        try:
-            s = socket.socket(socket.AF_UNIX)
-            s.settimeout(2)
-            s.connect(self.sock)
-            s.sendall(b"show stat\n")
-            out = nd.recv_all(s).decode()
-            s.close()
-        except OSError:
-            return {}
-        res = {}
-        for line in out.splitlines():
-            f = line.split(",")
-            if len(f) > 17 and f[0] == "be_chat" and f[1] in ("pair", "box"):
-                res[f[1]] = f[17].split()[0]
-        return res
+        return nd.haproxy_states(self.sock, "be_chat", lambda name: name in ("pair", "box"))
 
     def stop(self):
         nd.terminate(self.proc)

@@ -99,21 +99,7 @@ class Haproxy:
 
     def states(self, backend):
         """{server: 'UP' or 'DOWN' ...} from the admin socket."""
-        try:
-            s = socket.socket(socket.AF_UNIX)
-            s.settimeout(2)
-            s.connect(self.sock)
-            s.sendall(b"show stat\n")
-            out = nd.recv_all(s).decode()
-            s.close()
-        except OSError:
-            return {}
-        res = {}
-        for line in out.splitlines():
-            f = line.split(",")
-            if len(f) > 17 and f[0] == backend and f[1].startswith("box"):
-                res[f[1]] = f[17].split()[0]
-        return res
+        return nd.haproxy_states(self.sock, backend, lambda name: name.startswith("box"))
 
     def wait_state(self, server, state, timeout):
         nd.wait_until(lambda: all(self.states(b).get(server) == state
