@@ -300,6 +300,13 @@ class Conn:
 class Member:
     """What a member saw: the seq it has got to, the messages in order."""
 
+    def __init__(self, run, name):
+        Conn.__init__(self, run)
+        self.name = name
+        self.last = 0
+        self.msgs = []
+        self.replayed = 0
+
     def take(self, e):
         if "seq" not in e:
             return              # presence counts, backend notes: not numbered, not counted
@@ -321,11 +328,7 @@ class Member:
 
 class WsMember(Conn, Member):
     def __init__(self, run, name):
-        Conn.__init__(self, run)
-        self.name = name
-        self.last = 0
-        self.msgs = []
-        self.replayed = 0
+        Member.__init__(self, run, name)
         self.joins = 0
         self.lost_at = None
         self.back_after = []        # seconds from the kill to each rejoin
@@ -414,11 +417,7 @@ class WsMember(Conn, Member):
 
 class Poller(Conn, Member):
     def __init__(self, run, name):
-        Conn.__init__(self, run)
-        self.name = name
-        self.last = 0
-        self.msgs = []
-        self.replayed = 0
+        Member.__init__(self, run, name)
         self.answers = 0
         self.failed = 0
         self.stale = 0
