@@ -202,7 +202,7 @@ def test_chat_page_redis_restarted_empty():
     room restarted (a new epoch) and shows the new numbering's messages.
     It shows the members across instances in its header."""
     import shutil
-    from t_chat_redis import Redis
+    from t_chat_redis import Redis, wait_backend_up
     if shutil.which("redis-server") is None:
         raise nd.Failure("redis-server is not installed (tests/deps.sh installs it)")
     r = Redis()
@@ -226,6 +226,7 @@ def test_chat_page_redis_restarted_empty():
         tab.wait_js(log_has("chat backend down"), 10, "the page to hear Redis went")
         r.__init__(r.port)
         tab.wait_js(log_has("chat backend up"), 15, "the page to hear Redis is back")
+        wait_backend_up(b)
         ack = send(b, "rr", "dave", "after")
         check(ack["seq"] == 1, ack)
         tab.wait_js(log_has("dave: after"), 10, "the message in the new numbering")

@@ -103,6 +103,13 @@ def stats(port):
     return json.loads(body)
 
 
+def wait_backend_up(port, timeout=15):
+    """Until the instance at port has its Redis connections back (its
+    reconnect backoff may run up to 5 s behind another instance's)."""
+    nd.wait_until(lambda: stats(port)["counters"]["chat_backend_down"] == 0, timeout,
+                  "the instance on port %d to reconnect to Redis" % port)
+
+
 def redis_cmd(port, *args):
     """One command on a connection of its own; the raw reply."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -304,6 +311,7 @@ def down_and_back(r):
     check((e["seq"], e["text"], e["epoch"]) == (6, "after", epoch), e)
     # The subscriber alone loses its connection while B publishes: A
     # resubscribes, and delivers what it missed from the history.
+    wait_backend_up(b)
     killed = redis_cmd(r.port, "CLIENT", "KILL", "TYPE", "pubsub")
     check(re.match(rb":[1-9]", killed), "CLIENT KILL TYPE pubsub: %r" % killed)
     for k in range(20):
@@ -319,6 +327,7 @@ def down_and_back(r):
     e, got = until(m, lambda e: e.get("type") == "backend" and e["state"] == "up",
                    "up (empty Redis)", timeout=15)
     check(e["epoch"] != epoch and got == [], "up after restart: %r %r" % (e, got))
+    wait_backend_up(b)
     status, _, body = send(b, "d", "op", "anew")
     check(status == 200 and json.loads(body)["seq"] == 1, "send anew: %d %r" % (status, body))
     e = events(m, 1)[0]
