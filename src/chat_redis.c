@@ -215,6 +215,19 @@ state_free(struct room_state *st)
     free(st);
 }
 
+/* A command of st's got its reply: its room, or NULL when the room has
+ * gone meanwhile (the state goes with the last reply it waited for). */
+static struct chat_room *
+answered(struct room_state *st)
+{
+    st->out--;
+    if (st->room == NULL && st->out == 0) {
+        state_free(st);
+        return NULL;
+    }
+    return st->room;
+}
+
 /* ---- fetching a room ---- */
 
 static void fetch(struct room_state *st);
@@ -223,18 +236,14 @@ static void
 fetched(void *arg, const struct nd_resp_node *reply, const char *failed)
 {
     struct room_state *st = arg;
-    struct chat_room *r = st->room;
+    struct chat_room *r;
     const struct nd_resp_node *e, *s, *h;
     uint64_t epoch, seq;
     size_t i;
 
-    st->out--;
     st->fetching = 0;
-    if (r == NULL) {
-        if (st->out == 0)
-            state_free(st);
+    if ((r = answered(st)) == NULL)
         return;
-    }
     if (failed != NULL || reply[0].type != ND_RESP_ARRAY || reply[0].len != 3 ||
         (e = nd_resp_child(reply, 0, 0)) == NULL || (s = nd_resp_child(reply, 0, 1)) == NULL ||
         (h = nd_resp_child(reply, 0, 2)) == NULL || e->type != ND_RESP_BULK ||
@@ -459,15 +468,11 @@ static void
 beaten(void *arg, const struct nd_resp_node *reply, const char *failed)
 {
     struct room_state *st = arg;
-    struct chat_room *r = st->room;
+    struct chat_room *r;
 
-    st->out--;
     st->beating = 0;
-    if (r == NULL) {
-        if (st->out == 0)
-            state_free(st);
+    if ((r = answered(st)) == NULL)
         return;
-    }
     if (failed != NULL || reply[0].type != ND_RESP_INTEGER || reply[0].num < 0) {
         st->dirty = 1;          /* written again on the next tick */
         st->grew |= st->beat_grew;
