@@ -124,14 +124,17 @@ struct chat_redis {
     struct nd_redis *cmd, *sub;
     struct room_state *rooms;
     struct nd_alarm *tick;          /* presence */
-    uint64_t *ctr;                  /* down now, reconnects, refused */
+    uint64_t *ctr;                  /* down now, reconnects, refused, unanswered */
     char id[17];                    /* this instance in presence hashes */
     int cmd_up, sub_up;             /* -1: not known yet */
-    /* Redis's clock (ms since 1970) minus ours (nd_now_us() / 1000), from
-     * a TIME at each connect; until the first: no deadline on publishes. */
+    /* Redis's clock (ms since 1970) minus ours (nd_now_us() / 1000), at
+     * most: the highest lower bound that a TIME gave since the connect
+     * (one at each connect, another when a publish came back late sooner
+     * than it should have); until the first ever: no deadline on publishes. */
     int64_t offset_ms;
     int have_offset;
-    uint64_t time_asked;
+    int samples;                    /* TIMEs answered since the connect */
+    int time_out;                   /* a TIME is out */
     int down;                       /* as logged and told: -1 not known yet */
 };
 
@@ -139,6 +142,7 @@ struct chat_redis {
 struct pub {
     struct chat_ticket *t;          /* first: nd_chat_ticket_cancel() clears it */
     struct chat_redis *cr;
+    uint64_t at;                    /* ms, when it was queued */
 };
 
 static const struct nd_module side_module = { .name = "chat-redis" };
@@ -429,35 +433,47 @@ sub_state(void *arg, int up)
     backend_state(cr);
 }
 
-/* Redis's TIME, asked at time_asked: its clock against ours, taken at the
- * middle of the round trip. */
+/* Redis's TIME. Its clock was read somewhere between the asking and now,
+ * so its reading minus our now is a lower bound of the offset, exact
+ * when the round trip is short; kept when higher than the one before. A
+ * low bound only moves each publish's deadline earlier: never past the
+ * moment the sender is told. */
 static void
 timed(void *arg, const struct nd_resp_node *reply, const char *failed)
 {
     struct chat_redis *cr = arg;
     const struct nd_resp_node *sec, *usec;
-    uint64_t now = nd_now_us() / 1000;
+    int64_t off;
 
+    cr->time_out = 0;
     if (failed != NULL || reply[0].type != ND_RESP_ARRAY || reply[0].len != 2 ||
         (sec = nd_resp_child(reply, 0, 0)) == NULL || (usec = nd_resp_child(reply, 0, 1)) == NULL ||
         sec->type != ND_RESP_BULK || usec->type != ND_RESP_BULK)
         return;
-    cr->offset_ms = (int64_t)(strtoull(sec->str, NULL, 10) * 1000 +
-                              strtoull(usec->str, NULL, 10) / 1000) -
-                    (int64_t)(cr->time_asked + (now - cr->time_asked) / 2);
+    off = (int64_t)(strtoull(sec->str, NULL, 10) * 1000 + strtoull(usec->str, NULL, 10) / 1000) -
+          (int64_t)(nd_now_us() / 1000);
+    if (cr->samples++ == 0 || off > cr->offset_ms)
+        cr->offset_ms = off;
     cr->have_offset = 1;
+}
+
+static void
+ask_time(struct chat_redis *cr)
+{
+    static const char *const argv[1] = { "TIME" };
+
+    if (!cr->time_out && nd_redis_command(cr->cmd, 1, argv, NULL, timed, cr) == 0)
+        cr->time_out = 1;
 }
 
 static void
 cmd_state(void *arg, int up)
 {
     struct chat_redis *cr = arg;
-    static const char *const argv[1] = { "TIME" };
-
     cr->cmd_up = up;
     if (up) {
-        cr->time_asked = nd_now_us() / 1000;
-        nd_redis_command(cr->cmd, 1, argv, NULL, timed, cr);
+        cr->samples = 0;            /* its clock may have been set meanwhile */
+        ask_time(cr);
     }
     backend_state(cr);
 }
@@ -603,11 +619,27 @@ published(void *arg, const struct nd_resp_node *reply, const char *failed)
     struct chat_ticket *t = p->t;
     struct chat_redis *cr = p->cr;
     const struct nd_resp_node *s, *e;
-    uint64_t epoch = 0;
+    uint64_t epoch = 0, waited = nd_now_us() / 1000 - p->at;
 
     free(p);
-    if (failed != NULL || reply[0].type != ND_RESP_ARRAY)
+    if (failed != NULL && !nd_redis_not_sent(failed)) {
+        /* Out, and no reply: Redis may have run it (and hold the reply,
+         * asleep), or may yet run it before its deadline. */
+        cr->ctr[3]++;
+        if (t != NULL) {
+            t->pending = NULL;
+            t->done(t, 0, 0, nd_chat_unanswered);
+        }
+        return;
+    }
+    if (failed != NULL || reply[0].type != ND_RESP_ARRAY) {
         cr->ctr[2]++;
+        /* Refused as late though in time by our clock: the offset is
+         * too low (measured over a slow round trip): measure again. */
+        if (failed == NULL && reply[0].type == ND_RESP_ERROR && reply[0].len >= 4 &&
+            memcmp(reply[0].str, "LATE", 4) == 0 && waited + LATE_MARGIN_MS < ND_REDIS_TIMEOUT_MS)
+            ask_time(cr);
+    }
     if (t == NULL)
         return;
     t->pending = NULL;
@@ -655,6 +687,7 @@ room_publish(struct chat_backend *b, struct chat_room *r, const char *json, size
         lens[i] = i == 7 ? n : strlen(argv[i]);    /* json has no NUL */
     p->t = t;
     p->cr = cr;
+    p->at = nd_now_us() / 1000;
     if (nd_redis_command(cr->cmd, 10, argv, lens, published, p) < 0) {
         free(p);
         cr->ctr[2]++;
@@ -671,7 +704,7 @@ static const struct chat_backend_ops redis_ops = {
 struct chat_backend *
 nd_chat_redis_new(struct nd_service *svc, const struct nd_redis_url *u, uint64_t *ctr)
 {
-    static uint64_t nowhere[3];
+    static uint64_t nowhere[4];
     struct chat_redis *cr = calloc(1, sizeof(*cr));
     struct nd_redis_opts o = { 0 };
     struct nd_addr a;

@@ -484,6 +484,8 @@ nd_chat_say_shared(struct chat_room *r, const char *name, const char *text, size
     return rc;
 }
 
+const char nd_chat_unanswered[] = "no answer in time";
+
 void
 nd_chat_ticket_cancel(struct chat_ticket *t)
 {

@@ -55,7 +55,9 @@ struct chat_room;
  * says how it went). The backend owns `pending` while it waits; the
  * ticket's owner that goes first calls nd_chat_ticket_cancel(). */
 struct chat_ticket {
-    /* err NULL: published as seq in epoch; else why not. */
+    /* err NULL: published as seq in epoch; nd_chat_unanswered: the backend
+     * took it and gave no answer in time, so it may have been published
+     * (its event then comes as any other); else why it was not. */
     void (*done)(struct chat_ticket *t, uint64_t seq, uint64_t epoch, const char *err);
     void *pending;              /* the backend's record; its first member points back here */
 };
@@ -158,6 +160,9 @@ int nd_chat_say_shared(struct chat_room *r, const char *name, const char *text, 
 
 /* The owner of t goes before its answer: done is not called. */
 void nd_chat_ticket_cancel(struct chat_ticket *t);
+
+/* A ticket's err when the outcome is not known (see struct chat_ticket). */
+extern const char nd_chat_unanswered[];
 
 /* Frees the room if nobody is in it and it never had an event. */
 void nd_chat_room_release(struct chat_room *r);

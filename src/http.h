@@ -103,10 +103,12 @@ struct http_conn {
 /* The module counter slot of the WebSocket connections open now (a gauge;
  * slots 0 to 5 count answers, see mod_http.c). */
 #define HTTP_CTR_WS_MEMBERS 6
-/* The shared rooms' backend: down now (a gauge), reconnects, refusals. */
+/* The shared rooms' backend: down now (a gauge), reconnects, refusals,
+ * sends without an answer in time. */
 #define HTTP_CTR_CHAT_DOWN 7
 #define HTTP_CTR_CHAT_RECONNECTS 8
 #define HTTP_CTR_CHAT_REFUSED 9
+#define HTTP_CTR_CHAT_UNANSWERED 10
 
 /* Answers that need the whole body first (PH_WHOLE). */
 enum { WHOLE_ECHO = 0, WHOLE_CHAT_SEND = 1 };

@@ -134,6 +134,18 @@ unavailable(struct nd_conn *c, struct http_conn *h)
                            "Retry-After: 1\r\n");
 }
 
+/* Redis took the message and did not answer in time: it may have been
+ * published (its event then reaches the room as any other). Not "try
+ * again": that could say it twice. */
+static int
+unanswered(struct nd_conn *c, struct http_conn *h)
+{
+    static const char body[] = "chat backend did not answer in time: "
+                               "the message may have been published\n";
+
+    return nd_http_respond(c, h, 504, "text/plain; charset=utf-8", body, sizeof(body) - 1, NULL);
+}
+
 static int
 ack(struct nd_conn *c, struct http_conn *h, uint64_t seq, uint64_t epoch)
 {
@@ -144,13 +156,15 @@ ack(struct nd_conn *c, struct http_conn *h, uint64_t seq, uint64_t epoch)
     return nd_http_respond(c, h, 200, "application/json", b, (size_t)n, NULL);
 }
 
-/* The answer to a shared room's send: the event's number, or 503. Like an
- * answered poll, drained() then goes on to the next request. */
+/* The answer to a shared room's send: the event's number, 503 (not
+ * published) or 504 (not known). Like an answered poll, drained() then
+ * goes on to the next request. */
 static void
 send_done(struct chat_ticket *t, uint64_t seq, uint64_t epoch, const char *err)
 {
     struct http_conn *h = nd_container_of(t, struct http_conn, send);
-    int rc = err ? unavailable(h->conn, h) : ack(h->conn, h, seq, epoch);
+    int rc = err == nd_chat_unanswered ? unanswered(h->conn, h)
+           : err ? unavailable(h->conn, h) : ack(h->conn, h, seq, epoch);
 
     h->poll_answered = 1;
     if (rc < 0)

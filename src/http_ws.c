@@ -105,13 +105,20 @@ static const struct chat_member_ops member_ops = { member_deliver, member_pendin
 
 /* ---- messages ---- */
 
-/* The sender alone hears that its message was not published. */
+/* The sender alone hears that its message was not published, or (unknown
+ * set) that the backend did not answer in time: it may have been, and its
+ * event then comes as any other. */
 static int
-send_error(struct ws_conn *w)
+send_error(struct ws_conn *w, int unknown)
 {
     static const char ev[] = "{\"type\":\"error\",\"error\":\"chat backend unavailable\"}";
+    static const char unk[] = "{\"type\":\"error\",\"error\":\"chat backend did not answer\","
+                              "\"unknown\":true}";
 
-    return w->closing ? 0 : send_frame(w->conn, WS_TEXT, ev, sizeof(ev) - 1);
+    if (w->closing)
+        return 0;
+    return unknown ? send_frame(w->conn, WS_TEXT, unk, sizeof(unk) - 1)
+                   : send_frame(w->conn, WS_TEXT, ev, sizeof(ev) - 1);
 }
 
 static void
@@ -129,7 +136,7 @@ shared_done(struct chat_ticket *t, uint64_t seq, uint64_t epoch, const char *err
         }
     }
     free(s);
-    if (err != NULL && send_error(w) < 0)
+    if (err != NULL && send_error(w, err == nd_chat_unanswered) < 0)
         nd_conn_end(w->conn, 1);
 }
 
@@ -146,7 +153,7 @@ say_shared(struct ws_conn *w, const char *p, size_t n)
     s->w = w;
     if (nd_chat_say_shared(w->member.room, w->member.name, p, n, &s->t) < 0) {
         free(s);
-        return send_error(w);
+        return send_error(w, 0);
     }
     s->next = w->sends;
     w->sends = s;

@@ -84,11 +84,12 @@ static const struct nd_conf_key http_keys[] = {
 /* The slots http_response.c's count() fills: 0 every answer, k the kxx;
  * then the WebSocket connections open now (http_ws.c), a gauge; then the
  * shared rooms' backend (chat_redis.c): 1 while it is down (a gauge), the
- * times it came back, the messages it refused. */
+ * times it came back, the messages it refused, those it did not answer
+ * in time (maybe published). */
 static const char *const http_counters[] = {
     "requests", "requests_1xx", "requests_2xx", "requests_3xx", "requests_4xx",
     "requests_5xx", "ws_members", "chat_backend_down", "chat_backend_reconnects",
-    "chat_backend_refused", NULL,
+    "chat_backend_refused", "chat_backend_unanswered", NULL,
 };
 _Static_assert(ND_ARRAY_LEN(http_counters) - 1 <= ND_MOD_COUNTERS,
                "more counters than slots");

@@ -73,6 +73,12 @@ struct nd_redis {
 static const char *const sub_verb[] = { "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE" };
 static const char *const unsub_verb[] = { "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE" };
 
+int
+nd_redis_not_sent(const char *failed)
+{
+    return strncmp(failed, "not sent", 8) == 0;
+}
+
 uint64_t
 nd_redis_backoff(uint64_t prev)
 {
@@ -471,7 +477,7 @@ ring_timer(void *arg)
         }
         if (r->unsent != NULL)
             nd_buf_consume(r->unsent, r->q[r->head].len);
-        answer(r, NULL, "timeout");
+        answer(r, NULL, "not sent: timeout");
     }
     arm_timer(r);
 }
@@ -537,9 +543,13 @@ nd_redis_free(struct nd_redis *r)
     if (r->conn != NULL)
         nd_conn_end(r->conn, 1);
     r->conn = NULL;
-    r->nsent = 0;
-    while (r->n > 0)
-        answer(r, NULL, "closed");
+    while (r->n > 0) {
+        if (r->nsent > 0) {
+            r->nsent--;
+            answer(r, NULL, "closed");
+        } else
+            answer(r, NULL, "not sent: closed");
+    }
     nd_alarm_free(r->retry);
     nd_alarm_free(r->timer);
     for (size_t i = 0; i < r->nsubs; i++)

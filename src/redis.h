@@ -29,10 +29,13 @@ struct nd_service;
 /* A reply, or why there is none. Exactly one of reply and failed is set:
  * reply is the reply's tree (reply[0] its top, nd_resp_child() for the
  * rest; a Redis error is an ND_RESP_ERROR node), valid during the call
- * only; failed says why the client gave up on the command: "timeout" (no
- * reply in time: the connection is closed, since the replies after it can
- * no longer be matched), "connection lost" (sent, and the connection ended
- * before the reply: it may or may not have run), "closed" (nd_redis_free). */
+ * only; failed says why the client gave up on the command. A command that
+ * never went out did not run: "not sent: timeout" (it waited longer than
+ * timeout_ms for a connection), "not sent: closed" (nd_redis_free). One
+ * that went out may or may not have run (Redis may have run it and not
+ * yet written the reply, or be about to read it): "timeout" (no reply in
+ * time: the connection is closed, since the replies after it could no
+ * longer be matched), "connection lost", "closed". */
 typedef void nd_redis_reply_fn(void *arg, const struct nd_resp_node *reply, const char *failed);
 
 /* What a subscriber hears. */
@@ -88,7 +91,8 @@ struct nd_redis_opts {
 struct nd_redis *nd_redis_new(struct nd_service *svc, const struct nd_addr *addr,
                               const struct nd_redis_opts *o);
 
-/* Closes the connection and fails every command still queued ("closed").
+/* Closes the connection and fails every command still queued ("closed",
+ * "not sent: closed").
  * Not from inside one of r's own callbacks. NULL is fine. */
 void nd_redis_free(struct nd_redis *r);
 
@@ -97,7 +101,7 @@ void nd_redis_free(struct nd_redis *r);
  * write as the others of this loop turn, else as soon as it is; fn(arg, ...)
  * is called once with its reply or its failure, within timeout_ms of this
  * call (a command that waited for a connection that did not come fails
- * with "timeout" too). Returns 0, or -1 with errno: ENOBUFS when
+ * with "not sent: timeout"). Returns 0, or -1 with errno: ENOBUFS when
  * max_pending commands are queued or awaiting replies (refused at once,
  * fn is not called), EINVAL on a subscriber or for argc < 1, ENOMEM. */
 int nd_redis_command(struct nd_redis *r, int argc, const char *const argv[],
@@ -111,6 +115,10 @@ int nd_redis_subscribe(struct nd_redis *r, enum nd_redis_sub kind, const char *n
                        size_t len);
 int nd_redis_unsubscribe(struct nd_redis *r, enum nd_redis_sub kind, const char *name,
                          size_t len);
+
+/* 1 when failed (a reply function's) says the command never went out,
+ * so it did not run; 0 when it may have. */
+int nd_redis_not_sent(const char *failed);
 
 /* 1 when connected with AUTH and SELECT done, else 0. */
 int nd_redis_up(const struct nd_redis *r);

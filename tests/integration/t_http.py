@@ -78,7 +78,7 @@ def test_curl_pages():
     # the module's counters by the names it declares, the same slots as above
     ctr = st["counters"]
     check(sorted(ctr) == ["chat_backend_down", "chat_backend_reconnects", "chat_backend_refused",
-                          "requests", "requests_1xx", "requests_2xx", "requests_3xx",
+                          "chat_backend_unanswered", "requests", "requests_1xx", "requests_2xx", "requests_3xx",
                           "requests_4xx", "requests_5xx", "ws_members"], st)
     check(ctr["requests"] == st["requests"]["total"] and
           ctr["requests_2xx"] == st["requests"]["2xx"], st)

@@ -762,7 +762,8 @@ def test_sigusr1_logs_counters_and_keeps_running():
     want = ("web: connections 1 (total 4), bytes in %d out %d, datagrams in 0 out 0 "
             "dropped 0, requests 4, requests_1xx 0, requests_2xx 3, requests_3xx 0, "
             "requests_4xx 1, requests_5xx 0, ws_members 0, chat_backend_down 0, "
-            "chat_backend_reconnects 0, chat_backend_refused 0" % (sent, recvd))
+            "chat_backend_reconnects 0, chat_backend_refused 0, chat_backend_unanswered 0"
+            % (sent, recvd))
     check(line.endswith(want), "SIGUSR1 line\n  %r\nwanted\n  %r" % (line, want))
     line = _counter_line(d, "echo", mark)
     want = ("echo: connections 1 (total 1), bytes in 13 out 13, datagrams in 2 out 2 "

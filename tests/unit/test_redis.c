@@ -328,7 +328,8 @@ Test(redis, refused_connect_reports_down_and_times_out)
     r = client(o, &s);
     cmd(r, &out, 1, ping);
     UNTIL(out.done);
-    cr_assert_str_eq(out.failed, "timeout");
+    cr_assert_str_eq(out.failed, "not sent: timeout");
+    cr_assert(nd_redis_not_sent(out.failed));
     cr_assert_eq(s.up, 0);
     cr_assert_eq(s.downs, 1, "down is said once, not for every failed attempt");
     cr_assert_eq(s.ups, 0);
@@ -459,7 +460,7 @@ Test(redis, auth_password_and_user)
     r3 = client(o3, &s3);
     cmd(r3, &out, 1, ping);
     UNTIL(out.done);
-    cr_assert_str_eq(out.failed, "timeout");
+    cr_assert_str_eq(out.failed, "not sent: timeout");
     cr_assert_eq(s3.up, 0);
     cr_assert_eq(s3.ups, 0);
     cr_assert_eq(nd_redis_up(r3), 0);
@@ -600,6 +601,43 @@ tick(void *arg)
     nd_alarm_set(k->a, 10);
 }
 
+/* nd_redis_free tells a command that went out ("closed": it may have
+ * run) from one that was still waiting for a connection ("not sent:
+ * closed": it did not). */
+Test(redis, free_tells_sent_from_unsent)
+{
+    struct seen s1 = { 0 }, s2 = { 0 };
+    struct nd_redis_opts o = { 0 };
+    struct outcome sent, waiting;
+    struct nd_redis *r1, *r2;
+    struct nd_addr nowhere;
+    const char *get[] = { "GET", "x" };
+
+    rig_open(NULL, 0);
+    r1 = client(o, &s1);
+    UNTIL(s1.up == 1);
+    kill(t.pid, SIGSTOP);           /* it will not answer: the command stays out */
+    cmd(r1, &sent, 2, get);
+    nowhere = tcp_addr(free_port());
+    o.state = on_state;
+    o.arg = &s2;
+    s2.up = -1;
+    r2 = nd_redis_new(t.svc, &nowhere, &o);
+    cr_assert_not_null(r2);
+    cmd(r2, &waiting, 2, get);
+    UNTIL(s2.up == 0);              /* its connect was refused: the command waits */
+    cr_assert_eq(waiting.done, 0);
+    nd_redis_free(r1);
+    nd_redis_free(r2);
+    cr_assert_eq(sent.done, 1);
+    cr_assert_str_eq(sent.failed, "closed");
+    cr_assert_not(nd_redis_not_sent(sent.failed));
+    cr_assert_eq(waiting.done, 1);
+    cr_assert_str_eq(waiting.failed, "not sent: closed");
+    cr_assert(nd_redis_not_sent(waiting.failed));
+    done();
+}
+
 /* The server stops (SIGSTOP): the reply does not come, the command fails
  * with "timeout" after the default second, the connection is dropped; all
  * the while the loop serves a timer. Once the server goes on (SIGCONT)
@@ -624,6 +662,7 @@ Test(redis, reply_timeout_without_blocking_the_loop)
     cmd(r, &out, 2, get);
     UNTIL(out.done);
     cr_assert_str_eq(out.failed, "timeout");
+    cr_assert_not(nd_redis_not_sent(out.failed), "it went out: it may have run");
     cr_assert_gt(k.while_waiting, 0, "the timer never ran while the reply was awaited");
     cr_assert_eq(s.up, 0);
     cr_assert_eq(nd_redis_up(r), 0);
