@@ -417,6 +417,12 @@ nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 "  const li = document.createElement('li'); li.className = 'note'; li.textContent = text;\n" \
 "  $('log').appendChild(li); li.scrollIntoView();\n" \
 "}\n" \
+"// a message of ours refused (not sent), or not answered in time: then it\n" \
+"// may have been published, and shows up as any other if it was\n" \
+"function failed(unknown) {\n" \
+"  note(unknown ? 'not confirmed: the chat backend did not answer (it may still appear)'\n" \
+"               : 'not sent: the chat backend is unavailable');\n" \
+"}\n" \
 "function sync(ep) {\n" \
 "  if (!ep || ep === epoch) return;\n" \
 "  if (epoch !== null) note('room restarted');\n" \
@@ -428,6 +434,7 @@ nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 "    // not numbered: the count across instances, the shared backend's state\n" \
 "    if (e.type === 'presence') $('count').textContent = e.members + ' here';\n" \
 "    else if (e.type === 'backend') note('chat backend ' + e.state);\n" \
+"    else if (e.type === 'error') failed(e.unknown);\n" \
 "    return;\n" \
 "  }\n" \
 "  if (e.seq <= seen) return;\n" \
@@ -476,7 +483,8 @@ nd_http_chat_send(struct nd_conn *c, struct http_conn *h, struct http_conf *cf,
 "  localStorage.setItem('netdemo-name', name());\n" \
 "  if (ws && ws.readyState === 1) ws.send(t);\n" \
 "  else fetch('/chat/send?room=' + encodeURIComponent(room) + '&name=' +\n" \
-"             encodeURIComponent(name()), {method: 'POST', body: t});\n" \
+"             encodeURIComponent(name()), {method: 'POST', body: t})\n" \
+"    .then(r => { if (r.status === 503 || r.status === 504) failed(r.status === 504); });\n" \
 "  $('text').value = '';\n" \
 "};\n" \
 "$('name').onchange = () => { if (ws) ws.close(); };\n"

@@ -198,7 +198,8 @@ def test_chat_page_shows_history_on_join():
 
 def test_chat_page_redis_restarted_empty():
     """A room shared through Redis; Redis is killed and started empty on
-    its port: the page says the backend went down and came back, marks the
+    its port: the page says the backend went down (and that a message sent
+    meanwhile was not sent) and came back, marks the
     room restarted (a new epoch) and shows the new numbering's messages.
     It shows the members across instances in its header."""
     import shutil
@@ -224,6 +225,11 @@ def test_chat_page_redis_restarted_empty():
         check(tab.js("seen") == ack["seq"] == 5, "seen %r, room %r" % (tab.js("seen"), ack))
         r.stop()
         tab.wait_js(log_has("chat backend down"), 10, "the page to hear Redis went")
+        # A message sent meanwhile: refused, and the page says so.
+        tab.js("document.getElementById('text').value = 'while down';"
+               "document.getElementById('send').click(); true")
+        tab.wait_js(log_has("not sent: the chat backend is unavailable"), 10,
+                    "the page to say its message was not sent")
         r.__init__(r.port)
         tab.wait_js(log_has("chat backend up"), 15, "the page to hear Redis is back")
         wait_backend_up(b)
@@ -233,7 +239,8 @@ def test_chat_page_redis_restarted_empty():
         check(tab.js("epoch") == ack["epoch"] and tab.js("seen") == 1,
               "the page is at %r/%r, the room at %r" % (tab.js("seen"), tab.js("epoch"), ack))
         text = tab.js("document.getElementById('log').innerText")
-        check(re.search(r"carol: before 4[\s\S]*chat backend down[\s\S]*room restarted"
+        check(re.search(r"carol: before 4[\s\S]*chat backend down[\s\S]*not sent[\s\S]*"
+                        r"room restarted"
                         r"[\s\S]*dave: after", text), "the page shows %r" % text)
     finally:
         if browser:

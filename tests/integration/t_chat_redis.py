@@ -4,8 +4,10 @@ PID) and netdemo instances on ports of their own. Every member on every
 instance gets the same events with consecutive numbers in the same order;
 a long poll on one instance is answered by a message sent on another; an
 instance started later shows the history on join; with Redis stopped a
-sender hears it (503 with Retry-After, a WebSocket error event) while
-/health stays 200. Skipped, saying so, without redis-server."""
+sender hears it (504 for a send that went out, may have been published;
+then 503 with Retry-After, not published; a WebSocket error event) while
+/health stays 200; a reply that comes too late makes a 504 for a message
+that was published. Skipped, saying so, without redis-server."""
 import json
 import os
 import re
