@@ -470,6 +470,7 @@ static void
 cmd_state(void *arg, int up)
 {
     struct chat_redis *cr = arg;
+
     cr->cmd_up = up;
     if (up) {
         cr->samples = 0;            /* its clock may have been set meanwhile */
